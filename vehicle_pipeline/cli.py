@@ -1,0 +1,220 @@
+"""`vehicle-pipeline …` commands. Errors are one clear line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+class CommandError(Exception):
+    """An expected failure: printed as one line, exit status `code`."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from vehicle_pipeline import sources
+    from vehicle_pipeline.model import ParseError
+
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"parse: cannot read {path}: {exc.strerror}", 2) from None
+    try:
+        module = sources.get(args.source)
+    except KeyError as exc:
+        raise CommandError(f"parse: {exc.args[0]}", 2) from None
+    try:
+        parsed = module.parse(data, url=args.url, deep=args.deep)
+    except ParseError as exc:
+        raise CommandError(f"{exc.source}: cannot parse {path.name}: {exc.missing}", 2) from None
+    json.dump(parsed.to_contract(deep=args.deep), sys.stdout, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _open_db():
+    from vehicle_pipeline.store import DatabaseError, MigrationError, open_database
+
+    try:
+        return open_database()
+    except (DatabaseError, MigrationError) as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _print_table(rows: list[dict], columns: list[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    cells = [[_fmt(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    print("  ".join("-" * w for w in widths))
+    for r in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths)))
+
+
+def _fmt(value) -> str:
+    from datetime import datetime
+
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.0f}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%SZ")
+    return str(value)
+
+
+def _jsonable(value):
+    from datetime import datetime
+    from decimal import Decimal
+
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from vehicle_pipeline.store import DatabaseError, MigrationError, migrate, resolve_urls
+
+    try:
+        applied = migrate(resolve_urls().domain)
+    except (DatabaseError, MigrationError) as exc:
+        raise CommandError(str(exc)) from None
+    print("applied: " + ", ".join(applied) if applied else "schema is up to date")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from vehicle_pipeline.store.db import DatabaseError, EmbeddedServer, pipeline_home, redact, resolve_urls
+
+    try:
+        if args.db_command == "url":
+            urls = resolve_urls()
+            print(urls.dagster if args.dagster else redact(urls.domain) if args.redact else urls.domain)
+        elif args.db_command == "stop":
+            import os
+
+            if os.environ.get("DATABASE_URL"):
+                raise CommandError("DATABASE_URL is set: that server is not ours to stop")
+            stopped = EmbeddedServer(pipeline_home()).stop()
+            print("embedded Postgres stopped" if stopped else "embedded Postgres was not running")
+    except DatabaseError as exc:
+        raise CommandError(str(exc)) from None
+    return 0
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    from vehicle_pipeline.store.queue import QUEUES, WorkQueue
+
+    db = _open_db()
+    try:
+        queue = WorkQueue(db)
+        if args.queue_command == "stats":
+            rows = queue.stats()
+            if args.json:
+                print(json.dumps([{k: _jsonable(v) for k, v in r.items()} for r in rows]))
+            else:
+                _print_table(rows, ["queue", "source", "pending", "deferred", "running", "dead",
+                                    "oldest_pending_secs", "done_last_hour"])
+        elif args.queue_command == "requeue":
+            if not args.dead:
+                raise CommandError("queue requeue: say what to requeue (--dead)")
+            if args.queue and args.queue not in QUEUES:
+                raise CommandError(f"unknown queue {args.queue!r}; known: {', '.join(QUEUES)}")
+            n = queue.requeue_dead(args.queue)
+            print(f"requeued {n} dead item(s)" + (f" of {args.queue}" if args.queue else ""))
+    finally:
+        db.close()
+    return 0
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    from vehicle_pipeline.store.sources import SourceRegistry, UnknownSource
+
+    db = _open_db()
+    try:
+        registry = SourceRegistry(db)
+        if args.sources_command == "list":
+            rows = [s.__dict__ | {"in_backoff": s.in_backoff} for s in registry.list()]
+            if args.json:
+                print(json.dumps([{k: _jsonable(v) for k, v in r.items()} for r in rows]))
+            else:
+                _print_table(rows, ["name", "kind", "enabled", "auto_disabled", "confidence", "consecutive_failures",
+                                    "backoff_level", "backoff_until", "last_success_at", "last_error"])
+        else:
+            try:
+                health = registry.set_enabled(args.name, args.sources_command == "enable")
+            except UnknownSource:
+                raise CommandError(f"unknown source {args.name!r} (see `vehicle-pipeline sources list`)") from None
+            print(f"{health.name}: {'enabled' if health.enabled else 'disabled'}")
+    finally:
+        db.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vehicle-pipeline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("parse", help="parse a saved page or API response and print the parse contract as JSON")
+    p.add_argument("source", help="bat, carsandbids, mecum, broadarrow, craigslist, dealer, classic")
+    p.add_argument("file")
+    p.add_argument("--url", default=None, help="the page's URL, when the page does not state its canonical URL")
+    p.add_argument("--deep", action="store_true", help="also extract comments and bids (BaT)")
+    p.set_defaults(func=cmd_parse)
+
+    p = sub.add_parser("migrate", help="apply pending schema migrations")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("db", help="the database: print its URL or stop the embedded server")
+    dbsub = p.add_subparsers(dest="db_command", required=True)
+    url = dbsub.add_parser("url", help="print the domain database URL (starts the embedded server if needed)")
+    url.add_argument("--dagster", action="store_true", help="print Dagster's storage URL (postgresql+psycopg2)")
+    url.add_argument("--redact", action="store_true", help="hide the password")
+    dbsub.add_parser("stop", help="stop the embedded Postgres server")
+    p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("queue", help="the work queue")
+    qsub = p.add_subparsers(dest="queue_command", required=True)
+    stats = qsub.add_parser("stats", help="pending/running/dead/oldest age per queue and source")
+    stats.add_argument("--json", action="store_true")
+    requeue = qsub.add_parser("requeue", help="give dead items a fresh set of attempts")
+    requeue.add_argument("--dead", action="store_true", help="requeue dead items")
+    requeue.add_argument("--queue", default=None)
+    p.set_defaults(func=cmd_queue)
+
+    p = sub.add_parser("sources", help="sources and their health")
+    ssub = p.add_subparsers(dest="sources_command", required=True)
+    lst = ssub.add_parser("list")
+    lst.add_argument("--json", action="store_true")
+    for verb in ("enable", "disable"):
+        sp = ssub.add_parser(verb)
+        sp.add_argument("name")
+    p.set_defaults(func=cmd_sources)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""The normalized records every source produces.
+
+Pure data: no I/O, no Dagster, no database. Parsers return these; the store persists them; the
+`parse` command prints them through `to_contract()`, whose key names are a published contract
+(see README, "parse contract").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    SOLD = "sold"
+    SOLD_AFTER = "sold_after"  # deal struck after the auction ended
+    BID_TO = "bid_to"  # ended, reserve not met; the figure is the high bid
+    NO_SALE = "no_sale"  # ended, not sold, no meaningful bid
+    WITHDRAWN = "withdrawn"
+    LIVE = "live"
+    UNKNOWN = "unknown"
+
+
+SALE_OUTCOMES = frozenset({Outcome.SOLD, Outcome.SOLD_AFTER})
+ENDED_OUTCOMES = frozenset({Outcome.SOLD, Outcome.SOLD_AFTER, Outcome.BID_TO, Outcome.NO_SALE, Outcome.WITHDRAWN})
+
+
+class VinState(StrEnum):
+    VALID = "valid"
+    BAD_CHECK_DIGIT = "bad_check_digit"
+    NOT_APPLICABLE = "not_applicable"  # pre-1981 chassis numbers, many non-North-American VINs
+
+
+class CommentKind(StrEnum):
+    COMMENT = "comment"
+    BID = "bid"
+    SYSTEM = "system"  # the closing message ("Sold on … to …", "Reserve not met on …")
+
+
+class ParseError(ValueError):
+    """A page the parser cannot read. The message names the source, the page and what was missing."""
+
+    def __init__(self, source: str, page: str, missing: str):
+        self.source = source
+        self.page = page
+        self.missing = missing
+        super().__init__(f"{source}: cannot parse {page}: {missing}")
+
+
+def _iso_utc(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime in a record; parsers must produce UTC")
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Comment:
+    """One entry of an auction's comment thread (BaT deep extraction)."""
+
+    external_id: str
+    kind: CommentKind
+    author: str | None
+    posted_at: datetime | None
+    text: str
+    amount: int | None = None  # bids only, in `currency` units
+    currency: str | None = None
+
+    def to_contract(self) -> dict:
+        return {
+            "id": self.external_id,
+            "kind": str(self.kind),
+            "author": self.author,
+            "posted_at": _iso_utc(self.posted_at),
+            "text": self.text,
+            "amount": self.amount,
+            "currency": self.currency,
+        }
+
+
+@dataclass
+class ListingRef:
+    """A listing found on an index, results or search page (or a list API response)."""
+
+    url: str
+    external_id: str
+    title: str | None = None
+    outcome: Outcome | None = None
+    price: int | None = None  # the figure the index shows: sale price, high bid or asking price
+    currency: str | None = None
+    ended_at: datetime | None = None
+    no_reserve: bool | None = None
+
+    def to_contract(self) -> dict:
+        return {
+            "url": self.url,
+            "external_id": self.external_id,
+            "title": self.title,
+            "outcome": str(self.outcome) if self.outcome is not None else None,
+            "price": self.price,
+            "ended_at": _iso_utc(self.ended_at),
+            "no_reserve": self.no_reserve,
+        }
+
+
+@dataclass
+class IndexPage:
+    source: str
+    url: str
+    items: list[ListingRef]
+    total_items: int | None = None
+    page: int | None = None
+    pages_total: int | None = None
+    next_page_url: str | None = None
+
+    def to_contract(self, deep: bool = False) -> dict:
+        return {
+            "kind": "index",
+            "source": self.source,
+            "url": self.url,
+            "total_items": self.total_items,
+            "page": self.page,
+            "pages_total": self.pages_total,
+            "next_page_url": self.next_page_url,
+            "items": [item.to_contract() for item in self.items],
+        }
+
+
+@dataclass
+class VehicleListing:
+    """One listing page (or detail JSON) of any source, normalized.
+
+    Invariant, also enforced by the database: `sale_price` only on a sale.
+    """
+
+    source: str
+    url: str
+    external_id: str
+    title: str | None = None
+    year: int | None = None
+    make: str | None = None
+    model: str | None = None
+    trim: str | None = None
+    vin: str | None = None
+    vin_state: VinState | None = None
+    mileage: int | None = None
+    mileage_unit: str | None = None  # "mi" | "km"
+    outcome: Outcome | None = None  # None for classifieds and dealer stock (not auctions)
+    sale_price: int | None = None
+    high_bid: int | None = None
+    asking_price: int | None = None
+    currency: str | None = None
+    bid_count: int | None = None
+    comment_count: int | None = None
+    view_count: int | None = None
+    watcher_count: int | None = None
+    ended_at: datetime | None = None
+    seller: str | None = None
+    buyer: str | None = None
+    location: str | None = None
+    lot_number: str | None = None
+    no_reserve: bool | None = None
+    exterior_color: str | None = None
+    interior_color: str | None = None
+    transmission: str | None = None
+    drivetrain: str | None = None
+    engine: str | None = None
+    body_style: str | None = None
+    images: list[str] = field(default_factory=list)
+    comments: list[Comment] | None = None  # filled by deep extraction only
+    # Which element or JSON field decided the outcome, e.g. ".listing-available-info" or "api:status".
+    outcome_evidence: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.sale_price is not None and self.outcome not in SALE_OUTCOMES:
+            raise ValueError(f"sale_price on a {self.outcome} listing ({self.url}): only sales carry a sale price")
+        if self.mileage_unit not in (None, "mi", "km"):
+            raise ValueError(f"mileage_unit must be 'mi' or 'km', not {self.mileage_unit!r}")
+
+    @property
+    def is_auction(self) -> bool:
+        return self.outcome is not None
+
+    def to_contract(self, deep: bool = False) -> dict:
+        out = {
+            "kind": "listing",
+            "source": self.source,
+            "url": self.url,
+            "external_id": self.external_id,
+        }
+        for f in dataclasses.fields(self):
+            if f.name in ("source", "url", "external_id", "comments", "outcome_evidence"):
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, datetime):
+                value = _iso_utc(value)
+            elif isinstance(value, StrEnum):
+                value = str(value)
+            elif isinstance(value, list):
+                value = list(value)
+            out[f.name] = value
+        if deep:
+            out["comments"] = [c.to_contract() for c in (self.comments or [])]
+        return out
+
+
+CONTRACT_LISTING_KEYS = (
+    "kind source url external_id title year make model trim vin vin_state mileage mileage_unit outcome "
+    "sale_price high_bid asking_price currency bid_count comment_count view_count watcher_count ended_at "
+    "seller buyer location lot_number no_reserve exterior_color interior_color transmission drivetrain "
+    "engine body_style images"
+).split()
+CONTRACT_INDEX_KEYS = ("kind", "source", "url", "total_items", "page", "pages_total", "next_page_url", "items")
+CONTRACT_INDEX_ITEM_KEYS = ("url", "external_id", "title", "outcome", "price", "ended_at", "no_reserve")
+
+
+class SellerKind(StrEnum):
+    DEALER = "dealer"
+    AUCTION_HOUSE = "auction_house"
+
+
+@dataclass
+class SellerRef:
+    """A seller found in classic.com's directory, scored for how sure we are it is a usable dealer source."""
+
+    name: str
+    profile_url: str
+    external_id: str
+    kind: SellerKind
+    website: str | None = None
+    inventory_url: str | None = None
+    location: str | None = None
+    listing_count: int | None = None
+    confidence: float = 0.0
+
+    def to_contract(self) -> dict:
+        return {
+            "name": self.name,
+            "profile_url": self.profile_url,
+            "external_id": self.external_id,
+            "kind": str(self.kind),
+            "website": self.website,
+            "inventory_url": self.inventory_url,
+            "location": self.location,
+            "listing_count": self.listing_count,
+            "confidence": round(self.confidence, 2),
+        }
+
+
+@dataclass
+class SellerDirectoryPage:
+    source: str
+    url: str
+    sellers: list[SellerRef]
+    total_items: int | None = None
+    page: int | None = None
+    pages_total: int | None = None
+    next_page_url: str | None = None
+
+    def to_contract(self, deep: bool = False) -> dict:
+        return {
+            "kind": "sellers",
+            "source": self.source,
+            "url": self.url,
+            "total_items": self.total_items,
+            "page": self.page,
+            "pages_total": self.pages_total,
+            "next_page_url": self.next_page_url,
+            "items": [s.to_contract() for s in self.sellers],
+        }
+
+
+ParsedPage = VehicleListing | IndexPage | SellerDirectoryPage

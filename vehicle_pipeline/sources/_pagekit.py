@@ -1,0 +1,251 @@
+"""Small page helpers shared by the mecum, broadarrow, craigslist, dealer and classic parsers.
+
+Pure functions over str/bytes and selectolax nodes; no I/O. Kept private (leading underscore) so the
+lead can fold them into a shared module later without breaking a public surface.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from selectolax.lexbor import LexborHTMLParser
+
+from vehicle_pipeline.model import ParseError
+from vehicle_pipeline.sources.fields import clean_text
+
+# Pages larger than this are not listing pages of any site we read; refusing them bounds memory.
+MAX_PAGE_BYTES = 8 * 1024 * 1024
+
+
+def to_text(content: bytes | str | None, source: str) -> str:
+    """Bytes → str (UTF-8, lenient). Empty, oversized or binary input is a ParseError, not a crash."""
+    if content is None:
+        raise ParseError(source, "input", "empty input")
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        raw = bytes(content)
+        if len(raw) > MAX_PAGE_BYTES:
+            raise ParseError(source, "input", f"page of {len(raw)} bytes exceeds the {MAX_PAGE_BYTES}-byte limit")
+        # NUL bytes never occur in HTML or JSON text; they mean a binary file (image, gzip body).
+        if b"\x00" in raw[:4096]:
+            raise ParseError(source, "input", "binary content, not an HTML page or JSON")
+        text = raw.decode("utf-8", errors="replace")
+    elif isinstance(content, str):
+        text = content
+        if len(text) > MAX_PAGE_BYTES:
+            raise ParseError(source, "input", f"page of {len(text)} characters exceeds the limit")
+        if "\x00" in text[:4096]:
+            raise ParseError(source, "input", "binary content, not an HTML page or JSON")
+    else:
+        raise ParseError(source, "input", f"unsupported input type {type(content).__name__}")
+    if not text.strip():
+        raise ParseError(source, "input", "empty input")
+    return text.lstrip("\ufeff")
+
+
+def looks_like_json(text: str) -> bool:
+    s = text.lstrip()
+    return s.startswith("{") or s.startswith("[")
+
+
+def load_json(text: str, source: str, page: str):
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ParseError(source, page, f"invalid JSON ({exc.msg} at char {exc.pos})") from None
+
+
+def html_tree(text: str) -> LexborHTMLParser:
+    return LexborHTMLParser(text)
+
+
+def node_text(node, deep: bool = True) -> str | None:
+    if node is None:
+        return None
+    return clean_text(node.text(deep=deep, separator=" "))
+
+
+def attr(node, name: str) -> str | None:
+    if node is None:
+        return None
+    value = node.attributes.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def first_text(tree, selector: str) -> str | None:
+    return node_text(tree.css_first(selector))
+
+
+def first_attr(tree, selector: str, name: str) -> str | None:
+    return attr(tree.css_first(selector), name)
+
+
+def meta(tree, key: str) -> str | None:
+    """`<meta property=key>` or `<meta name=key>` content (DDC writes both attributes on one tag)."""
+    for sel in (f'meta[property="{key}"]', f'meta[name="{key}"]'):
+        for node in tree.css(sel):
+            value = attr(node, "content")
+            if value:
+                return value
+    return None
+
+
+def canonical_link(tree, base: str | None = None) -> str | None:
+    href = first_attr(tree, 'link[rel="canonical"]', "href") or meta(tree, "og:url")
+    if not href:
+        return None
+    if href.startswith("//"):
+        href = "https:" + href
+    if base and not urlsplit(href).scheme:
+        href = urljoin(base, href)
+    return href if urlsplit(href).scheme in ("http", "https") else None
+
+
+def json_ld_blocks(tree) -> Iterator[object]:
+    """Decoded JSON-LD script bodies; a block that does not decode is skipped (sites ship broken ones)."""
+    for node in tree.css('script[type="application/ld+json"]'):
+        body = node.text(deep=True)
+        if not body or not body.strip():
+            continue
+        try:
+            yield json.loads(body)
+        except ValueError:
+            # Some CMSs leave raw control characters inside strings; strict=False accepts them.
+            try:
+                yield json.loads(body, strict=False)
+            except ValueError:
+                continue
+
+
+def flatten_ld(data) -> Iterator[dict]:
+    """Top-level JSON-LD nodes: lists and `@graph` arrays are unrolled, nothing deeper."""
+    if isinstance(data, list):
+        for item in data:
+            yield from flatten_ld(item)
+    elif isinstance(data, dict):
+        graph = data.get("@graph")
+        if isinstance(graph, list):
+            for item in graph:
+                yield from flatten_ld(item)
+        if "@type" in data or not isinstance(graph, list):
+            yield data
+
+
+def ld_types(node) -> set[str]:
+    """`@type` as a set of bare names; string or list, with or without a schema.org prefix."""
+    if not isinstance(node, dict):
+        return set()
+    t = node.get("@type")
+    values = t if isinstance(t, list) else [t]
+    out = set()
+    for v in values:
+        if isinstance(v, str) and v:
+            out.add(v.rsplit("/", 1)[-1])
+    return out
+
+
+def as_list(value) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def ld_name(value) -> str | None:
+    """A schema.org value that may be a plain string or a `{"name": …}` object."""
+    if isinstance(value, dict):
+        return clean_text(value.get("name")) if isinstance(value.get("name"), (str, int)) else None
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return clean_text(str(value))
+    if isinstance(value, list) and value:
+        return ld_name(value[0])
+    return None
+
+
+def image_urls(value, base: str | None = None) -> list[str]:
+    """JSON-LD `image`: a URL, a list of URLs, or ImageObject dicts (`url`/`contentUrl`)."""
+    out: list[str] = []
+    for item in as_list(value):
+        url = None
+        if isinstance(item, str):
+            url = item.strip()
+        elif isinstance(item, dict):
+            url = item.get("url") or item.get("contentUrl") or item.get("src")
+            url = url.strip() if isinstance(url, str) else None
+        if not url:
+            continue
+        if url.startswith("//"):
+            url = "https:" + url
+        elif base and not urlsplit(url).scheme:
+            url = urljoin(base, url)
+        if url not in out:
+            out.append(url)
+    return out
+
+
+def absolute(href: str | None, base: str | None) -> str | None:
+    if not href:
+        return None
+    href = href.strip()
+    if href.startswith("//"):
+        return "https:" + href
+    if urlsplit(href).scheme:
+        return href
+    return urljoin(base, href) if base else None
+
+
+def strip_query(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path, "", ""))
+
+
+def with_query(url: str, **params) -> str:
+    """The URL with the given query parameters set (None removes), keeping the others in order."""
+    parts = urlsplit(url)
+    pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    pairs += [(k, str(v)) for k, v in params.items() if v is not None]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(pairs), ""))
+
+
+def query_param(url: str | None, name: str) -> str | None:
+    if not url:
+        return None
+    for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        if k == name:
+            return v
+    return None
+
+
+_CHALLENGE = re.compile(
+    r"(cf-browser-verification|challenge-platform|cf_chl_|Attention Required! \| Cloudflare|"
+    r"Just a moment\.\.\.|px-captcha|_Incapsula_Resource|Access Denied</title>)",
+    re.I,
+)
+
+
+def challenge_marker(text: str) -> str | None:
+    """Name of the bot-challenge marker a blocked response carries, else None (checked on the head only)."""
+    m = _CHALLENGE.search(text[:20000])
+    return m.group(1) if m else None
+
+
+def int_or_none(value) -> int | None:
+    """A JSON number or numeric string as int; bools, junk and non-finite values → None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, str):
+        s = value.strip().replace(",", "")
+        if re.fullmatch(r"-?\d+(?:\.\d+)?", s):
+            try:
+                return int(float(s)) if "." in s else int(s)
+            except (ValueError, OverflowError):
+                return None
+    return None

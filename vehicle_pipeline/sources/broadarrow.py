@@ -1,0 +1,300 @@
+"""Broad Arrow Auctions: results/available lists and lot pages.
+
+No real Broad Arrow page is in the corpus. The results list follows SELECTORS.md §4 (scraper code);
+the lot page structure below is this parser's definition, built from the public description of the
+page (lot header, estimate, result, highlights, specs). A page without these pieces is a ParseError.
+
+Results list (`/vehicles/results?page=N`, `/vehicles/available`)
+    card `div.ft-vehicle-item.grid-block` > `a.vehicle-card[href][title]` (title "YEAR MAKE MODEL"),
+    price `a.vehicle-card > div.bottom > div.price > div.bot > span`: a label, then the amount:
+    "Sold for $1,234,000" / "High Bid €450,000" / "Not Sold" / "Estimate $4,500,000 - $5,500,000" /
+    "Current Bid $…" / "Withdrawn". Pagination: links carrying `page=N`; next = `a[rel=next]` or the link
+    to page current+1. Total count: `[data-total-results]` attribute when present, else unknown.
+
+Lot page (`/vehicles/<saleCode>_<lot>/<slug>`)
+    `link[rel=canonical]`; `h1.vehicle-title` (or the first `h1`);
+    `.lot-sale` text "Lot 155 | The Amelia Auction 2023" (a `Lot N | Sale` header is required);
+    `.vehicle-estimate` "Estimate: $4,500,000 - $5,500,000";
+    `.vehicle-result` — the result block: "Sold for $4,845,000" | "Not Sold" with an optional
+    "High Bid $3,900,000" | "Withdrawn"; `ul.vehicle-highlights li`;
+    `.vehicle-specs` rows `dt`/`dd` (or `li > span.label`/`span.value`): Chassis No. / VIN, Engine,
+    Odometer / Mileage, Transmission, Exterior, Interior, Location; images `.vehicle-gallery img[src]`.
+
+Outcome (from the result block / the card price label, never page-wide text):
+    Sold for $X → sold (sale_price = high_bid = X); Not Sold + High Bid $X → bid_to (high_bid = X);
+    Not Sold without a bid → no_sale; Withdrawn → withdrawn; no result block but an estimate → live
+    (upcoming or open: Broad Arrow shows only the estimate before the sale); neither → unknown.
+Currency comes from the amount's symbol or code ($ → USD, € → EUR, £ → GBP, CHF …).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from urllib.parse import urlsplit
+
+from vehicle_pipeline.model import IndexPage, ListingRef, Outcome, ParseError, VehicleListing
+from vehicle_pipeline.sources import _pagekit as pk
+from vehicle_pipeline.sources.fields import clean_text, normalize_vin, parse_mileage, parse_money, split_title, vin_state
+
+NAME = "broadarrow"
+DEFAULT_BASE_URL = "https://www.broadarrowauctions.com"
+ALLOWED_HOSTS = ("www.broadarrowauctions.com", "broadarrowauctions.com")
+is_auction = True
+
+_LOT_PATH = re.compile(r"/vehicles/(?P<id>[a-z]{2}\d{2}_[a-z]?\d+[a-z]?)(?:/(?P<slug>[^/?#]+))?/?", re.I)
+_LIST_PATH = re.compile(r"/vehicles/(results|available)/?$")
+_LOT_HEADER = re.compile(r"^\s*Lot\s+(?P<lot>[A-Za-z0-9.-]+)\s*\|\s*(?P<sale>.+?)\s*$")
+
+
+def matches(url: str) -> bool:
+    path = urlsplit(url).path
+    return bool(_LOT_PATH.search(path) or _LIST_PATH.search(path))
+
+
+def external_id(url: str) -> str | None:
+    m = _LOT_PATH.search(urlsplit(url).path)
+    return m.group("id").lower() if m else None
+
+
+def canonical_url(url: str) -> str:
+    parts = urlsplit(url)
+    m = _LOT_PATH.search(parts.path)
+    if not m:
+        # list pages keep their page parameter: it is part of the page's identity
+        page = pk.query_param(url, "page")
+        base = pk.strip_query(url)
+        return pk.with_query(base, page=page) if page else base
+    prefix = parts.path[: m.start()]
+    tail = f"/{m.group('slug')}" if m.group("slug") else ""
+    return f"{parts.scheme}://{parts.netloc.lower()}{prefix}/vehicles/{m.group('id').lower()}{tail}"
+
+
+def index_url(base_url: str, page: int = 1, available: bool = False, **_ignored) -> str:
+    path = "/vehicles/available" if available else "/vehicles/results"
+    url = base_url.rstrip("/") + path
+    return pk.with_query(url, page=page) if page and page > 1 else url
+
+
+# ------------------------------------------------------------------------------------------------
+def _amount(text: str | None) -> tuple[int, str] | None:
+    if not text:
+        return None
+    return parse_money(text, default_currency="USD")
+
+
+def classify_label(text: str | None):
+    """(outcome, price, currency) from a price/result label such as "Sold for $1,234,000"."""
+    t = clean_text(text) or ""
+    low = t.lower()
+    money = _amount(t) if re.search(r"\d", t) else None
+    if low.startswith("sold"):
+        return Outcome.SOLD, (money[0] if money else None), (money[1] if money else None)
+    if low.startswith("withdrawn"):
+        return Outcome.WITHDRAWN, None, None
+    if "high bid" in low or low.startswith("bid to"):
+        if money:
+            return Outcome.BID_TO, money[0], money[1]
+        return Outcome.NO_SALE, None, None
+    if low.startswith("not sold") or low.startswith("unsold"):
+        return Outcome.NO_SALE, None, None
+    if low.startswith("current bid"):
+        return Outcome.LIVE, (money[0] if money else None), (money[1] if money else None)
+    if low.startswith("estimate"):
+        return Outcome.LIVE, None, (money[1] if money else None)
+    return None, None, None
+
+
+def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> VehicleListing | IndexPage:
+    text = pk.to_text(content, NAME)
+    marker = pk.challenge_marker(text)
+    if marker:
+        raise ParseError(NAME, "page", f"bot challenge page ({marker}), not a Broad Arrow page")
+    if pk.looks_like_json(text):
+        raise ParseError(NAME, "JSON", "Broad Arrow pages are HTML; no results list or lot page in a JSON body")
+    tree = pk.html_tree(text)
+    page_url = pk.canonical_link(tree, url) or url
+    if tree.css_first("div.ft-vehicle-item.grid-block"):
+        return _parse_list(tree, page_url or f"{DEFAULT_BASE_URL}/vehicles/results")
+    if tree.css_first(".lot-sale") or tree.css_first(".vehicle-result") or tree.css_first(".vehicle-estimate"):
+        return _parse_lot(tree, page_url)
+    if page_url and _LIST_PATH.search(urlsplit(page_url).path):
+        if tree.css_first(".vehicle-grid, .no-results"):
+            return IndexPage(source=NAME, url=page_url, items=[], total_items=0)
+        raise ParseError(NAME, "results page", "no div.ft-vehicle-item.grid-block cards")
+    raise ParseError(NAME, "page", "neither results cards (div.ft-vehicle-item.grid-block) nor a lot header (.lot-sale)")
+
+
+def _page_of(url: str | None) -> int | None:
+    v = pk.query_param(url, "page")
+    return int(v) if v and v.isdigit() else None
+
+
+def _parse_list(tree, page_url: str) -> IndexPage:
+    items: list[ListingRef] = []
+    for card in tree.css("div.ft-vehicle-item.grid-block"):
+        link = card.css_first("a.vehicle-card")
+        href = pk.absolute(pk.attr(link, "href"), page_url)
+        if not href or not _LOT_PATH.search(urlsplit(href).path):
+            continue
+        lot_url = canonical_url(href)
+        label = pk.node_text(card.css_first("a.vehicle-card > div.bottom > div.price > div.bot > span"))
+        outcome, price, _cur = classify_label(label)
+        if outcome is None:
+            outcome = Outcome.UNKNOWN
+        title = clean_text(pk.attr(link, "title")) or pk.node_text(card.css_first(".title, h3, h2"))
+        items.append(
+            ListingRef(
+                url=lot_url,
+                external_id=external_id(lot_url),
+                title=title,
+                outcome=outcome,
+                price=price,
+                currency=_cur if price is not None else None,
+            )
+        )
+    if not items:
+        raise ParseError(NAME, "results page", "no card has an a.vehicle-card link to /vehicles/<sale>_<lot>/")
+    page = _page_of(page_url) or 1
+    pages = set()
+    next_url = None
+    for a in tree.css("a[href*='page=']"):
+        href = pk.absolute(pk.attr(a, "href"), page_url)
+        n = _page_of(href)
+        if n is None:
+            continue
+        pages.add(n)
+        rel = (pk.attr(a, "rel") or "").lower()
+        if "next" in rel.split() or (next_url is None and n == page + 1):
+            next_url = href
+    total = None
+    holder = tree.css_first("[data-total-results]")
+    if holder is not None:
+        total = pk.int_or_none(pk.attr(holder, "data-total-results"))
+    pages_total = max(pages | {page}) if pages else None
+    if total is not None and pages_total is None and total <= len(items):
+        pages_total = 1
+    per_page = len(items)
+    if total is not None and next_url is None and pages_total is None and per_page:
+        pages_total = math.ceil(total / per_page)
+    return IndexPage(
+        source=NAME,
+        url=page_url,
+        items=items,
+        total_items=total,
+        page=page,
+        pages_total=pages_total,
+        next_page_url=next_url,
+    )
+
+
+def _specs(tree) -> dict[str, str]:
+    out: dict[str, str] = {}
+    box = tree.css_first(".vehicle-specs")
+    if box is None:
+        return out
+    for dt in box.css("dt"):
+        dd = dt.next
+        while dd is not None and dd.tag != "dd":
+            dd = dd.next
+        key, value = pk.node_text(dt), pk.node_text(dd)
+        if key and value:
+            out.setdefault(key.rstrip(":").strip().lower(), value)
+    for li in box.css("li"):
+        key, value = pk.node_text(li.css_first(".label")), pk.node_text(li.css_first(".value"))
+        if key and value:
+            out.setdefault(key.rstrip(":").strip().lower(), value)
+    return out
+
+
+def _spec(specs: dict[str, str], *names: str) -> str | None:
+    for n in names:
+        if n in specs:
+            return specs[n]
+    return None
+
+
+def _parse_lot(tree, page_url: str | None) -> VehicleListing:
+    if not page_url:
+        raise ParseError(NAME, "lot page", "no link[rel=canonical] and no --url")
+    ext = external_id(page_url)
+    if not ext:
+        raise ParseError(NAME, "lot page", f"URL {page_url} has no /vehicles/<sale>_<lot>/ segment")
+    header = pk.node_text(tree.css_first(".lot-sale"))
+    hm = _LOT_HEADER.match(header or "")
+    if not hm:
+        raise ParseError(NAME, "lot page", "lot header `.lot-sale` reading 'Lot N | <sale>'")
+    title = pk.node_text(tree.css_first("h1.vehicle-title")) or pk.node_text(tree.css_first("h1"))
+    if not title:
+        raise ParseError(NAME, "lot page", "h1.vehicle-title")
+
+    result_node = tree.css_first(".vehicle-result")
+    estimate_text = pk.node_text(tree.css_first(".vehicle-estimate"))
+    currency = None
+    sale_price = high_bid = None
+    if result_node is not None:
+        rtext = pk.node_text(result_node) or ""
+        bid_node = result_node.css_first(".high-bid")
+        if re.match(r"\s*not sold", rtext, re.I):
+            bid = _amount(pk.node_text(bid_node)) if bid_node is not None else None
+            if bid:
+                outcome, high_bid, currency = Outcome.BID_TO, bid[0], bid[1]
+            else:
+                outcome = Outcome.NO_SALE
+            evidence = ".vehicle-result:not-sold"
+        else:
+            outcome, price, currency = classify_label(rtext)
+            if outcome is None or outcome == Outcome.LIVE:
+                raise ParseError(NAME, "lot page", f"unreadable result block {rtext[:60]!r}")
+            if outcome == Outcome.SOLD:
+                sale_price = high_bid = price
+            elif outcome == Outcome.BID_TO:
+                high_bid = price
+            evidence = f".vehicle-result:{outcome}"
+    elif estimate_text:
+        outcome, evidence = Outcome.LIVE, ".vehicle-estimate"
+        est = _amount(estimate_text)
+        currency = est[1] if est else None
+    else:
+        outcome, evidence = Outcome.UNKNOWN, None
+
+    specs = _specs(tree)
+    vin = normalize_vin(_spec(specs, "vin", "chassis no.", "chassis no", "chassis", "chassis number", "serial no."))
+    year, make, model, trim = split_title(title)
+    mileage = unit = None
+    odo = _spec(specs, "odometer", "mileage")
+    if odo:
+        parsed = parse_mileage(odo)
+        if parsed:
+            mileage, unit = parsed
+    images = []
+    for img in tree.css(".vehicle-gallery img"):
+        for u in pk.image_urls(pk.attr(img, "data-src") or pk.attr(img, "src"), page_url):
+            if u not in images:
+                images.append(u)
+    return VehicleListing(
+        source=NAME,
+        url=canonical_url(page_url),
+        external_id=ext,
+        title=title,
+        year=year,
+        make=make,
+        model=model,
+        trim=trim,
+        vin=vin,
+        vin_state=vin_state(vin, year),
+        mileage=mileage,
+        mileage_unit=unit,
+        outcome=outcome,
+        sale_price=sale_price,
+        high_bid=high_bid,
+        currency=currency,
+        lot_number=hm.group("lot"),
+        location=_spec(specs, "location"),
+        exterior_color=_spec(specs, "exterior", "exterior color", "exterior colour"),
+        interior_color=_spec(specs, "interior", "interior color", "interior colour"),
+        transmission=_spec(specs, "transmission", "gearbox"),
+        engine=_spec(specs, "engine"),
+        images=images,
+        outcome_evidence=evidence,
+    )

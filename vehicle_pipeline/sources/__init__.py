@@ -53,6 +53,13 @@ def get(name: str) -> ModuleType:
     return importlib.import_module(f"vehicle_pipeline.sources.{base}")
 
 
+def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    """`host` is listed, or falls under an entry written as a domain suffix (".craigslist.org": one
+    subdomain per metro)."""
+    host = (host or "").lower()
+    return any(host == a or (a.startswith(".") and host.endswith(a)) for a in allowed)
+
+
 def for_url(url: str, base_urls: dict[str, str] | None = None) -> ModuleType:
     """The module for a URL: configured base URLs (longest prefix) first, then each module's own rules."""
     if base_urls:
@@ -62,9 +69,9 @@ def for_url(url: str, base_urls: dict[str, str] | None = None) -> ModuleType:
     host = (urlsplit(url).hostname or "").lower()
     for name in SOURCE_NAMES:
         module = get(name)
-        if host in module.ALLOWED_HOSTS and module.matches(url):
+        if host_allowed(host, module.ALLOWED_HOSTS) and module.matches(url):
             return module
     raise KeyError(f"no source recognizes {url}")
 
 
-__all__ = ["SOURCE_NAMES", "AUCTION_SOURCES", "SourceModule", "get", "for_url", "ParseError"]
+__all__ = ["SOURCE_NAMES", "AUCTION_SOURCES", "SourceModule", "get", "for_url", "host_allowed", "ParseError"]

@@ -51,7 +51,7 @@ ALGOLIA_INDEX = "mecum_lots"
 
 _LOT_PATH = re.compile(r"/lots/(?P<id>[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)/(?P<slug>[^/?#]+)/?")
 _NEXT_DATA = re.compile(
-    r"<script[^>]*\bid=[\"']__NEXT_DATA__[\"'][^>]*>(?P<body>.*?)</script>", re.S | re.I
+    r"<script[^>]*\bid=[\"']__NEXT_DATA__[\"'][^>]*>(?P<body>.*?)(?:</script>|\Z)", re.S | re.I
 )
 
 

@@ -134,8 +134,14 @@ class EmbeddedServer:
             except OSError as exc:
                 raise DatabaseError(f"cannot create VEHICLE_PIPELINE_HOME {self.home}: {exc.strerror}") from None
             self.prune_dead_handles()
+            self._drop_stale_pid_file()
             try:
                 pgserver = _import_pgserver()
+                # The library caches one handle per data dir per process and returns it without checking
+                # that the server still runs (stopped by `db stop`, killed, restarted): start afresh then.
+                cached = pgserver.PostgresServer._instances.get(self.pgdata.resolve())
+                if cached is not None and not self.is_running():
+                    pgserver.PostgresServer._instances.pop(self.pgdata.resolve(), None)
                 server = pgserver.get_server(self.pgdata, cleanup_mode=None)
             except Exception as exc:  # the library raises assorted errors; the user needs one line
                 raise DatabaseError(
@@ -146,6 +152,24 @@ class EmbeddedServer:
             url = server.get_uri()
         _ensure_databases(url, (DOMAIN_DB, DAGSTER_DB))
         return url
+
+    def _drop_stale_pid_file(self) -> None:
+        """A killed postmaster (possibly a zombie, which the library takes for alive) leaves its pid file."""
+        pid_file = self.pgdata / "postmaster.pid"
+        if not pid_file.exists():
+            return
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+        except (ValueError, IndexError, OSError):
+            return
+        if not _pid_alive(pid):
+            try:  # a postmaster started by this very process stays a zombie until we reap it
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            pid_file.unlink(missing_ok=True)
+            for lock in self.pgdata.glob(".s.PGSQL.*.lock"):
+                lock.unlink(missing_ok=True)
 
     def is_running(self) -> bool:
         pid_file = self.pgdata / "postmaster.pid"
@@ -258,7 +282,8 @@ class Database:
     operation gets a fresh connection instead of a dead one.
     """
 
-    def __init__(self, conninfo: str, *, min_size: int = 1, max_size: int = 8, name: str = "vehicle_pipeline"):
+    def __init__(self, conninfo: str, *, min_size: int = 1, max_size: int = 8, name: str = "vehicle_pipeline",
+                 timeout: float = 30.0):
         from psycopg_pool import ConnectionPool
 
         self.conninfo = conninfo
@@ -269,10 +294,10 @@ class Database:
             kwargs={"autocommit": True, "application_name": name},
             check=ConnectionPool.check_connection,
             open=False,
-            timeout=30,
+            timeout=timeout,
         )
         try:
-            self.pool.open(wait=True, timeout=30)
+            self.pool.open(wait=True, timeout=timeout)
         except Exception as exc:
             self.pool.close()
             raise DatabaseError(f"cannot connect to {redact(conninfo)}: {exc}") from None

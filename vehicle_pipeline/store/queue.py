@@ -114,15 +114,11 @@ def _worker_id() -> str:
 
 
 _CLAIM_SQL = """
-WITH blocked AS MATERIALIZED (
-    SELECT coalesce(array_agg(name), '{}') AS names
-    FROM sources WHERE NOT enabled OR auto_disabled OR backoff_until > now()
-),
-low AS (
+WITH low AS (
     SELECT id FROM work_items
     WHERE queue = %(queue)s AND state = 'pending' AND available_at <= now()
       AND priority < %(share_below)s
-      AND source <> ALL ((SELECT names FROM blocked))
+      AND source <> ALL (ARRAY (SELECT name FROM sources WHERE NOT enabled OR auto_disabled OR backoff_until > now()))
       AND (%(sources)s::text[] IS NULL OR source = ANY (%(sources)s::text[]))
     ORDER BY priority DESC, available_at, id
     LIMIT %(low_n)s
@@ -131,7 +127,7 @@ low AS (
 top AS (
     SELECT id FROM work_items
     WHERE queue = %(queue)s AND state = 'pending' AND available_at <= now()
-      AND source <> ALL ((SELECT names FROM blocked))
+      AND source <> ALL (ARRAY (SELECT name FROM sources WHERE NOT enabled OR auto_disabled OR backoff_until > now()))
       AND (%(sources)s::text[] IS NULL OR source = ANY (%(sources)s::text[]))
       AND id <> ALL (ARRAY (SELECT id FROM low))
     ORDER BY priority DESC, available_at, id

@@ -1,0 +1,340 @@
+"""Fetch benchmark of the polite client (run by hand, not a test).
+
+    .venv/bin/python bench/fetch_bench.py [--pages 2000] [--write]
+
+1. Raw speed: the same listing URLs from the sample site on loopback, pacing off, at concurrency 1, 8 and
+   32, through `PoliteClient.fetch_many` and through a bare httpx loop (AsyncClient + semaphore) in the same
+   run, alternating, best of `--repeats`. The sample site (ThreadingHTTPServer) runs in its own process so
+   the client and the server do not share a GIL; it is the same server for both, so the ratio is fair
+   even when the server is the bottleneck.
+2. Politeness: 20 hosts (one sample site with 19 extra ports), 0.2 s between requests, concurrency 1 per
+   host: pages/s against the 100 pages/s limit, and the smallest gap any host saw, from the server's own
+   timestamps.
+
+With --write the results replace the "fetch_bench" section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import multiprocessing as mp
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+
+from vehicle_pipeline.http import FetchRequest, HttpConfig, Pace, PoliteClient
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "RESULTS.md"
+
+
+# ---- the sample site, in a child process
+
+
+def _serve(conn, kwargs):
+    from vehicle_pipeline.sample_site.server import SampleSite
+
+    site = SampleSite(**kwargs)
+    site.start()
+    conn.send(list(site.base_urls))
+    conn.recv()
+    site.stop()
+
+
+class SiteProcess:
+    def __init__(self, **kwargs):
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child, kwargs), daemon=True)
+
+    def __enter__(self) -> list[str]:
+        self._proc.start()
+        if not self._conn.poll(120):
+            raise RuntimeError("sample site did not start")
+        return self._conn.recv()
+
+    def __exit__(self, *exc):
+        try:
+            self._conn.send("stop")
+        except OSError:
+            pass
+        self._proc.join(10)
+        if self._proc.is_alive():
+            self._proc.terminate()
+
+
+# ---- helpers
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def listing_urls(base: str, n: int) -> tuple[list[str], str]:
+    """n URLs of listing pages (cycled if the site has fewer), or a fallback if listing pages do not 200."""
+    note = "sample listing pages"
+    urls: list[str] = []
+    try:
+        truth = httpx.get(f"{base}/_truth", timeout=60, trust_env=False).json()
+        items = truth if isinstance(truth, list) else truth.get("listings", [])
+        urls = [i["url"] for i in items if isinstance(i, dict) and i.get("url")]
+    except Exception as exc:  # the bench still measures the client on any 200 endpoint
+        note = f"/_truth unavailable ({type(exc).__name__})"
+    if urls:
+        with httpx.Client(trust_env=False, timeout=30) as c:
+            bad = [u for u in urls[:50] if c.get(u).status_code != 200]
+        if bad:
+            note = f"listing pages not all 200 ({len(bad)}/50 bad, e.g. {bad[0]})"
+            urls = []
+    if not urls:
+        note += "; fell back to /_fault/status/200"
+        urls = [f"{base}/_fault/status/200?i={i}" for i in range(n)]
+    return [urls[i % len(urls)] for i in range(n)], note
+
+
+async def bare_loop(urls: list[str], concurrency: int) -> tuple[float, int, int]:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, trust_env=False, timeout=30) as client:
+        await client.get(urls[0])  # warm a connection, as the polite client warms robots.txt
+        sem = asyncio.Semaphore(concurrency)
+        nbytes = ok = 0
+
+        async def one(url: str) -> None:
+            nonlocal nbytes, ok
+            async with sem:
+                r = await client.get(url)
+                nbytes += len(r.content)
+                ok += r.status_code == 200
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(u) for u in urls))
+        return time.perf_counter() - started, nbytes, ok
+
+
+def polite_loop(urls: list[str], concurrency: int) -> tuple[float, int, int]:
+    cfg = HttpConfig(pace=Pace(0, 0, concurrency=concurrency), allow_private_hosts=["127.0.0.1"])
+    with PoliteClient(cfg) as client:
+        client.fetch(urls[0])  # robots.txt and a connection
+        nbytes = ok = 0
+        started = time.perf_counter()
+        for _, result in client.fetch_many(urls, max_in_flight=concurrency):
+            nbytes += len(result.content)
+            ok += result.ok
+        return time.perf_counter() - started, nbytes, ok
+
+
+def polite_sync_calls(urls: list[str]) -> float:
+    cfg = HttpConfig(pace=Pace(0, 0), allow_private_hosts=["127.0.0.1"])
+    with PoliteClient(cfg) as client:
+        client.fetch(urls[0])
+        started = time.perf_counter()
+        for u in urls:
+            client.fetch(u)
+        return time.perf_counter() - started
+
+
+def asyncio_run_per_call(urls: list[str]) -> float:
+    """The alternative design: a fresh event loop and AsyncClient per sync call (no keep-alive across calls)."""
+
+    async def one(u: str) -> None:
+        async with httpx.AsyncClient(trust_env=False, timeout=30) as c:
+            (await c.get(u)).content
+
+    started = time.perf_counter()
+    for u in urls:
+        asyncio.run(one(u))
+    return time.perf_counter() - started
+
+
+# ---- phases
+
+
+def raw_speed(args) -> tuple[list[dict], dict]:
+    rows = []
+    extra = {}
+    with SiteProcess(seed=7, listings=args.listings) as bases:
+        base = bases[0]
+        urls, note = listing_urls(base, args.pages)
+        extra["note"] = note
+        for c in args.concurrency:
+            best = {"bare": None, "client": None}
+            for _ in range(args.repeats):
+                for name in ("bare", "client"):
+                    if name == "bare":
+                        secs, nbytes, ok = asyncio.run(bare_loop(urls, c))
+                    else:
+                        secs, nbytes, ok = polite_loop(urls, c)
+                    if ok != len(urls):
+                        raise SystemExit(f"{name} c={c}: only {ok}/{len(urls)} ok")
+                    if best[name] is None or secs < best[name][0]:
+                        best[name] = (secs, nbytes)
+            row = {"concurrency": c}
+            for name, (secs, nbytes) in best.items():
+                row[f"{name}_pps"] = len(urls) / secs
+                row[f"{name}_mbps"] = nbytes / secs / 1e6
+            row["ratio"] = row["client_pps"] / row["bare_pps"]
+            row["avg_kb"] = best["client"][1] / len(urls) / 1024
+            rows.append(row)
+            print(
+                f"c={c:>2}  bare {row['bare_pps']:7.0f} p/s {row['bare_mbps']:6.1f} MB/s   "
+                f"client {row['client_pps']:7.0f} p/s {row['client_mbps']:6.1f} MB/s   ratio {row['ratio']:.0%}",
+                flush=True,
+            )
+        few = urls[: args.design_calls]
+        extra["sync_fetch_pps"] = len(few) / polite_sync_calls(few)
+        extra["asyncio_run_pps"] = len(few) / asyncio_run_per_call(few)
+        print(
+            f"sync fetch() per call: {extra['sync_fetch_pps']:.0f} p/s; "
+            f"asyncio.run + new AsyncClient per call: {extra['asyncio_run_pps']:.0f} p/s",
+            flush=True,
+        )
+    extra["rss_mb"] = rss_mb()
+    return rows, extra
+
+
+def politeness(args) -> dict:
+    pace = args.pace
+    with SiteProcess(seed=7, listings=60, extra_ports=args.hosts - 1) as bases:
+        assert len(bases) == args.hosts, bases
+        httpx.post(f"{bases[0]}/_admin/requests/clear", trust_env=False, timeout=10)
+        urls = [f"{b}/_fault/status/200?polite={i}" for i in range(args.per_host) for b in bases]
+        cfg = HttpConfig(pace=Pace(pace, pace, 1), allow_private_hosts=["127.0.0.1"])
+        with PoliteClient(cfg) as client:
+            started = time.perf_counter()
+            ok = sum(r.ok for _, r in client.fetch_many((FetchRequest(u) for u in urls), max_in_flight=64))
+            secs = time.perf_counter() - started
+        log = httpx.get(f"{bases[0]}/_admin/requests", trust_env=False, timeout=30).json()
+    by_port = defaultdict(list)
+    for r in log:
+        if not r["path"].startswith("/_admin"):
+            by_port[r["port"]].append(r)
+    start_gaps, idle_gaps = [], []
+    for rows in by_port.values():
+        rows.sort(key=lambda r: r["started"])
+        start_gaps += [b["started"] - a["started"] for a, b in zip(rows, rows[1:])]
+        idle_gaps += [b["started"] - a["finished"] for a, b in zip(rows, rows[1:])]
+    limit = args.hosts / pace
+    out = {
+        "hosts": len(by_port),
+        "pages": len(urls),
+        "ok": ok,
+        "seconds": secs,
+        "pps": len(urls) / secs,
+        "limit": limit,
+        "share": len(urls) / secs / limit,
+        "requests_seen": sum(len(v) for v in by_port.values()),
+        "min_start_gap": min(start_gaps),
+        "min_idle_gap": min(idle_gaps),
+        "median_start_gap": statistics.median(start_gaps),
+    }
+    print(
+        f"politeness: {out['hosts']} hosts, {out['pages']} pages in {secs:.1f}s = {out['pps']:.1f} p/s "
+        f"({out['share']:.0%} of {limit:.0f}); min gap start-start {out['min_start_gap']:.3f}s, "
+        f"finish-start {out['min_idle_gap']:.3f}s",
+        flush=True,
+    )
+    return out
+
+
+# ---- report
+
+
+def machine() -> str:
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"nproc {os.cpu_count()}, RAM {mem_gb:.0f} GiB, Python {platform.python_version()}, "
+        f"httpx {httpx.__version__}, {platform.system()} {platform.release()}"
+    )
+
+
+def render(args, rows, extra, polite) -> str:
+    lines = [
+        "## fetch_bench",
+        "",
+        f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- machine: {machine()}",
+        f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`",
+        f"- pages: {extra['note']}, {args.pages} per run, best of {args.repeats}, "
+        f"avg body {rows[0]['avg_kb']:.1f} KiB; sample site in its own process",
+        "",
+        "### Raw speed (pacing off, one host, loopback)",
+        "",
+        "| concurrency | bare httpx pages/s | bare MB/s | client pages/s | client MB/s | client / bare |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['concurrency']} | {r['bare_pps']:.0f} | {r['bare_mbps']:.1f} | {r['client_pps']:.0f} "
+            f"| {r['client_mbps']:.1f} | {r['ratio']:.0%} |"
+        )
+    lines += [
+        "",
+        f"Peak RSS of the benchmark process (clients only, server excluded): {peak_rss_mb():.0f} MB "
+        f"(RSS after the raw phase {extra['rss_mb']:.0f} MB).",
+        "",
+        f"Sync facade, concurrency 1, {args.design_calls} calls: `fetch()` per call on the client's background "
+        f"loop {extra['sync_fetch_pps']:.0f} pages/s vs `asyncio.run` + a new AsyncClient per call "
+        f"{extra['asyncio_run_pps']:.0f} pages/s (why the client owns one background loop thread).",
+        "",
+        f"### Politeness ({polite['hosts']} hosts, {args.pace} s between requests, concurrency 1 per host)",
+        "",
+        f"- {polite['pages']} pages ({polite['ok']} ok) in {polite['seconds']:.1f} s = **{polite['pps']:.1f} pages/s**, "
+        f"{polite['share']:.0%} of the {polite['limit']:.0f} pages/s limit (target >= 90 %)",
+        f"- server-side gaps per host (robots.txt included, {polite['requests_seen']} requests): "
+        f"min start-to-start **{polite['min_start_gap']:.3f} s**, min previous-finish-to-start "
+        f"{polite['min_idle_gap']:.3f} s, median start-to-start {polite['median_start_gap']:.3f} s",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
+    start = old.find("## fetch_bench")
+    if start == -1:
+        new = old.rstrip("\n") + "\n\n" + text
+    else:
+        end = old.find("\n## ", start + 1)
+        new = old[:start] + text + ("" if end == -1 else old[end + 1 :])
+    RESULTS.write_text(new.rstrip("\n") + "\n")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--pages", type=int, default=2000)
+    p.add_argument("--listings", type=int, default=2000, help="listings the sample site generates")
+    p.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 32])
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--design-calls", type=int, default=300)
+    p.add_argument("--hosts", type=int, default=20)
+    p.add_argument("--per-host", type=int, default=60)
+    p.add_argument("--pace", type=float, default=0.2)
+    p.add_argument("--skip-raw", action="store_true")
+    p.add_argument("--write", action="store_true", help="write the fetch_bench section of bench/RESULTS.md")
+    args = p.parse_args()
+    rows, extra = raw_speed(args) if not args.skip_raw else ([], {})
+    polite = politeness(args)
+    if args.write and rows:
+        write_section(render(args, rows, extra, polite))
+        print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Shared fixtures: a real Postgres (DATABASE_URL, else a private embedded server) and one fresh
+database per test, cloned from a migrated template, so tests run in parallel without sharing state."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from vehicle_pipeline.store.db import Database, EmbeddedServer, with_database
+from vehicle_pipeline.store.migrations import migrate
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+def pytest_configure(config):
+    # Servers started by tests must be stoppable even when the shell that started pytest ignores SIGTERM.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        if signal.getsignal(sig) is signal.SIG_IGN:
+            signal.signal(sig, signal.SIG_DFL)
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory):
+    """A maintenance URL of the server the tests use."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    # A private embedded server per test session (per xdist worker), never the user's own home.
+    home = Path(tempfile.mkdtemp(prefix="vp-test-home-", dir="/tmp"))
+    server = EmbeddedServer(home)
+    url = server.start()
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def template_db(server_url):
+    name = f"vp_tmpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    migrate(with_database(server_url, name))
+    yield name
+    _drop(server_url, name)
+
+
+def _drop(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def db_url(server_url, template_db):
+    """A fresh, migrated database for one test."""
+    name = f"vp_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_db)))
+    yield with_database(server_url, name)
+    _drop(server_url, name)
+
+
+@pytest.fixture
+def db(db_url):
+    database = Database(db_url, max_size=20)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def corpus_dir():
+    if not CORPUS.exists():
+        pytest.skip(f"corpus not present at {CORPUS}")
+    return CORPUS

@@ -1,0 +1,347 @@
+"""The work queue against a real Postgres: exactly-once draining, leases, fencing, retries, priorities."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from vehicle_pipeline.store.db import Database
+from vehicle_pipeline.store.queue import (
+    PRIORITY_NEW,
+    PRIORITY_REPAIR,
+    PRIORITY_USER,
+    EnqueueStatus,
+    NewItem,
+    WorkQueue,
+    retry_delay,
+)
+from vehicle_pipeline.store.sources import SourceRegistry
+
+WORKER = Path(__file__).with_name("queue_worker.py")
+SIX_SOURCES = ("bat", "carsandbids", "mecum", "broadarrow", "craigslist:sfbay", "dealer:a")
+
+
+def _register_sources(db, names=SIX_SOURCES):
+    registry = SourceRegistry(db)
+    for name in names:
+        registry.upsert(name, "dealer" if name.startswith("dealer") else "auction")
+    return registry
+
+
+def _fill(queue: WorkQueue, n: int, *, queue_name="listing_import", priority=PRIORITY_NEW, prefix="k"):
+    items = [NewItem(queue_name, SIX_SOURCES[i % 6], f"{prefix}{i}", {"i": i}, priority) for i in range(n)]
+    for start in range(0, n, 2000):
+        queue.enqueue_many(items[start:start + 2000])
+
+
+def _counts(db) -> dict[str, int]:
+    with db.connection() as conn:
+        return dict(conn.execute("SELECT state, count(*) FROM work_items GROUP BY state").fetchall())
+
+
+def test_sixteen_threads_drain_ten_thousand_items_exactly_once(db_url, db):
+    _register_sources(db)
+    _fill(WorkQueue(db), 10_000)
+    completed: list[int] = []
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        own = Database(db_url, max_size=1, name=f"worker-{n}")  # a connection of its own
+        queue = WorkQueue(own, worker_id=f"w{n}")
+        try:
+            empty = 0
+            while empty < 3:
+                items = queue.claim("listing_import", 50)
+                if not items:
+                    empty += 1
+                    time.sleep(0.02)
+                    continue
+                empty = 0
+                report = queue.complete_many([(i, None) for i in items])
+                assert not report.refused
+                with lock:
+                    completed.extend(report.accepted)
+        except BaseException as exc:  # surfaced below; a thread's exception would otherwise vanish
+            errors.append(exc)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    assert len(completed) == 10_000
+    assert len(set(completed)) == 10_000, "an item was completed twice"
+    assert _counts(db) == {"done": 10_000}
+    with db.connection() as conn:
+        assert conn.execute("SELECT max(attempts) FROM work_items").fetchone()[0] == 1, "an item was claimed twice"
+
+
+def test_separate_processes_drain_exactly_once(db_url, db):
+    _register_sources(db)
+    _fill(WorkQueue(db), 3000)
+    procs = [subprocess.Popen([sys.executable, str(WORKER), db_url, "listing_import", "25", "drain"],
+                              stdout=subprocess.PIPE, text=True, start_new_session=True) for _ in range(4)]
+    outputs = [p.communicate(timeout=180)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    ids = [int(line) for out in outputs for line in out.split()]
+    assert len(ids) == 3000 and len(set(ids)) == 3000
+    assert sum(1 for out in outputs if out.strip()) >= 2, "work was not shared between processes"
+    assert _counts(db) == {"done": 3000}
+
+
+def test_sigkilled_worker_items_return_and_are_finished_by_another(db_url, db):
+    _register_sources(db)
+    _fill(WorkQueue(db), 30)
+    holder = subprocess.Popen([sys.executable, str(WORKER), db_url, "listing_import", "20", "hold", "1.5"],
+                              stdout=subprocess.PIPE, text=True, start_new_session=True)
+    line = holder.stdout.readline()
+    held = {int(x) for x in line.split()[1:]}
+    assert len(held) == 20
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait(10)
+
+    queue = WorkQueue(db, worker_id="rescuer")
+    first = queue.claim("listing_import", 100)
+    assert {i.id for i in first}.isdisjoint(held), "leased items must not be handed out before expiry"
+    queue.complete_many([(i, None) for i in first])
+    time.sleep(1.7)
+    assert queue.reap_expired() == {"pending": 20, "dead": 0}
+    rescued = queue.claim("listing_import", 100)
+    assert {i.id for i in rescued} == held
+    assert all(i.attempts == 2 for i in rescued)
+    queue.complete_many([(i, None) for i in rescued])
+    assert _counts(db) == {"done": 30}
+
+
+def test_late_worker_is_fenced_off(db):
+    _register_sources(db)
+    queue_a = WorkQueue(db, worker_id="A", lease_ttl=timedelta(milliseconds=200))
+    queue_b = WorkQueue(db, worker_id="B")
+    queue_a.enqueue(NewItem("listing_import", "bat", "only"))
+    [a_item] = queue_a.claim("listing_import", 1)
+    time.sleep(0.3)
+    queue_b.reap_expired()
+    [b_item] = queue_b.claim("listing_import", 1)
+    assert b_item.id == a_item.id and b_item.claim_token != a_item.claim_token
+    assert queue_a.complete(a_item, {"by": "A"}) is False
+    assert queue_a.fail(a_item, "late").accepted is False
+    assert queue_a.snooze(a_item, timedelta(hours=1), "late") is False
+    assert queue_b.complete(b_item, {"by": "B"}) is True
+    with db.connection() as conn:
+        state, result = conn.execute("SELECT state, result FROM work_items WHERE id = %s", (b_item.id,)).fetchone()
+    assert (state, result) == ("done", {"by": "B"})
+
+
+def test_lease_renewal_keeps_the_item(db):
+    _register_sources(db)
+    queue = WorkQueue(db, lease_ttl=timedelta(milliseconds=300))
+    queue.enqueue(NewItem("listing_import", "bat", "long-job"))
+    [item] = queue.claim("listing_import", 1)
+    for _ in range(3):
+        time.sleep(0.15)
+        assert queue.renew([item]) == [item.id]
+    assert queue.reap_expired() == {"pending": 0, "dead": 0}
+    assert queue.complete(item)
+
+
+def test_retry_backoff_schedule():
+    rng = random.Random(1)
+    for attempt, minutes in [(1, 5), (2, 10), (3, 20), (4, 40), (5, 80), (6, 160), (7, 320), (8, 360), (20, 360)]:
+        for _ in range(50):
+            delay = retry_delay(attempt, rng).total_seconds() / 60
+            assert minutes * 0.8 - 1e-9 <= delay <= minutes * 1.2 + 1e-9, (attempt, delay)
+
+
+def test_failures_back_off_then_die_with_the_error_kept(db):
+    _register_sources(db)
+    queue = WorkQueue(db, rng=random.Random(3))
+    queue.enqueue(NewItem("deep_extraction", "bat", "flaky", max_attempts=3))
+    for attempt in (1, 2, 3):
+        [item] = queue.claim("deep_extraction", 1)
+        assert item.attempts == attempt
+        before = datetime.now(timezone.utc)
+        result = queue.fail(item, f"boom {attempt}")
+        if attempt < 3:
+            assert result.state == "pending"
+            wait = (result.retry_at - before).total_seconds() / 60
+            expected = 5 * 2 ** (attempt - 1)
+            assert expected * 0.8 - 0.1 <= wait <= expected * 1.2 + 0.1
+            assert queue.claim("deep_extraction", 1) == [], "a retry waits for its backoff"
+            with db.connection() as conn:
+                conn.execute("UPDATE work_items SET available_at = now() WHERE id = %s", (item.id,))
+        else:
+            assert result.state == "dead"
+    with db.connection() as conn:
+        state, error, attempts = conn.execute("SELECT state, last_error, attempts FROM work_items").fetchone()
+    assert (state, error, attempts) == ("dead", "boom 3", 3)
+
+
+def test_snooze_consumes_no_attempt_and_dead_items_can_be_requeued(db):
+    _register_sources(db)
+    queue = WorkQueue(db)
+    queue.enqueue(NewItem("listing_import", "bat", "x", max_attempts=1))
+    [item] = queue.claim("listing_import", 1)
+    assert queue.snooze(item, timedelta(milliseconds=1), "429 Retry-After 7200")
+    time.sleep(0.01)
+    [again] = queue.claim("listing_import", 1)
+    assert again.attempts == 1, "the snooze gave the attempt back"
+    assert queue.fail(again, "parse error").state == "dead"
+    assert queue.requeue_dead("listing_import") == 1
+    [revived] = queue.claim("listing_import", 1)
+    assert revived.id == item.id and revived.attempts == 1
+    assert queue.complete(revived)
+
+
+def test_requeue_drops_a_dead_item_whose_key_is_live_again(db):
+    _register_sources(db)
+    queue = WorkQueue(db)
+    queue.enqueue(NewItem("listing_import", "bat", "k", max_attempts=1))
+    [item] = queue.claim("listing_import", 1)
+    queue.fail(item, "gone")
+    fresh = queue.enqueue(NewItem("listing_import", "bat", "k"))
+    assert fresh.status == EnqueueStatus.QUEUED and fresh.id != item.id
+    assert queue.requeue_dead() == 0
+    assert _counts(db) == {"pending": 1}
+
+
+def test_priority_order(db):
+    _register_sources(db)
+    queue = WorkQueue(db)
+    queue.enqueue_many([
+        NewItem("deep_extraction", "bat", "repair", priority=PRIORITY_REPAIR),
+        NewItem("deep_extraction", "bat", "new", priority=PRIORITY_NEW),
+        NewItem("deep_extraction", "bat", "user", priority=PRIORITY_USER),
+    ])
+    got = [queue.claim("deep_extraction", 1, low_priority_share=0)[0].dedupe_key for _ in range(3)]
+    assert got == ["user", "new", "repair"]
+
+
+def test_repairs_get_their_share_under_a_stream_of_new_work(db):
+    _register_sources(db)
+    queue = WorkQueue(db)
+    queue.enqueue_many([NewItem("deep_extraction", "bat", f"r{i}", priority=PRIORITY_REPAIR) for i in range(30)])
+    repaired = 0
+    for round_ in range(10):
+        # New work keeps arriving faster than it drains.
+        queue.enqueue_many([NewItem("deep_extraction", "bat", f"n{round_}-{i}") for i in range(60)])
+        batch = queue.claim("deep_extraction", 20)
+        repaired += sum(1 for i in batch if i.priority == PRIORITY_REPAIR)
+        assert sum(1 for i in batch if i.priority == PRIORITY_NEW) >= 16
+        queue.complete_many([(i, None) for i in batch])
+    assert repaired == 30, "repairs starved"
+
+
+def test_duplicate_enqueue_reports_what_happened(db):
+    _register_sources(db)
+    queue = WorkQueue(db)
+    first = queue.enqueue(NewItem("listing_import", "bat", "url-1", priority=PRIORITY_REPAIR))
+    same = queue.enqueue(NewItem("listing_import", "bat", "url-1", priority=PRIORITY_REPAIR))
+    raised = queue.enqueue(NewItem("listing_import", "bat", "url-1", priority=PRIORITY_USER))
+    lower = queue.enqueue(NewItem("listing_import", "bat", "url-1", priority=PRIORITY_NEW))
+    assert first.status == EnqueueStatus.QUEUED
+    assert same.status == EnqueueStatus.ALREADY_QUEUED and same.id == first.id
+    assert raised.status == EnqueueStatus.PRIORITY_RAISED and raised.priority == PRIORITY_USER
+    assert lower.status == EnqueueStatus.ALREADY_QUEUED and lower.priority == PRIORITY_USER
+    # while running it is still "already queued"
+    [item] = queue.claim("listing_import", 1)
+    assert queue.enqueue(NewItem("listing_import", "bat", "url-1")).status == EnqueueStatus.ALREADY_QUEUED
+    queue.complete(item)
+    # once done, the same key may be queued again (a later re-fetch)
+    assert queue.enqueue(NewItem("listing_import", "bat", "url-1")).status == EnqueueStatus.QUEUED
+    batch = queue.enqueue_many([NewItem("listing_import", "bat", k) for k in ("a", "b", "a", "url-1")])
+    assert [r.status for r in batch] == [EnqueueStatus.QUEUED, EnqueueStatus.QUEUED,
+                                         EnqueueStatus.QUEUED, EnqueueStatus.ALREADY_QUEUED]
+    assert batch[0].id == batch[2].id
+
+
+def test_three_concurrent_enqueues_of_one_key(db_url, db):
+    _register_sources(db)
+    results = []
+    barrier = threading.Barrier(3)
+
+    def go(n):
+        own = Database(db_url, max_size=1)
+        try:
+            barrier.wait()
+            results.append(WorkQueue(own).enqueue(NewItem("listing_import", "bat", "same", {"n": n})))
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=go, args=(n,)) for n in range(3)]
+    [t.start() for t in threads]
+    [t.join(30) for t in threads]
+    assert len(results) == 3
+    assert Counter(r.status for r in results) == {EnqueueStatus.QUEUED: 1, EnqueueStatus.ALREADY_QUEUED: 2}
+    assert len({r.id for r in results}) == 1
+    assert _counts(db) == {"pending": 1}
+
+
+def test_claims_skip_sources_in_backoff_or_disabled(db):
+    registry = _register_sources(db)
+    queue = WorkQueue(db)
+    queue.enqueue_many([NewItem("listing_import", s, s) for s in ("bat", "mecum", "carsandbids")])
+    for _ in range(3):
+        registry.record_failure("bat", blocked=True, reason="HTTP 429")
+    registry.set_enabled("mecum", False)
+    got = queue.claim("listing_import", 10)
+    assert [i.source for i in got] == ["carsandbids"]
+    registry.set_enabled("mecum", True)
+    registry.record_success("bat")
+    assert sorted(i.source for i in queue.claim("listing_import", 10)) == ["bat", "mecum"]
+
+
+def test_stats_and_depth_snapshots(db):
+    _register_sources(db)
+    queue = WorkQueue(db)
+    _fill(queue, 12)
+    queue.enqueue(NewItem("deep_extraction", "bat", "x", max_attempts=1))
+    [x] = queue.claim("deep_extraction", 1)
+    queue.fail(x, "nope")
+    done = queue.claim("listing_import", 2)
+    queue.complete_many([(i, None) for i in done])
+    rows = {(r["queue"], r["source"]): r for r in queue.record_depth_snapshot()}
+    assert sum(r["pending"] for r in rows.values()) == 10
+    assert rows[("deep_extraction", "bat")]["dead"] == 1
+    assert sum(r["done_last_hour"] for r in rows.values()) == 2
+    assert all(r["oldest_pending_secs"] >= 0 for r in rows.values() if r["pending"])
+    with db.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM queue_depth_snapshots").fetchone()[0] == len(rows)
+
+
+def test_finished_items_leave_the_hot_table(db):
+    _register_sources(db)
+    queue = WorkQueue(db)
+    _fill(queue, 5)
+    queue.complete_many([(i, {"ok": True}) for i in queue.claim("listing_import", 5)])
+    assert queue.purge_finished(timedelta(hours=1)) == 0, "retention keeps recent items"
+    assert queue.purge_finished(timedelta(0)) == 5
+    with db.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM work_items").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM work_items_history").fetchone()[0] == 5
+        options = conn.execute("SELECT reloptions FROM pg_class WHERE relname = 'work_items'").fetchone()[0]
+    assert any(o.startswith("autovacuum_vacuum_scale_factor") for o in options)
+
+
+def test_claim_uses_the_partial_index(db):
+    _register_sources(db)
+    _fill(WorkQueue(db), 20_000)
+    with db.connection() as conn:
+        conn.execute("ANALYZE work_items")
+        plan = "\n".join(r[0] for r in conn.execute(
+            """EXPLAIN SELECT id FROM work_items WHERE queue = 'listing_import' AND state = 'pending'
+               AND available_at <= now() ORDER BY priority DESC, available_at, id LIMIT 50 FOR UPDATE SKIP LOCKED"""))
+    assert "work_items_claim" in plan and "Seq Scan" not in plan, plan

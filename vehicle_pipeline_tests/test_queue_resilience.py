@@ -1,0 +1,95 @@
+"""A cut connection and a restarted server leave every claimed item done, pending again or retried."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+
+from vehicle_pipeline.store.db import Database, EmbeddedServer, with_database
+from vehicle_pipeline.store.migrations import migrate
+from vehicle_pipeline.store.queue import NewItem, QueueUnavailable, WorkQueue
+from vehicle_pipeline.store.sources import SourceRegistry
+
+
+def _states(db) -> dict[str, int]:
+    with db.connection() as conn:
+        return dict(conn.execute("SELECT state, count(*) FROM work_items GROUP BY state").fetchall())
+
+
+def _terminate_others(server_url: str, dbname: str) -> int:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (dbname,)).fetchone()[0]
+
+
+def test_connection_cut_mid_batch(server_url, db_url, db):
+    SourceRegistry(db).upsert("bat", "auction")
+    queue = WorkQueue(db, lease_ttl=timedelta(seconds=1))
+    queue.enqueue_many([NewItem("listing_import", "bat", f"k{i}") for i in range(20)])
+    batch = queue.claim("listing_import", 20)
+    queue.complete_many([(i, None) for i in batch[:5]])
+
+    # A statement running when the backend is terminated fails with one clear error.
+    errors = []
+
+    def long_statement():
+        try:
+            queue._run("complete", lambda conn: conn.execute("SELECT pg_sleep(30)"))
+        except QueueUnavailable as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=long_statement)
+    t.start()
+    time.sleep(0.5)
+    dbname = urlsplit(db_url).path.lstrip("/")
+    assert _terminate_others(server_url, dbname) >= 1
+    t.join(20)
+    assert errors and "database connection lost" in str(errors[0])
+
+    # The pool hands out a fresh connection: the worker carries on with the rest of its batch.
+    report = queue.complete_many([(i, None) for i in batch[5:12]])
+    assert len(report.accepted) == 7
+    # The items it never finishes come back after their lease and are done by someone else.
+    time.sleep(1.1)
+    assert queue.reap_expired()["pending"] == 8
+    queue.complete_many([(i, None) for i in queue.claim("listing_import", 20)])
+    assert _states(db) == {"done": 20}
+
+
+@pytest.mark.embedded
+def test_server_restart_mid_batch():
+    home = Path(tempfile.mkdtemp(prefix="vp-restart-", dir="/tmp"))
+    server = EmbeddedServer(home)
+    url = with_database(server.start(), "vehicle_pipeline")
+    try:
+        migrate(url)
+        with Database(url, timeout=3) as db:
+            SourceRegistry(db).upsert("bat", "auction")
+            queue = WorkQueue(db, lease_ttl=timedelta(seconds=2))
+            queue.enqueue_many([NewItem("listing_import", "bat", f"k{i}") for i in range(10)])
+            batch = queue.claim("listing_import", 10)
+            queue.complete_many([(i, None) for i in batch[:3]])
+            server.stop()
+            with pytest.raises(QueueUnavailable):
+                queue.complete_many([(i, None) for i in batch[3:6]])
+            server.start()
+            report = queue.complete_many([(i, None) for i in batch[3:6]])  # reconnected
+            assert len(report.accepted) == 3
+            queue.fail_many([(i, "parse error") for i in batch[6:8]])
+            time.sleep(2.1)
+            queue.reap_expired()
+            states = _states(db)
+            assert states == {"done": 6, "pending": 4}, states
+            with db.connection() as conn:
+                stuck = conn.execute("SELECT count(*) FROM work_items WHERE state = 'running'").fetchone()[0]
+            assert stuck == 0
+    finally:
+        server.stop()

@@ -161,6 +161,22 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sample_site(args: argparse.Namespace) -> int:
+    from vehicle_pipeline.sample_site.faults import FaultSpecError
+    from vehicle_pipeline.sample_site.server import serve_forever
+
+    if args.listings < 0:
+        raise CommandError("sample-site: --listings must be >= 0", 2)
+    try:
+        serve_forever(port=args.port, listings=args.listings, seed=args.seed, faults=args.faults, clock=args.clock,
+                      extra_ports=args.extra_ports)
+    except FaultSpecError as exc:
+        raise CommandError(f"sample-site: {exc}", 2) from None
+    except OSError as exc:  # binding the port is the only OSError that reaches here
+        raise CommandError(f"sample-site: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", 2) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vehicle-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -200,6 +216,15 @@ def build_parser() -> argparse.ArgumentParser:
         sp = ssub.add_parser(verb)
         sp.add_argument("name")
     p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("sample-site", help="serve the sample site (every source, truth at /_truth) on 127.0.0.1")
+    p.add_argument("--port", type=int, default=8765, help="0 picks a free port; the first stdout line is the base URL")
+    p.add_argument("--listings", type=int, default=60)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--faults", default=None, help="fault spec, e.g. 'bat:429:rate=0.3:retry_after=5,mecum:slow:seconds=1'")
+    p.add_argument("--clock", type=int, default=None, help="the site's clock as a UTC epoch (default 2026-11-01T00:00Z)")
+    p.add_argument("--extra-ports", type=int, default=0, help="also serve the same site on this many more ports")
+    p.set_defaults(func=cmd_sample_site)
     return parser
 
 

@@ -48,6 +48,7 @@ def test_reserve_not_met_page_has_no_sale_price():
 def test_sold_after_page():
     lst = parse("auction_sold_after.html")
     assert lst.outcome == Outcome.SOLD_AFTER and lst.sale_price == 8000
+    assert lst.high_bid is None  # the page shows the deal price, not the auction high bid
 
 
 def test_canceled_page_is_withdrawn_and_unknown_zone_gives_no_end_time():

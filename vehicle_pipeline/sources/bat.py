@@ -181,6 +181,8 @@ def _outcome_from_text(text: str | None) -> Outcome | None:
         return Outcome.WITHDRAWN
     if t.startswith("current bid") or t.startswith("high bid") or t.startswith("bid:"):
         return Outcome.LIVE
+    if t.startswith("ended") or t.startswith("no sale") or t.startswith("no bids"):
+        return Outcome.NO_SALE  # ended without a bid: no amount to report
     return None
 
 
@@ -310,6 +312,42 @@ _DRIVETRAIN = re.compile(r"^(All-Wheel Drive|Four-Wheel Drive|Rear-Wheel Drive|F
 _MILEAGE_ITEM = re.compile(r"\b(miles?|kilomet(?:er|re)s?|km|tmu)\b", re.I)
 
 
+def classify_details(items: list[str]) -> dict:
+    """The 'Listing Details' lines of the essentials → VIN, mileage, engine, transmission, drivetrain, colours.
+
+    The chassis line is the one starting 'Chassis:'; mileage is one of the first lines after it that
+    names a distance ('15k Miles', '45k Miles Shown, TMU', '35k Kilometers'); the rest are recognised
+    by their wording ('…-Liter', '…-Speed Manual Transaxle', '… Paint', '… Upholstery'), first match wins.
+    """
+    out = dict.fromkeys(("vin", "mileage", "mileage_unit", "engine", "transmission", "drivetrain",
+                         "exterior_color", "interior_color"))
+    rest = []
+    for item in items:
+        if out["vin"] is None and re.match(r"^(chassis|vin|serial)\s*[:#]", item, re.I):
+            out["vin"] = normalize_vin(item.split(":", 1)[1]) if ":" in item else None
+            continue
+        rest.append(item)
+    for i, item in enumerate(rest):
+        if out["mileage"] is None and i < 3 and _MILEAGE_ITEM.search(item):
+            parsed = parse_mileage(item)
+            if parsed:
+                out["mileage"], out["mileage_unit"] = parsed
+                continue
+            if re.search(r"\bTMU\b|unknown", item, re.I):
+                continue
+        if out["engine"] is None and _ENGINE.search(item) and not re.search(r"-Speed|Transmission|Transaxle", item, re.I):
+            out["engine"] = item
+        elif out["transmission"] is None and _TRANSMISSION.search(item):
+            out["transmission"] = item
+        elif out["drivetrain"] is None and _DRIVETRAIN.match(item):
+            out["drivetrain"] = item
+        elif out["exterior_color"] is None and re.search(r"\b(Paint|Finish|Wrap)$", item):
+            out["exterior_color"] = re.sub(r"\s+(Paint|Finish)$", "", item)
+        elif out["interior_color"] is None and re.search(r"\b(Upholstery|Interior|Leather|Trim)$", item) and "Paint" not in item:
+            out["interior_color"] = re.sub(r"\s+Upholstery$", "", item)
+    return out
+
+
 def _labelled(essentials: LexborNode) -> dict[str, LexborNode]:
     """Essentials labels ('Seller', 'Location', 'Lot', …) → their label node, new (`.item strong`) and
     2019–21 (`b`, no wrapper) markup alike."""
@@ -415,6 +453,8 @@ def _parse_listing(data, tree, banner, bid_table, title_el, url, page, deep) -> 
             money = parse_money(banner_text.split(":", 1)[-1])
             if money:
                 amount, currency = money
+        if not amount:
+            amount = currency = None  # a $0 current bid means no bid yet
 
     # ---- the bid box
     ended_at = None
@@ -466,31 +506,10 @@ def _parse_listing(data, tree, banner, bid_table, title_el, url, page, deep) -> 
             if text:
                 m = re.search(r"#?\s*([\d,]+)", text)
                 lot = m.group(1).replace(",", "") if m else None
-        items = [clean_text(li.text(deep=True)) or "" for li in essentials.css("ul li")]
-        rest = []
-        for item in items:
-            if vin is None and re.match(r"^(chassis|vin|serial)\s*[:#]", item, re.I):
-                vin = normalize_vin(item.split(":", 1)[1]) if ":" in item else None
-                continue
-            rest.append(item)
-        for i, item in enumerate(rest):
-            if mileage is None and _MILEAGE_ITEM.search(item) and i < 3:
-                parsed = parse_mileage(item)
-                if parsed:
-                    mileage, mileage_unit = parsed
-                    continue
-                if re.search(r"\bTMU\b|unknown", item, re.I):
-                    continue
-            if engine is None and _ENGINE.search(item) and not re.search(r"-Speed|Transmission|Transaxle", item, re.I):
-                engine = item
-            elif transmission is None and _TRANSMISSION.search(item):
-                transmission = item
-            elif drivetrain is None and _DRIVETRAIN.match(item):
-                drivetrain = item
-            elif ext_color is None and re.search(r"\b(Paint|Finish|Wrap)$", item):
-                ext_color = re.sub(r"\s+(Paint|Finish)$", "", item)
-            elif int_color is None and re.search(r"\b(Upholstery|Interior|Leather|Trim)$", item) and "Paint" not in item:
-                int_color = re.sub(r"\s+Upholstery$", "", item)
+        details = classify_details([clean_text(li.text(deep=True)) or "" for li in essentials.css("ul li")])
+        vin, mileage, mileage_unit = details["vin"], details["mileage"], details["mileage_unit"]
+        engine, transmission, drivetrain = details["engine"], details["transmission"], details["drivetrain"]
+        ext_color, int_color = details["exterior_color"], details["interior_color"]
 
     # ---- identity from title and chips
     chip_make = None
@@ -614,4 +633,4 @@ def _comments(data: bytes, page: str) -> list[Comment]:
 
 
 __all__ = ["NAME", "DEFAULT_BASE_URL", "ALLOWED_HOSTS", "is_auction", "matches", "external_id",
-           "canonical_url", "index_url", "parse"]
+           "canonical_url", "index_url", "parse", "classify_details"]

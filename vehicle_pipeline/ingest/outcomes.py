@@ -1,0 +1,129 @@
+"""Draining the deep-extraction queue: auction outcomes, prices, counts, and BaT comments and bids.
+
+Extraction re-parses the page snapshot the import stored (no second fetch); it fetches only when there is
+no snapshot, or when the item asks for a fresh copy (`refetch`, used by repairs of stale records).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from vehicle_pipeline.http import FetchKind, FetchRequest
+from vehicle_pipeline.ingest.context import Ingest
+from vehicle_pipeline.ingest.imports import DrainReport, _fail, _snooze_until
+from vehicle_pipeline.model import ParseError, VehicleListing
+from vehicle_pipeline.store.queue import ClaimedItem
+from vehicle_pipeline.store.records import (
+    load_snapshot,
+    mark_listing,
+    save_comments,
+    save_snapshot,
+    update_listing,
+    upsert_auction_event,
+    upsert_vehicle,
+)
+
+
+@dataclass
+class OutcomeReport(DrainReport):
+    events_new: int = 0
+    events_updated: int = 0
+    events_unchanged: int = 0
+    comments_new: int = 0
+    fetched: int = 0
+
+
+def drain_outcomes(ingest: Ingest, *, time_budget: float | None = None, batch_size: int | None = None,
+                   sources: list[str] | None = None) -> OutcomeReport:
+    report = OutcomeReport()
+    budget = ingest.settings.time_budget_seconds if time_budget is None else time_budget
+    batch_size = batch_size or ingest.settings.batch_size
+    started = time.monotonic()
+    while time.monotonic() - started < budget:
+        items = ingest.queue.claim("deep_extraction", batch_size, sources=sources)
+        if not items:
+            break
+        report.batches += 1
+        report.claimed += len(items)
+        _extract_batch(ingest, items, report)
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeReport) -> None:
+    pages: dict[int, tuple[bytes, str, bytes]] = {}  # item id → (body, url, snapshot sha)
+    rows = {}
+    to_fetch = []
+    with ingest.db.connection() as conn:
+        for item in items:
+            row = conn.execute("SELECT id, url, vehicle_id, last_snapshot FROM listings WHERE id = %s",
+                               (item.payload.get("listing_id"),)).fetchone()
+            rows[item.id] = row
+            if row is None:
+                continue
+            snap = load_snapshot(conn, bytes(row[3])) if row[3] is not None and not item.payload.get("refetch") else None
+            if snap is None:
+                to_fetch.append(FetchRequest(row[1], source=item.source, tag=item))
+            else:
+                pages[item.id] = (snap[1], snap[0], bytes(row[3]))
+    by_id = {item.id: item for item in items}
+    for request, result in ingest.client.fetch_many(to_fetch):
+        item = request.tag
+        report.fetched += 1
+        if result.kind is FetchKind.OK:
+            with ingest.db.connection() as conn:
+                sha = save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content)
+            pages[item.id] = (result.content, result.final_url, sha)
+        elif result.kind is FetchKind.GONE:
+            with ingest.db.connection() as conn:
+                mark_listing(conn, rows[item.id][0], "gone")
+            report.gone += 1
+            if ingest.queue.complete(item, {"result": "gone"}):
+                report.done += 1
+        elif result.kind in (FetchKind.BLOCKED, FetchKind.RETRY_LATER):
+            report.blocked += result.kind is FetchKind.BLOCKED
+            if ingest.queue.snooze(item, _snooze_until(ingest, item, result), result.describe()):
+                report.snoozed += 1
+        else:
+            _fail(ingest, item, result.describe(), report)
+
+    completed = []
+    for item_id, (body, url, sha) in pages.items():
+        item = by_id[item_id]
+        row = rows[item_id]
+        try:
+            completed.append((item, _extract_one(ingest, item, row, body, url, sha, report)))
+        except ParseError as exc:
+            _fail(ingest, item, f"parse error: {exc}", report)
+        except Exception as exc:  # one bad record must not lose the batch
+            _fail(ingest, item, f"{type(exc).__name__}: {exc}", report)
+    for item in items:
+        if rows[item.id] is None:
+            _fail(ingest, item, f"listing {item.payload.get('listing_id')} is not in the registry", report,
+                  permanent=True)
+    if completed:
+        done = ingest.queue.complete_many(completed)
+        report.done += len(done.accepted)
+        report.refused += len(done.refused)
+
+
+def _extract_one(ingest: Ingest, item: ClaimedItem, row, body: bytes, url: str, sha: bytes,
+                 report: OutcomeReport) -> dict:
+    listing_id, _, vehicle_id, _ = row
+    parsed = ingest.module(item.source).parse(body, url=url, deep=True)
+    if not isinstance(parsed, VehicleListing) or parsed.outcome is None:
+        raise ParseError(item.source, url, "an auction listing page (no outcome found)")
+    with ingest.db.connection() as conn, conn.transaction():
+        vehicle_id, _ = upsert_vehicle(conn, parsed, vehicle_id)
+        update_listing(conn, listing_id, parsed, vehicle_id, sha)
+        action = upsert_auction_event(conn, listing_id, vehicle_id, parsed, sha)
+        new_comments = save_comments(conn, listing_id, parsed.comments or [])
+    report.comments_new += new_comments
+    if action == "inserted":
+        report.events_new += 1
+    elif action == "updated":
+        report.events_updated += 1
+    else:
+        report.events_unchanged += 1
+    return {"result": action, "outcome": str(parsed.outcome), "comments_new": new_comments}

@@ -1,0 +1,185 @@
+"""Bad input: a clear ParseError (exit 2, one line), never a traceback, never an invented value."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vehicle_pipeline import sources
+from vehicle_pipeline.model import IndexPage, ParseError, SellerDirectoryPage, VehicleListing
+
+FIXTURES = Path(__file__).parent / "fixtures"
+MINE = ("bat", "carsandbids")
+
+
+def existing_modules() -> list[str]:
+    out = []
+    for name in sources.SOURCE_NAMES:
+        try:
+            importlib.import_module(f"vehicle_pipeline.sources.{name}")
+        except ModuleNotFoundError:
+            continue
+        out.append(name)
+    return out
+
+
+CHALLENGES = {
+    "cloudflare": b"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body><div id=\"cf-wrapper\">"
+                  b"<script>window._cf_chl_opt={cType:'managed'};</script>Checking your browser</div></body></html>",
+    "datadome": b"<html><head><title>carsandbids.com</title></head><body><script>var dd={'cid':'AHrlqAAA','hsh':'x',"
+                b"'host':'geo.captcha-delivery.com'}</script><script src=\"https://ct.captcha-delivery.com/c.js\"></script></body></html>",
+    "perimeterx": b"<html><head><title>Access to this page has been denied.</title></head><body><div id=\"px-captcha\"></div>"
+                  b"<script>window._pxAppId='PXabc123';</script></body></html>",
+    "incapsula": b"<html><head><META NAME=\"robots\" CONTENT=\"noindex,nofollow\"><script src=\"/_Incapsula_Resource?SWJIYLWA=719d\">"
+                 b"</script></head><body>Request unsuccessful. Incapsula incident ID: 1234</body></html>",
+}
+
+
+def bad_inputs() -> dict[str, bytes]:
+    bat_page = (FIXTURES / "bat" / "listing_sold.html").read_bytes()
+    cab_page = (FIXTURES / "carsandbids" / "auction_sold.html").read_bytes()
+    return {
+        "empty": b"",
+        "whitespace": b"  \n\t ",
+        "binary": bytes(range(256)) * 40,
+        "gzip-bytes": b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + bytes(200),
+        "truncated-bat": bat_page[:300],
+        "truncated-cab": cab_page[:400],
+        "json-garbage": b'{"items": [1, 2',
+        "json-other": b'{"hello": "world"}',
+        "plain-html": b"<html><body><h1>Hello</h1><p>Sold for $1,000,000</p></body></html>",
+        **{f"challenge-{k}": v for k, v in CHALLENGES.items()},
+    }
+
+
+@pytest.mark.parametrize("source", MINE)
+@pytest.mark.parametrize("case", sorted(bad_inputs()))
+def test_bad_input_is_a_parse_error(source, case):
+    module = sources.get(source)
+    with pytest.raises(ParseError) as err:
+        module.parse(bad_inputs()[case], url=None)
+    assert err.value.source == source and err.value.missing
+
+
+@pytest.mark.parametrize("source", MINE)
+@pytest.mark.parametrize("vendor", sorted(CHALLENGES))
+def test_challenge_pages_are_named(source, vendor):
+    with pytest.raises(ParseError) as err:
+        sources.get(source).parse(CHALLENGES[vendor])
+    assert vendor in err.value.missing
+
+
+def test_other_sources_pages_are_rejected():
+    bat_page = (FIXTURES / "bat" / "listing_sold.html").read_bytes()
+    cab_page = (FIXTURES / "carsandbids" / "auction_sold.html").read_bytes()
+    cab_json = (FIXTURES / "carsandbids" / "detail_sold_2026.json").read_bytes()
+    with pytest.raises(ParseError):
+        sources.get("carsandbids").parse(bat_page)
+    with pytest.raises(ParseError):
+        sources.get("carsandbids").parse((FIXTURES / "bat" / "listings_filter_page2.json").read_bytes())
+    for page in (cab_page, cab_json, (FIXTURES / "carsandbids" / "list_closed.json").read_bytes()):
+        with pytest.raises(ParseError):
+            sources.get("bat").parse(page)
+
+
+def test_key_element_removed():
+    cab_page = (FIXTURES / "carsandbids" / "auction_sold.html").read_bytes()
+    with pytest.raises(ParseError):
+        sources.get("carsandbids").parse(cab_page.replace(b'<ul class="bid-stats">', b'<ul class="x">'))
+    bat_page = (FIXTURES / "bat" / "listing_bidto_2021.html").read_bytes()
+    # Banner and title gone: the only "Sold for" left is in the sidebar; it must not become a sale.
+    stripped = bat_page.replace(b'class="listing-available-info"', b'class="x"').replace(b"<title>", b"<title>x")
+    stripped = stripped.replace(b"bid to $61,000", b"")
+    with pytest.raises(ParseError):
+        sources.get("bat").parse(stripped)
+
+
+def test_truncated_bat_vms_is_a_parse_error_only_when_deep():
+    page = (FIXTURES / "bat" / "listing_sold.html").read_bytes()
+    cut = page[: page.index(b'"type":"bat-bid-reserve"')]
+    assert sources.get("bat").parse(cut).outcome == "sold"
+    with pytest.raises(ParseError) as err:
+        sources.get("bat").parse(cut, deep=True)
+    assert "BAT_VMS" in err.value.missing
+
+
+def test_ten_megabyte_page():
+    filler = b"<div class='noise'>" + b"x" * 1000 + b"</div>\n"
+    big = b"<html><body>" + filler * (10 * 1024) + b"</body></html>"
+    assert len(big) > 10_000_000
+    for source in MINE:
+        with pytest.raises(ParseError):
+            sources.get(source).parse(big)
+    # A real page padded to 10 MB still parses to the same facts.
+    page = (FIXTURES / "bat" / "listing_sold.html").read_bytes()
+    padded = page.replace(b"</body>", filler * (10 * 1024) + b"</body>")
+    assert sources.get("bat").parse(padded).sale_price == 18500
+
+
+def _cli(*args: str, stdin_file: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vehicle_pipeline.cli", "parse", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("case", ["empty", "binary", "challenge-cloudflare", "truncated-bat"])
+def test_cli_exit_2_with_one_line(tmp_path, case):
+    path = tmp_path / f"{case}.html"
+    path.write_bytes(bad_inputs()[case])
+    for source in MINE:
+        proc = _cli(source, str(path))
+        assert proc.returncode == 2
+        assert proc.stdout == ""
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in proc.stderr
+        assert source in lines[0] and path.name in lines[0]
+
+
+def test_cli_never_prints_a_sale_price_on_bid_to(tmp_path):
+    proc = _cli("bat", str(FIXTURES / "bat" / "listing_bidto_2021.html"))
+    d = json.loads(proc.stdout)
+    assert d["outcome"] == "bid_to" and d["sale_price"] is None and d["high_bid"] == 61000
+
+
+# ---------------------------------------------------------------- properties
+
+SEEDS = {
+    "bat": (FIXTURES / "bat" / "listing_sold.html").read_bytes(),
+    "carsandbids": (FIXTURES / "carsandbids" / "auction_sold.html").read_bytes(),
+}
+
+
+def _check(module, data: bytes) -> None:
+    try:
+        out = module.parse(data)
+    except ParseError:
+        return
+    assert isinstance(out, (VehicleListing, IndexPage, SellerDirectoryPage))
+    json.dumps(out.to_contract(deep=True))  # the contract is always printable
+    if isinstance(out, VehicleListing):
+        assert out.sale_price is None or out.outcome in ("sold", "sold_after")
+
+
+@pytest.mark.parametrize("source", existing_modules())
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.binary(max_size=2048))
+def test_any_bytes_give_a_page_or_a_parse_error(source, data):
+    _check(sources.get(source), data)
+
+
+@pytest.mark.parametrize("source", MINE)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_mangled_real_shaped_pages_give_a_page_or_a_parse_error(source, data):
+    page = bytearray(SEEDS[source])
+    cut = data.draw(st.integers(min_value=0, max_value=len(page)))
+    junk = data.draw(st.binary(max_size=64))
+    at = data.draw(st.integers(min_value=0, max_value=cut))
+    mangled = bytes(page[:at]) + junk + bytes(page[at:cut])
+    _check(sources.get(source), mangled)

@@ -135,7 +135,7 @@ def test_closed_list_json():
     assert isinstance(idx, IndexPage)
     assert idx.url == "https://carsandbids.com/v2/autos/auctions?limit=3&status=closed"  # signing params dropped
     assert (idx.total_items, idx.page, idx.pages_total) == (7, 1, 3)
-    assert idx.next_page_url == "https://carsandbids.com/v2/autos/auctions?status=closed&limit=3&offset=3"
+    assert idx.next_page_url == "https://carsandbids.com/v2/autos/auctions?limit=3&status=closed&offset=3"
     assert [i.outcome for i in idx.items] == [Outcome.WITHDRAWN, Outcome.BID_TO, Outcome.SOLD]
     assert [i.price for i in idx.items] == [5678, 30000, 10500]
     assert idx.items[2].no_reserve is True

@@ -44,7 +44,7 @@ def test_auction_house_profile_found_by_link_text_and_path():
     assert ref.kind == SellerKind.AUCTION_HOUSE
     assert ref.website == "https://www.sampleauctions.example/"
     assert ref.inventory_url == "https://www.sampleauctions.example/vehicles/results"
-    assert ref.confidence == 0.6  # website + inventory; no listings, no location, not a dealer
+    assert ref.confidence == 0.5  # website + inventory would give 0.6; auction houses are capped
     assert ref.confidence < 0.7  # never auto-enabled as a dealer source
 
 
@@ -52,6 +52,7 @@ def test_scoring_weights():
     assert classic.score(None, None, None, None, SellerKind.AUCTION_HOUSE) == 0.0
     assert classic.score("w", None, 3, "x", SellerKind.DEALER) == 0.7
     assert classic.score("w", "i", 0, None, SellerKind.DEALER) == 0.7
+    assert classic.score("w", "i", 5, "x", SellerKind.AUCTION_HOUSE) == 0.5
 
 
 def test_vehicle_page_vin_from_url():
@@ -84,3 +85,41 @@ def test_bad_input(content, url, missing):
     with pytest.raises(ParseError) as exc:
         classic.parse(content, url=url)
     assert missing in str(exc.value)
+
+
+# ---- any input: a parsed page or a clean ParseError, for all five sources of this family -------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from vehicle_pipeline.sources import broadarrow, craigslist, dealer, mecum  # noqa: E402
+
+_MODULES = (mecum, broadarrow, craigslist, dealer, classic)
+_SNIPPETS = st.sampled_from([
+    "", "<html>", '<script id="__NEXT_DATA__" type="application/json">', '{"hits":', '{"data":{"items":[[1,2,3,4,"1:1"]]',
+    '<div class="ft-vehicle-item grid-block">', '<a class="vehicle-card" href="/vehicles/am23_001/x">', '<li class="result-row" data-pid="1">',
+    '<span id="titletextonly">', '<script type="application/ld+json">', '{"@type":"Car","vehicleIdentificationNumber":"X"}',
+    '<p class="lot-sale">Lot 1 | X</p>', '<a href="/s/a-b1234567/">', "</script>", "\x00", "\ufffd", "Sold for $1",
+])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(_SNIPPETS, st.text(max_size=40)), max_size=12), st.sampled_from(_MODULES),
+       st.sampled_from([None, "https://www.classic.com/dealers/", "http://127.0.0.1:1/x/vehicles/results"]))
+def test_any_input_gives_a_page_or_a_clean_parse_error(parts, module, url):
+    try:
+        page = module.parse("".join(parts), url=url)
+    except ParseError as exc:
+        assert exc.source == module.NAME
+        return
+    contract = page.to_contract()
+    if contract["kind"] == "listing":
+        assert contract["sale_price"] is None or contract["outcome"] in ("sold", "sold_after")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from(_MODULES))
+def test_any_bytes_give_a_page_or_a_clean_parse_error(data, module):
+    try:
+        module.parse(data)
+    except ParseError:
+        pass

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from vehicle_pipeline.ingest.context import Ingest
 from vehicle_pipeline.model import ParseError, VehicleListing
-from vehicle_pipeline.store.queue import PRIORITY_REPAIR, NewItem
+from vehicle_pipeline.store.queue import PRIORITY_REPAIR, NewItem, WorkQueue
 from vehicle_pipeline.store.records import load_snapshot, save_comments, update_listing, upsert_auction_event, upsert_vehicle
 
 RULES_SQL = {
@@ -178,16 +178,16 @@ def repair_month(ingest: Ingest, month: date, *, dry_run: bool = False, **kw) ->
     return repair_range(ingest, start, end, label=month.strftime("%Y-%m"), dry_run=dry_run, **kw)
 
 
-def queue_repair_candidates(ingest: Ingest, limit: int = 20, recheck_after: timedelta = timedelta(days=7)) -> int:
+def queue_repair_candidates(db, limit: int = 20, recheck_after: timedelta = timedelta(days=7)) -> int:
     """The auto-queue: a small batch of candidates at repair priority, skipping recently checked ones."""
-    with ingest.db.connection() as conn:
+    with db.connection() as conn:
         candidates = find_candidates(conn, recheck_before=datetime.now(timezone.utc) - recheck_after, limit=limit)
         ids = [c[0] for c in candidates]
         if ids:
             conn.execute("UPDATE listings SET repair_checked_at = now() WHERE id = ANY(%s)", (ids,))
     if not ids:
         return 0
-    results = ingest.queue.enqueue_many([
+    results = WorkQueue(db).enqueue_many([
         NewItem("deep_extraction", "bat", f"deep:{c[0]}",
                 {"listing_id": c[0], "repair": True, "refetch": c[2] is None}, priority=PRIORITY_REPAIR)
         for c in candidates])

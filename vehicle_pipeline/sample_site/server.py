@@ -420,27 +420,30 @@ class SampleSite:
         return list(fn(listings) if takes_args else fn())
 
     @staticmethod
-    def _walk_index(mod: ModuleType, source: str, path: str, listings: list[SampleListing], ctx: SiteContext) -> list[dict]:
+    def _walk_index(mod: ModuleType, source: str, entry: str, listings: list[SampleListing], ctx: SiteContext) -> list[dict]:
+        """index_truth of an entry point (a path below the source, maybe with a query) and of every page its
+        next_page_url leads to on this site."""
         out = []
-        query: dict[str, str] = {}
         prefix = ctx.source_base(source)
+        prefix_path = urlsplit(prefix).path
+        url = ctx.url(source, entry)
         seen = set()
         for _ in range(_MAX_INDEX_PAGES):
+            parts = urlsplit(url)
+            path = parts.path[len(prefix_path):] or "/"
+            query = dict(parse_qsl(parts.query, keep_blank_values=True))
             truth = mod.index_truth(path, query, listings, ctx)
             if truth is None:
                 break
-            entry = dict(truth)
-            fetch_url = ctx.url(source, path) + (("?" + urlencode(query)) if query else "")
-            entry.setdefault("url", fetch_url)
-            entry["fetch_url"] = fetch_url
-            out.append(entry)
-            seen.add(fetch_url)
-            nxt = entry.get("next_page_url")
+            page = dict(truth)
+            page.setdefault("url", url)
+            page["fetch_url"] = url
+            out.append(page)
+            seen.add(url)
+            nxt = page.get("next_page_url")
             if not nxt or not nxt.startswith(prefix + "/") or nxt in seen:
                 break
-            parts = urlsplit(nxt)
-            path = parts.path[len(urlsplit(prefix).path):]
-            query = dict(parse_qsl(parts.query, keep_blank_values=True))
+            url = nxt
         return out
 
     # --- request handling -------------------------------------------------------------------------

@@ -187,6 +187,7 @@ def _outcome_from_text(text: str | None) -> Outcome | None:
 
 
 _TAG = re.compile(r"<[^>]*>")
+_BREAK = re.compile(r"<br\s*/?>|</p>|</div>|</li>", re.I)
 
 
 def _ref_from_item(item: dict, live: bool) -> ListingRef | None:
@@ -608,7 +609,9 @@ def _comments(data: bytes, page: str) -> list[Comment]:
         if not isinstance(c, dict):
             continue
         ctype = c.get("type") if isinstance(c.get("type"), str) else "comment"
-        text = clean_text(_TAG.sub(" ", c.get("content") or "")) if isinstance(c.get("content"), str) else ""
+        # `content` is HTML (mentions are links; user text is entity-escaped): drop tags, then unescape.
+        raw_text = c.get("content") if isinstance(c.get("content"), str) else ""
+        text = clean_text(_TAG.sub("", _BREAK.sub(" ", raw_text))) or ""
         amount = currency = None
         if ctype == "bat-bid":
             kind = CommentKind.BID

@@ -250,9 +250,10 @@ def _parse_detail(obj: dict, url: str | None, page: str) -> VehicleListing:
     photos = listing.get("photos")
     if isinstance(photos, dict) and isinstance(photos.get("docs"), list):
         host = photos.get("base_url") if isinstance(photos.get("base_url"), str) else "media.carsandbids.com"
+        prefix = host.rstrip("/") if "://" in host else f"https://{host.strip('/')}"
         for doc in photos["docs"]:
             if isinstance(doc, dict) and isinstance(doc.get("link"), str):
-                images.append(f"https://{host}/{doc['link']}")
+                images.append(f"{prefix}/{doc['link'].lstrip('/')}")
     no_reserve = obj.get("no_reserve") if isinstance(obj.get("no_reserve"), bool) else None
     return VehicleListing(
         source=NAME,
@@ -292,6 +293,20 @@ def _parse_detail(obj: dict, url: str | None, page: str) -> VehicleListing:
     )
 
 
+def _list_base(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path, "", ""))
+
+
+def _list_url(list_base: str, status: str, limit: int, offset: int, extra: dict[str, str] | None = None) -> str:
+    """A list-API URL in one parameter order (limit, status, offset, then the rest sorted), unsigned."""
+    query = [("limit", str(limit)), ("status", status)]
+    if offset:
+        query.append(("offset", str(offset)))
+    query += sorted((extra or {}).items())
+    return list_base + "?" + urlencode(query)
+
+
 def _parse_list(obj: dict, url: str | None) -> IndexPage:
     auctions = [a for a in obj["auctions"] if isinstance(a, dict)]
     closed = any("status" in a for a in auctions)
@@ -301,15 +316,18 @@ def _parse_list(obj: dict, url: str | None) -> IndexPage:
     total = _num(obj.get("total"))
     limit = _num(query.get("limit")) or count or len(auctions) or None
     offset = _num(query.get("offset")) or 0
-    page_url = canonical_url(url) if url else index_url(base, status="closed" if closed else "new", limit=limit or 50)
+    status = query.get("status") or ("closed" if closed else "new")
+    extra = {k: v for k, v in query.items() if k not in ("limit", "status", "offset") and not _VOLATILE.match(k)}
+    list_base = _list_base(url) if url else base + "/v2/autos/auctions"
+    page_url = _list_url(list_base, status, limit or 50, offset, extra)
     refs = []
     for a in auctions:
         aid = a.get("id")
         if not isinstance(aid, str) or not re.fullmatch(r"[A-Za-z0-9]{6,12}", aid):
             continue
         title = _str(a.get("title"))
-        status = a.get("status") if isinstance(a.get("status"), str) else None
-        outcome = _STATUS.get(status.lower(), Outcome.UNKNOWN) if status else Outcome.LIVE
+        item_status = a.get("status") if isinstance(a.get("status"), str) else None
+        outcome = _STATUS.get(item_status.lower(), Outcome.UNKNOWN) if item_status else Outcome.LIVE
         price = None
         if outcome in (Outcome.SOLD, Outcome.SOLD_AFTER) and _amount(a.get("sale_amount")) is not None:
             price = _amount(a.get("sale_amount"))
@@ -331,10 +349,7 @@ def _parse_list(obj: dict, url: str | None) -> IndexPage:
         if total is not None:
             pages_total = max(1, math.ceil(total / limit))
             if offset + limit < total:
-                parts = urlsplit(page_url)
-                q = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("offset", "limit") and not _VOLATILE.match(k)]
-                q += [("limit", str(limit)), ("offset", str(offset + limit))]
-                next_url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(q), ""))
+                next_url = _list_url(list_base, status, limit, offset + limit, extra)
     return IndexPage(source=NAME, url=page_url, items=refs, total_items=total, page=page_no,
                      pages_total=pages_total, next_page_url=next_url)
 

@@ -23,8 +23,10 @@ Vehicle page (`/veh/<year-make-model>-<vin>-<shortid>`): the VIN comes from the 
 
 Confidence of a seller as a usable dealer source, in [0, 1] (auto-enabled elsewhere at ≥ 0.70):
     website +0.3, inventory URL found +0.3, listing count > 0 +0.2, location +0.1, a dealer (not an
-    auction house) +0.1. So a directory row alone scores at most 0.4; a dealer profile with website,
-    inventory link, listings and location scores 1.0; an auction house at most 0.9.
+    auction house) +0.1, rounded to 2 places. An auction house is capped at 0.5: it is read through its
+    own auction source and must never be auto-enabled as dealer inventory. So a directory row alone
+    scores at most 0.4; a dealer profile with website, inventory link and location scores 0.8 (1.0 with
+    listings); a dealer without a website or inventory link stays below 0.70.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ _DIR_PATH = re.compile(r"/(?P<kind>dealers|auction-houses)(?:/|$)")
 _INVENTORY_PATH = re.compile(r"/(inventory|used-inventory|new-inventory|vehicles|cars-for-sale|showroom|searchused\.aspx)(/|$|\?|\.)", re.I)
 
 W_WEBSITE, W_INVENTORY, W_LISTINGS, W_LOCATION, W_DEALER = 0.3, 0.3, 0.2, 0.1, 0.1
+AUCTION_HOUSE_CAP = 0.5  # below the 0.70 auto-enable threshold
 
 
 def matches(url: str) -> bool:
@@ -90,6 +93,9 @@ def score(website: str | None, inventory_url: str | None, listing_count: int | N
     total += W_LISTINGS if listing_count and listing_count > 0 else 0.0
     total += W_LOCATION if location else 0.0
     total += W_DEALER if kind == SellerKind.DEALER else 0.0
+    if kind == SellerKind.AUCTION_HOUSE:
+        # Auction houses are read by their own source modules, never auto-enabled as dealer inventory.
+        total = min(total, AUCTION_HOUSE_CAP)
     return round(min(total, 1.0), 2)
 
 
@@ -152,10 +158,13 @@ def _parse_directory(tree, page_url: str) -> SellerDirectoryPage:
         href = pk.absolute(pk.attr(link, "href"), page_url)
         if not href or not _SELLER_PATH.search(urlsplit(href).path):
             continue
+        row = _row_of(link)
+        named = pk.absolute(pk.first_attr(row, "a.seller-name", "href"), page_url) if row is not link else None
+        if named and _SELLER_PATH.search(urlsplit(named).path):
+            href = named  # the name link is the row's profile link; an avatar link may differ
         profile = canonical_url(href)
         if profile in seen:
             continue
-        row = _row_of(link)
         name = pk.node_text(row.css_first(".seller-name")) or pk.node_text(link)
         if not name:
             continue  # an avatar link; the named link of the same row follows

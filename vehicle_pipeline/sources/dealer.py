@@ -87,7 +87,8 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> V
 
     if item_lists and not _is_single_vdp(vehicles, page_url):
         refs = _refs_from_item_lists(item_lists, page_url)
-        if refs:
+        if refs or not vehicles:
+            # an empty ItemList is an inventory page with nothing in stock, not an unreadable page
             return _index(tree, page_url, refs, item_lists)
     distinct = _distinct(vehicles)
     if len(distinct) > 1 and not _is_single_vdp(distinct, page_url):

@@ -368,6 +368,17 @@ class WorkQueue:
                RETURNING state""").fetchall())
         return {"pending": sum(1 for r in rows if r[0] == "pending"), "dead": sum(1 for r in rows if r[0] == "dead")}
 
+    def release_worker(self, worker_id: str) -> int:
+        """Return every item a (failed, stopped) worker still holds, without waiting for its leases.
+        The attempt stays counted, so an item that keeps killing its worker still runs out of attempts."""
+        return self._run("release", lambda conn: conn.execute(
+            """UPDATE work_items
+               SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END,
+                   finished_at = CASE WHEN attempts >= max_attempts THEN now() ELSE NULL END,
+                   last_error = 'released: worker ' || claimed_by || ' ended without finishing',
+                   claim_token = NULL, lease_expires_at = NULL, updated_at = now()
+               WHERE state = 'running' AND claimed_by = %s""", (worker_id,)).rowcount)
+
     def requeue_dead(self, queue: str | None = None, ids: Sequence[int] | None = None) -> int:
         """Give dead items a fresh set of attempts. A dead item whose key is live again is dropped instead."""
         def go(conn):

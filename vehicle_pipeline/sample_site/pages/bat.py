@@ -229,7 +229,7 @@ def _vms(listing: SampleListing) -> str:
         comments.append({
             "channels": [f"comment;item;{c.external_id}"], "approved": "1", "authorId": abs(hash(c.author)) % 900000,
             "authorName": c.author, "id": int(c.external_id) if c.external_id.isdigit() else c.external_id,
-            "post": listing.external_id, "content": c.text, "timestamp": c.posted_at, "type": ctype,
+            "post": listing.external_id, "content": escape(c.text, quote=False), "timestamp": c.posted_at, "type": ctype,
             "bidAmount": c.amount if c.kind == "bid" else 0, "likes": 0, "commentParent": None, "images": [], "videos": [],
         })
     vms = {"ajaxUrl": "/wp-admin/admin-ajax.php", "commentOrder": "desc", "comments": comments,

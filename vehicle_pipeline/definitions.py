@@ -1,0 +1,60 @@
+"""The Dagster code location: assets, checks, jobs, schedules, sensors and resources of vehicle_pipeline."""
+
+
+import os
+
+import dagster as dg
+
+from vehicle_pipeline.defs.assets.listings import (
+    bat_listings,
+    broadarrow_listings,
+    carsandbids_listings,
+    classic_sellers,
+    craigslist_listings,
+    dealer_inventory,
+    mecum_listings,
+)
+from vehicle_pipeline.defs.assets.profiles import auction_outcomes, bat_repairs, vehicle_profiles
+from vehicle_pipeline.defs.checks import all_checks
+from vehicle_pipeline.defs.jobs import all_jobs
+from vehicle_pipeline.defs.resources import (
+    SAMPLE_SITE_ENV,
+    PipelineSettingsResource,
+    PostgresResource,
+    SourceSitesResource,
+)
+from vehicle_pipeline.defs.schedules import TIMEZONE, all_schedules
+from vehicle_pipeline.defs.sensors import QUEUE_DEPTH_ASSET, all_sensors
+
+ASSETS = [bat_listings, carsandbids_listings, mecum_listings, broadarrow_listings, craigslist_listings,
+          dealer_inventory, classic_sellers, vehicle_profiles, auction_outcomes, bat_repairs]
+
+
+def _env_or_none(name: str):
+    """An EnvVar when the variable is set, else None: every setting has a working default."""
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
+def build_resources() -> dict:
+    return {
+        "postgres": PostgresResource(database_url=_env_or_none("DATABASE_URL")),
+        "sites": SourceSitesResource(
+            sample_site_url=_env_or_none(SAMPLE_SITE_ENV),
+            base_urls_json=_env_or_none("VEHICLE_PIPELINE_BASE_URLS"),
+            user_agent=_env_or_none("VEHICLE_PIPELINE_USER_AGENT"),
+        ),
+        "settings": PipelineSettingsResource(
+            overnight_timezone=TIMEZONE,
+            fast_mode=os.environ.get("VEHICLE_PIPELINE_FAST_MODE", "") in ("1", "true", "yes"),
+        ),
+    }
+
+
+defs = dg.Definitions(
+    assets=[*ASSETS, QUEUE_DEPTH_ASSET],
+    asset_checks=all_checks,
+    jobs=all_jobs,
+    schedules=all_schedules,
+    sensors=all_sensors,
+    resources=build_resources(),
+)

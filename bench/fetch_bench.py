@@ -94,7 +94,7 @@ def listing_urls(base: str, n: int) -> tuple[list[str], str]:
     try:
         truth = httpx.get(f"{base}/_truth", timeout=60, trust_env=False).json()
         items = truth if isinstance(truth, list) else truth.get("listings", [])
-        urls = [i["url"] for i in items if isinstance(i, dict) and i.get("url")]
+        urls = [i.get("fetch_url") or i["url"] for i in items if isinstance(i, dict) and i.get("url")]
     except Exception as exc:  # the bench still measures the client on any 200 endpoint
         note = f"/_truth unavailable ({type(exc).__name__})"
     if urls:

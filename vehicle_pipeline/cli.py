@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -177,6 +178,81 @@ def cmd_sample_site(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_summary(report: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report, default=str))
+        return
+    print("\nprofiles by source: " + (", ".join(f"{k} {v}" for k, v in report["profiles_by_source"].items()) or "none"))
+    print("auction outcomes:   " + (", ".join(f"{k} {v}" for k, v in report["outcomes"].items()) or "none"))
+    print("totals:             " + ", ".join(f"{k} {v}" for k, v in report["totals"].items()))
+    failed_checks = [k for k, ok in report["checks"].items() if not ok]
+    print(f"checks:             {len(report['checks']) - len(failed_checks)} passed, {len(failed_checks)} failed"
+          + (f" ({', '.join(failed_checks)})" if failed_checks else ""))
+    print("queue:")
+    _print_table(report["queue"], ["queue", "source", "pending", "deferred", "running", "dead", "done_last_hour"])
+
+
+def _launch(args: argparse.Namespace, sample: bool) -> int:
+    from vehicle_pipeline import launch
+    from vehicle_pipeline.store import DatabaseError, MigrationError
+    from vehicle_pipeline.store.db import EmbeddedServer, pipeline_home
+
+    log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
+    site = None
+    try:
+        urls = launch.prepare_instance()
+    except (DatabaseError, MigrationError) as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        if sample:
+            site = launch.start_sample_site(args.seed, args.listings, args.port)
+            log(f"sample site: {site.base_url} (seed {args.seed}, {args.listings} listings)")
+        log(f"database: {'embedded under ' + str(pipeline_home()) if urls.embedded else 'DATABASE_URL'}; "
+            f"Dagster instance: {os.environ['DAGSTER_HOME']}")
+        steps = launch.materialize_all(log=log)
+        report = launch.summary(steps)
+    finally:
+        if site is not None:
+            site.stop()
+        if urls.embedded and not getattr(args, "keep_db", True):
+            EmbeddedServer(pipeline_home()).stop()
+    _print_summary(report, args.json)
+    if not args.json:
+        print("\nopen the UI with `vehicle-pipeline dev` to see these runs, their metadata and plots")
+    return 1 if report["failed_steps"] else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return _launch(args, sample=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if os.environ.get("VEHICLE_PIPELINE_SAMPLE_SITE_URL"):
+        raise CommandError("run: VEHICLE_PIPELINE_SAMPLE_SITE_URL is set; unset it to work the real sites "
+                           "(or use `vehicle-pipeline demo`)")
+    return _launch(args, sample=False)
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from vehicle_pipeline import launch
+    from vehicle_pipeline.store import DatabaseError, MigrationError
+
+    try:
+        launch.prepare_instance()
+    except (DatabaseError, MigrationError) as exc:
+        raise CommandError(str(exc)) from None
+    site = None
+    if not args.real_sites:
+        site = launch.start_sample_site(args.seed, args.listings, args.site_port)
+        print(f"sample site: {site.base_url} (every source points here; --real-sites to work the real ones)")
+    print(f"Dagster UI on http://127.0.0.1:{args.port} (instance {os.environ['DAGSTER_HOME']})")
+    try:
+        return launch.dagster_dev(port=args.port)
+    finally:
+        if site is not None:
+            site.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vehicle-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -187,6 +263,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", default=None, help="the page's URL, when the page does not state its canonical URL")
     p.add_argument("--deep", action="store_true", help="also extract comments and bids (BaT)")
     p.set_defaults(func=cmd_parse)
+
+    p = sub.add_parser("demo", help="the main job: every asset once against the sample site, then a summary")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON (progress goes to stderr)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--listings", type=int, default=120)
+    p.add_argument("--port", type=int, default=8765, help="sample site port (another is used if it is taken)")
+    p.add_argument("--stop-db", dest="keep_db", action="store_false",
+                   help="stop the embedded Postgres afterwards (default: leave it running for `dev`)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("run", help="every asset once against the configured real sites")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--stop-db", dest="keep_db", action="store_false")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("dev", help="the Dagster UI (dagster dev on 127.0.0.1) on this project's instance")
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--real-sites", action="store_true", help="do not start the sample site")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--listings", type=int, default=120)
+    p.add_argument("--site-port", type=int, default=8765)
+    p.set_defaults(func=cmd_dev)
 
     p = sub.add_parser("migrate", help="apply pending schema migrations")
     p.set_defaults(func=cmd_migrate)
@@ -239,6 +337,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the promise is one clear line, never a traceback (unless asked for)
+        if os.environ.get("VEHICLE_PIPELINE_DEBUG"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"error: {args.command}: {type(exc).__name__}: {first} (VEHICLE_PIPELINE_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -614,7 +614,11 @@ class PoliteClient:
         return self._loop
 
     def _submit(self, coro) -> concurrent.futures.Future:
-        loop = self._ensure_loop()
+        try:
+            loop = self._ensure_loop()
+        except BaseException:
+            coro.close()
+            raise
         if threading.current_thread() is self._thread:
             coro.close()
             raise RuntimeError("PoliteClient's sync API called from its own event loop; use fetch_async")

@@ -231,6 +231,25 @@ def test_truth_is_deterministic_and_differs_by_seed(site):
     assert json.loads(c)["seed"] == 8
 
 
+def test_truth_at_60_covers_everything(site):
+    """The same coverage as the world's, as the pages state it (needs every renderer)."""
+    t = truth_of(site.base_url)
+    if t["missing_renderers"]:
+        pytest.skip("renderers missing: " + ", ".join(t["missing_renderers"]))
+    entries = t["listings"]
+    assert {e["source"] for e in entries} == {"bat", "carsandbids", "mecum", "broadarrow", "craigslist", "dealer"}
+    assert {e["outcome"] for e in entries} >= {"sold", "sold_after", "bid_to", "no_sale", "withdrawn", "live", None}
+    assert {e["vin_state"] for e in entries} >= {"valid", "bad_check_digit", "not_applicable"}
+    assert "km" in {e["mileage_unit"] for e in entries}
+    assert {"EUR", "GBP", "CAD"} <= {e["currency"] for e in entries}
+    assert any(e["no_reserve"] for e in entries)
+    assert len(t["duplicates"]) >= 2 and all(len(g) >= 2 for g in t["duplicates"])
+    assert {k.split(":")[0] for k in t["index_entry_points"]} == set(ALL_SOURCES)
+    assert t["sellers"]
+    for e in entries:
+        assert (e["sale_price"] is not None) == (e["outcome"] in ("sold", "sold_after")), e["fetch_url"]
+
+
 def test_truth_urls_point_at_the_port_asked(site):
     second = site.base_urls[1]
     t = truth_of(second)

@@ -93,8 +93,12 @@ def index_url(base_url: str, status: str = "closed", limit: int = 50, offset: in
     return base_url.rstrip("/") + "/v2/autos/auctions?" + urlencode(query)
 
 
+_NON_SLUG = re.compile(r"[^a-z0-9]+")
+_AUCTION_ID = re.compile(r"[A-Za-z0-9]{6,12}")
+
+
 def slugify(title: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    return _NON_SLUG.sub("-", title.lower()).strip("-")
 
 
 def _site_base(url: str | None) -> str:
@@ -321,18 +325,21 @@ def _parse_list(obj: dict, url: str | None) -> IndexPage:
     list_base = _list_base(url) if url else base + "/v2/autos/auctions"
     page_url = _list_url(list_base, status, limit or 50, offset, extra)
     refs = []
+    fullmatch_id = _AUCTION_ID.fullmatch
     for a in auctions:
         aid = a.get("id")
-        if not isinstance(aid, str) or not re.fullmatch(r"[A-Za-z0-9]{6,12}", aid):
+        if not isinstance(aid, str) or not fullmatch_id(aid):
             continue
         title = _str(a.get("title"))
-        item_status = a.get("status") if isinstance(a.get("status"), str) else None
-        outcome = _STATUS.get(item_status.lower(), Outcome.UNKNOWN) if item_status else Outcome.LIVE
+        item_status = a.get("status")
+        outcome = _STATUS.get(item_status.lower(), Outcome.UNKNOWN) if isinstance(item_status, str) else Outcome.LIVE
         price = None
-        if outcome in (Outcome.SOLD, Outcome.SOLD_AFTER) and _amount(a.get("sale_amount")) is not None:
+        if outcome in (Outcome.SOLD, Outcome.SOLD_AFTER):
             price = _amount(a.get("sale_amount"))
-        elif a.get("current_bid") is not None:
+        if price is None and a.get("current_bid") is not None:
             price = _amount(a.get("current_bid"))
+        end = a.get("auction_end")
+        no_reserve = a.get("no_reserve")
         refs.append(ListingRef(
             url=auction_url(base, aid, title),
             external_id=aid,
@@ -340,8 +347,8 @@ def _parse_list(obj: dict, url: str | None) -> IndexPage:
             outcome=outcome,
             price=price,
             currency="USD" if price is not None else None,
-            ended_at=parse_iso_utc(a.get("auction_end"), assume_utc=True),
-            no_reserve=a.get("no_reserve") if isinstance(a.get("no_reserve"), bool) else None,
+            ended_at=parse_iso_utc(end, assume_utc=True) if end is not None else None,
+            no_reserve=no_reserve if isinstance(no_reserve, bool) else None,
         ))
     page_no = pages_total = next_url = None
     if limit:

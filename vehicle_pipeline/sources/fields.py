@@ -39,12 +39,14 @@ def clean_text(s: str | None) -> str | None:
         return None
     if not isinstance(s, str):
         s = str(s)
-    # Titles are sometimes double-escaped ("&amp;#038;"); two rounds settle both forms.
-    s = html.unescape(s)
     if "&" in s:
+        # Titles are sometimes double-escaped ("&amp;#038;"); two rounds settle both forms.
         s = html.unescape(s)
-    s = s.replace("\u200b", "").replace("\ufeff", "")
-    s = _WS.sub(" ", s).strip()
+        if "&" in s:
+            s = html.unescape(s)
+    if "\u200b" in s or "\ufeff" in s:
+        s = s.replace("\u200b", "").replace("\ufeff", "")
+    s = " ".join(s.split())
     return s or None
 
 
@@ -386,6 +388,17 @@ def parse_iso_utc(s, assume_utc: bool = False) -> datetime | None:
     """
     if not isinstance(s, str):
         return None
+    if len(s) >= 20 and s[10:11] == "T" and s[-1] == "Z" or s[-6:-5] in ("+", "-") and s[-3:-2] == ":":
+        # Fast path for the common API forms ("…Z", "…+00:00"); anything odd falls through to the regex.
+        try:
+            dt = datetime.fromisoformat(s)
+        except ValueError:
+            dt = None
+        if dt is not None and dt.tzinfo is not None:
+            try:
+                return dt.astimezone(timezone.utc)
+            except (OverflowError, ValueError):
+                return None
     m = _ISO.match(s)
     if not m:
         return None

@@ -1,0 +1,184 @@
+"""Running the pipeline from the command line: `demo` (sample site), `run` (real sites) and `dev` (the UI).
+
+All three use the project's persistent Dagster instance under $VEHICLE_PIPELINE_HOME/dagster, with its
+storage in the same Postgres as the domain data, so the runs, materializations and metadata plots of a demo
+are there when the UI is opened afterwards.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from vehicle_pipeline.store.db import DatabaseUrls, pipeline_home, resolve_urls
+from vehicle_pipeline.store.migrations import migrate
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SAMPLE_SITE_ENV = "VEHICLE_PIPELINE_SAMPLE_SITE_URL"
+DAGSTER_URL_ENV = "VEHICLE_PIPELINE_DAGSTER_PG_URL"
+
+
+def prepare_instance(urls: DatabaseUrls | None = None) -> DatabaseUrls:
+    """Migrate the domain schema and point DAGSTER_HOME at the project's instance (Postgres storage)."""
+    urls = urls or resolve_urls()
+    migrate(urls.domain)
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or pipeline_home() / "dagster")
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    target = dagster_home / "dagster.yaml"
+    source = PACKAGE_DIR / "dagster.yaml"
+    if not target.exists() or target.read_bytes() != source.read_bytes():
+        shutil.copyfile(source, target)
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    os.environ[DAGSTER_URL_ENV] = urls.dagster
+    return urls
+
+
+@dataclass
+class StepResult:
+    name: str
+    partition: str | None
+    success: bool
+    seconds: float
+    metadata: dict = field(default_factory=dict)
+    checks: dict[str, bool] = field(default_factory=dict)
+    error: str | None = None
+
+
+def _plain(value):
+    inner = getattr(value, "value", value)
+    if isinstance(inner, (int, float, str, bool)) or inner is None:
+        return inner
+    return str(inner)
+
+
+def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]:
+    """Materialize every asset once on the current instance, in data-flow order; returns what each step did."""
+    import dagster as dg
+
+    from vehicle_pipeline.definitions import ASSETS, build_resources
+    from vehicle_pipeline.defs.checks import all_checks
+    from vehicle_pipeline.defs.partitions import CRAIGSLIST_METROS, dealers
+    from vehicle_pipeline.store import open_database
+
+    instance = dg.DagsterInstance.get()
+    resources = build_resources()
+    by_name = {a.key.to_user_string(): a for a in ASSETS}
+    day = (today or datetime.now(timezone.utc).date()).isoformat()
+    steps: list[StepResult] = []
+
+    def run(name: str, partition: str | None = None, run_config: dict | None = None) -> StepResult:
+        started = time.monotonic()
+        asset = by_name[name]
+        checks = [c for c in all_checks if any(k.asset_key == asset.key for k in c.check_keys)]
+        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+        try:
+            result = dg.materialize([asset, *checks], instance=instance, resources=resources, partition_key=partition,
+                                    run_config=quiet | (run_config or {}), raise_on_error=False, tags={"vehicle_pipeline/launch": "cli"})
+        except Exception as exc:  # a definition error: report it as this step's failure
+            step = StepResult(name, partition, False, time.monotonic() - started, error=str(exc).splitlines()[0])
+            steps.append(step)
+            log(f"  {name:<22} {partition or '':<22} FAILED {step.error}")
+            return step
+        metadata = {}
+        for event in result.get_asset_materialization_events():
+            metadata = {k: _plain(v) for k, v in event.materialization.metadata.items()}
+        checks_out = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+        error = None
+        if not result.success:
+            failures = [e for e in result.all_events if e.is_failure]
+            error = failures[0].message.splitlines()[0] if failures and failures[0].message else "run failed"
+        step = StepResult(name, partition, result.success, round(time.monotonic() - started, 2), metadata,
+                          checks_out, error)
+        steps.append(step)
+        summary = ", ".join(f"{k}={metadata[k]}" for k in ("found", "new", "done", "events_new", "candidates",
+                                                            "enabled", "failed", "blocked") if k in metadata)
+        log(f"  {name:<22} {partition or '':<22} {'ok' if result.success else 'FAILED'} "
+            f"({step.seconds:.1f}s) {summary}{'' if not error else ' ' + error}")
+        return step
+
+    run("classic_sellers")
+    with open_database() as db, db.connection() as conn:
+        enabled_dealers = [r[0] for r in conn.execute(
+            "SELECT name FROM sources WHERE kind = 'dealer' AND enabled AND NOT auto_disabled ORDER BY name")]
+    known = set(instance.get_dynamic_partitions(dealers.name))
+    new = [d for d in enabled_dealers if d not in known]
+    if new:
+        instance.add_dynamic_partitions(dealers.name, new)
+    for name in ("bat_listings", "carsandbids_listings", "mecum_listings", "broadarrow_listings"):
+        run(name, day)
+    for metro in CRAIGSLIST_METROS:
+        run("craigslist_listings", dg.MultiPartitionKey({"metro": metro, "day": day}))
+    for dealer in enabled_dealers:
+        run("dealer_inventory", dealer)
+    drain = {"ops": {"vehicle_profiles": {"config": {"time_budget_seconds": 900.0}}}}
+    run("vehicle_profiles", run_config=drain)
+    run("auction_outcomes", run_config={"ops": {"auction_outcomes": {"config": {"time_budget_seconds": 900.0}}}})
+    with open_database() as db, db.connection() as conn:
+        months = [r[0] for r in conn.execute(
+            """SELECT DISTINCT to_char(date_trunc('month', ended_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')
+               FROM auction_events WHERE source = 'bat' AND ended_at IS NOT NULL ORDER BY 1""")]
+    for month in months or [day[:8] + "01"]:
+        run("bat_repairs", month)
+    return steps
+
+
+def summary(steps: list[StepResult]) -> dict:
+    from vehicle_pipeline.store import open_database
+    from vehicle_pipeline.store.queue import WorkQueue
+
+    with open_database() as db:
+        with db.connection() as conn:
+            profiles = dict(conn.execute(
+                """SELECT split_part(source, ':', 1), count(*) FROM listings WHERE vehicle_id IS NOT NULL
+                   GROUP BY 1 ORDER BY 1""").fetchall())
+            outcomes = dict(conn.execute(
+                "SELECT outcome, count(*) FROM auction_events GROUP BY 1 ORDER BY 1").fetchall())
+            totals = dict(zip(("vehicles", "listings", "auction_events", "comments", "snapshots"), conn.execute(
+                """SELECT (SELECT count(*) FROM vehicles), (SELECT count(*) FROM listings),
+                          (SELECT count(*) FROM auction_events), (SELECT count(*) FROM auction_comments),
+                          (SELECT count(*) FROM page_snapshots)""").fetchone()))
+        queue_rows = WorkQueue(db).stats()
+    checks = {}
+    for step in steps:
+        for name, passed in step.checks.items():
+            checks[f"{step.name}.{name}"] = checks.get(f"{step.name}.{name}", True) and passed
+    return {
+        "profiles_by_source": profiles,
+        "outcomes": outcomes,
+        "totals": totals,
+        "queue": [{k: (round(v, 1) if isinstance(v, float) else v) for k, v in r.items()} for r in queue_rows],
+        "checks": checks,
+        "steps": [{"asset": s.name, "partition": str(s.partition) if s.partition else None, "success": s.success,
+                   "seconds": s.seconds, "error": s.error} for s in steps],
+        "failed_steps": sum(1 for s in steps if not s.success),
+    }
+
+
+def start_sample_site(seed: int, listings: int, port: int = 0):
+    from vehicle_pipeline.sample_site.server import SampleSite
+
+    try:
+        site = SampleSite(seed=seed, listings=listings, port=port).start()
+    except OSError:
+        site = SampleSite(seed=seed, listings=listings, port=0).start()  # the preferred port is taken
+    os.environ[SAMPLE_SITE_ENV] = site.base_url
+    return site
+
+
+def dagster_dev(port: int = 3000, host: str = "127.0.0.1") -> int:
+    """`dagster dev` on this project's instance; returns its exit status."""
+    cmd = [sys.executable, "-m", "dagster", "dev", "-h", host, "-p", str(port), "-m", "vehicle_pipeline.definitions"]
+    proc = subprocess.Popen(cmd, env=os.environ.copy())
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            return proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()

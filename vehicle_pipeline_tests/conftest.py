@@ -78,3 +78,30 @@ def corpus_dir():
     if not CORPUS.exists():
         pytest.skip(f"corpus not present at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture(scope="module")
+def sample_site():
+    from vehicle_pipeline.sample_site.server import SampleSite
+
+    site = SampleSite(seed=7, listings=60).start()
+    yield site
+    site.stop()
+
+
+@pytest.fixture(scope="module")
+def truth(sample_site):
+    import httpx
+
+    return httpx.get(sample_site.base_url + "/_truth", timeout=30).json()
+
+
+def pipeline_resources(db_url: str, site_url: str, **settings) -> dict:
+    """The Dagster resources a real deployment uses, pointed at one test database and a sample site."""
+    from vehicle_pipeline.defs.resources import PipelineSettingsResource, PostgresResource, SourceSitesResource
+
+    return {
+        "postgres": PostgresResource(database_url=db_url, pool_size=4),
+        "sites": SourceSitesResource(sample_site_url=site_url),
+        "settings": PipelineSettingsResource(**({"time_budget_seconds": 120.0} | settings)),
+    }

@@ -58,17 +58,6 @@ def truth_of(base_url: str) -> dict:
     return get(f"{base_url}/_truth").json()
 
 
-def rendered_sources() -> list[str]:
-    out = []
-    for source in ("bat", "carsandbids", "mecum", "broadarrow", "craigslist", "dealer"):
-        try:
-            pages.load(source)
-        except pages.RendererMissing:
-            continue
-        out.append(source)
-    return out
-
-
 def a_listing_url(site: SampleSite) -> tuple[str, str]:
     """(source, fetch_url) of an ended auction listing of some source whose renderer exists."""
     t = truth_of(site.base_url)

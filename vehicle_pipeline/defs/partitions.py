@@ -3,7 +3,7 @@
 import dagster as dg
 
 FIRST_DAY = "2026-01-01"
-CRAIGSLIST_METROS = ["sacramento", "seattle", "sfbay"]
+CRAIGSLIST_METROS = ["sacramento", "seattle", "sfbay", "vancouver"]
 
 daily = dg.DailyPartitionsDefinition(start_date=FIRST_DAY, end_offset=1)
 craigslist_metro_day = dg.MultiPartitionsDefinition(

@@ -70,7 +70,7 @@ class PipelineSettingsResource(dg.ConfigurableResource):
     max_index_pages: int = 50
     fast_mode: bool = False
     overnight_timezone: str = "America/Los_Angeles"
-    craigslist_metros: list[str] = ["sfbay", "seattle", "sacramento"]
+    craigslist_metros: list[str] = ["sacramento", "seattle", "sfbay", "vancouver"]
 
 
 def ingest_settings(sites: SourceSitesResource, settings: PipelineSettingsResource) -> IngestSettings:

@@ -7,6 +7,7 @@ or a script can do the same.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import ModuleType
 from urllib.parse import urlsplit
 
@@ -40,11 +41,12 @@ class IngestSettings:
     """Where the sources are and how hard to work them."""
 
     base_urls: dict[str, str] = field(default_factory=dict)  # source (or "dealer:<slug>") → base URL
-    craigslist_metros: tuple[str, ...] = ("sfbay", "seattle", "sacramento")
+    craigslist_metros: tuple[str, ...] = ("sacramento", "seattle", "sfbay", "vancouver")
     batch_size: int = 50
     time_budget_seconds: float = 240.0
     max_index_pages: int = 50
     fast_mode: bool = False  # skip image rows now; queue them as image_fetch work for later
+    lease_seconds: float = 900.0
     pace_seconds: tuple[float, float] = (2.0, 5.0)
     allow_private_hosts: tuple[str, ...] = ()
     user_agent: str | None = None
@@ -100,7 +102,7 @@ class Ingest:
         self.db = db
         self.settings = settings
         self.registry = SourceRegistry(db)
-        self.queue = WorkQueue(db, worker_id=worker_id)
+        self.queue = WorkQueue(db, worker_id=worker_id, lease_ttl=timedelta(seconds=settings.lease_seconds))
         self.client = client or build_http_client(settings, health=self.registry)
         self._owns_client = client is None
 

@@ -77,13 +77,15 @@ def walk_index(ingest: Ingest, source: str, start_url: str, *, max_pages: int | 
         report.found += len(page.items)
         report.new += len(registered.new)
         report.changed += len(registered.changed)
-        report.already_known += registered.unchanged
+        report.already_known += registered.unchanged + len(registered.not_imported)
         todo = registered.new + registered.changed
-        if todo:
+        # Known but never imported (its import died or is still queued): make sure it is queued, quietly.
+        retry = registered.not_imported
+        if todo or retry:
             results = ingest.queue.enqueue_many([
                 NewItem("listing_import", source, f"{source}:{ref.external_id}",
                         {"listing_id": listing_id, "url": ref.url}, priority)
-                for listing_id, ref in todo])
+                for listing_id, ref in todo + retry])
             report.enqueued += sum(1 for r in results if r.status == "queued")
         if not todo and not full:
             break

@@ -15,6 +15,7 @@ queues a re-fetch at repair priority only when there is no snapshot or it is old
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -108,7 +109,7 @@ def _diff(current: tuple, parsed: VehicleListing) -> dict:
     changes = {}
     for name, old in zip(_DIFF_FIELDS, current):
         new = proposed[name]
-        if old is not None and hasattr(old, "is_integer"):  # Decimal from numeric columns
+        if isinstance(old, Decimal):  # numeric columns
             old = int(old)
         if name == "sale_price" and parsed.outcome is not None and new is None and old is not None:
             changes[name] = [old, None]  # a non-sale loses its wrong sale price

@@ -26,6 +26,7 @@ class RefUpsert:
     """What registering the listings of an index page did."""
 
     new: list[tuple[int, ListingRef]] = field(default_factory=list)
+    not_imported: list[tuple[int, ListingRef]] = field(default_factory=list)  # known, never imported yet
     changed: list[tuple[int, ListingRef]] = field(default_factory=list)  # known, but the index shows news
     unchanged: int = 0
 
@@ -50,8 +51,10 @@ def upsert_listing_refs(conn, source: str, refs: Sequence[ListingRef]) -> RefUps
     ).fetchall()
     for listing_id, external_id, inserted, status, known_outcome in rows:
         ref = unique[external_id]
-        if inserted or status == "discovered":
+        if inserted:
             report.new.append((listing_id, ref))
+        elif status == "discovered":
+            report.not_imported.append((listing_id, ref))
         elif ref.outcome is not None and str(ref.outcome) != known_outcome and status != "gone":
             report.changed.append((listing_id, ref))
         else:

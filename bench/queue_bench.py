@@ -41,6 +41,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
@@ -277,7 +278,7 @@ def main() -> None:
 def run(args, url: str) -> dict:
     rng = random.Random(42)
     out: dict = {"args": vars(args).copy()}
-    print(f"migrating {url.rsplit('/', 1)[-1]} …", flush=True)
+    print(f"migrating {urlsplit(url).path.lstrip('/')} …", flush=True)
     migrate(url)
     db = Database(url, min_size=1, max_size=2, name="qbench-main")
     try:

@@ -40,6 +40,7 @@ import socket
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -514,6 +515,7 @@ class _Robots:
 class _Lane:
     def __init__(self, key: tuple[str, str, int], concurrency: int):
         self.key = key
+        self.concurrency = concurrency
         self.slots = asyncio.Semaphore(concurrency)
         self.pace_lock = asyncio.Lock()  # FIFO: requests start in arrival order
         self.next_allowed = 0.0  # monotonic
@@ -537,6 +539,68 @@ class _Deferred(Exception):
     def __init__(self, wait: float, status: int | None):
         self.wait = wait
         self.status = status
+
+
+_CLOSED = object()  # fetch_many's end-of-client marker
+
+
+class _Batch:
+    """The loop-side half of one `fetch_many` call: a window of requests and a lane-aware dispatcher."""
+
+    def __init__(self, client: PoliteClient, max_in_flight: int, out: queue.SimpleQueue):
+        self.client = client
+        self.max_in_flight = max_in_flight
+        self.out = out
+        self.waiting: list[FetchRequest] = []
+        self.on_lane: dict[tuple, int] = {}
+        self.tasks: set[asyncio.Task] = set()
+        self.cancelled = False
+
+    def add(self, requests: list[FetchRequest]) -> None:
+        if not self.cancelled:
+            self.waiting.extend(requests)
+            self._dispatch()
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.waiting.clear()
+        for task in list(self.tasks):
+            task.cancel()
+
+    def _room(self, req: FetchRequest) -> tuple | None:
+        """The request's lane key and its concurrency, or None when that lane is full for this batch."""
+        key = self.client._lane_key(req.url)
+        if key is None:
+            return ()  # unparseable: fails at once without a lane
+        lane = self.client._lanes.get(key)
+        limit = lane.concurrency if lane is not None else self.client._pace(key, self.client._policy(req.source)).concurrency
+        return key if self.on_lane.get(key, 0) < limit else None
+
+    def _dispatch(self) -> None:
+        if len(self.tasks) >= self.max_in_flight or not self.waiting:
+            return
+        kept: list[FetchRequest] = []
+        waiting, self.waiting = self.waiting, kept
+        for i, req in enumerate(waiting):
+            if len(self.tasks) >= self.max_in_flight:
+                kept.extend(waiting[i:])
+                break
+            key = self._room(req)
+            if key is None:
+                kept.append(req)
+                continue
+            self.on_lane[key] = self.on_lane.get(key, 0) + 1
+            task = asyncio.ensure_future(self.client._afetch(req))
+            self.tasks.add(task)
+            task.add_done_callback(lambda t, req=req, key=key: self._done(t, req, key))
+
+    def _done(self, task: asyncio.Task, req: FetchRequest, key: tuple) -> None:
+        self.tasks.discard(task)
+        self.on_lane[key] -= 1
+        if task.cancelled() or self.cancelled:
+            return
+        self.out.put((req, task.result()))
+        self._dispatch()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -573,6 +637,7 @@ class PoliteClient:
         self._lanes: dict[tuple[str, str, int], _Lane] = {}
         self._pid = os.getpid()
         self._closed = False
+        self._batches: weakref.WeakSet[_Batch] = weakref.WeakSet()
 
     # ---- configuration at run time (dealer sources are discovered while the pipeline runs)
 
@@ -669,11 +734,16 @@ class PoliteClient:
             return
 
         async def shutdown() -> None:
+            # Whoever still waits (fetch in another thread, a fetch_many consumer) gets an answer.
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+            for batch in list(self._batches):
+                batch.cancel()
+                batch.out.put(_CLOSED)
+            await asyncio.sleep(0)
             if self._client is not None:
                 await self._client.aclose()
-            for lane in self._lanes.values():
-                if lane.robots_task is not None:
-                    lane.robots_task.cancel()
 
         try:
             asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=10)
@@ -696,49 +766,65 @@ class PoliteClient:
         self, url: str, *, source: str | None = None, etag: str | None = None, last_modified: str | None = None
     ) -> FetchResult:
         req = FetchRequest(url, source=source, etag=etag, last_modified=last_modified)
-        result = self._submit(self._afetch(req)).result()
+        try:
+            result = self._submit(self._afetch(req)).result()
+        except concurrent.futures.CancelledError:
+            result = self._closed_result(req)  # close() from another thread while this fetch waited
         self._report(result)
         return result
 
     def fetch_many(
-        self, requests: Iterable[FetchRequest | str], *, max_in_flight: int = 64
+        self, requests: Iterable[FetchRequest | str], *, max_in_flight: int = 64, lookahead: int | None = None
     ) -> Iterator[tuple[FetchRequest, FetchResult]]:
-        """Fetch concurrently, yielding (request, result) as each completes. At most `max_in_flight`
-        requests are taken from `requests` and not yet yielded, so memory stays bounded and a lazy
-        iterable is consumed lazily. A request waiting for its host's pace holds a slot: interleave
-        hosts in `requests` to keep many hosts busy. Leaving the loop early cancels what is in flight."""
+        """Fetch concurrently, yielding (request, result) as each completes.
+
+        At most `max_in_flight` fetches run at once. Up to `lookahead` (default 4 x max_in_flight)
+        requests are taken from `requests` ahead of what has been yielded, so memory stays bounded and a
+        lazy iterable (a queue claim) is consumed lazily. Within that window a free slot goes to the first
+        request whose host has room (fewer of this batch's requests on it than its concurrency), so one
+        slow-paced host at the head of the input does not hold every slot while other hosts idle.
+        Leaving the loop early cancels what is in flight; those requests are never yielded.
+        """
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
-        done: queue.SimpleQueue = queue.SimpleQueue()
-        pending: set[concurrent.futures.Future] = set()
+        window = max(max_in_flight, lookahead if lookahead is not None else max(4 * max_in_flight, 16))
+        refill = max(1, window // 4)  # top up in chunks: fewer wake-ups of the loop thread
+        loop = self._ensure_loop()
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("PoliteClient's sync API called from its own event loop; use fetch_async")
+        out: queue.SimpleQueue = queue.SimpleQueue()
+        batch = _Batch(self, max_in_flight, out)
+        self._batches.add(batch)
         it = iter(requests)
         exhausted = False
+        taken = yielded = 0
         try:
             while True:
-                while not exhausted and len(pending) < max_in_flight:
-                    try:
-                        req = next(it)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    if isinstance(req, str):
-                        req = FetchRequest(req)
-                    fut = self._submit(self._afetch(req))
-                    pending.add(fut)
-                    fut.add_done_callback(lambda f, req=req: done.put((req, f)))
-                if not pending:
+                if not exhausted and window - (taken - yielded) >= (refill if taken else 1):
+                    chunk = []
+                    while taken - yielded + len(chunk) < window:
+                        try:
+                            req = next(it)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                        chunk.append(req if isinstance(req, FetchRequest) else FetchRequest(req))
+                    if chunk:
+                        taken += len(chunk)
+                        loop.call_soon_threadsafe(batch.add, chunk)
+                if taken == yielded:
                     return
-                req, fut = done.get()
-                pending.discard(fut)
-                try:
-                    result = fut.result()
-                except concurrent.futures.CancelledError:
-                    result = self._closed_result(req)
+                item = out.get()
+                if item is _CLOSED:
+                    raise RuntimeError("PoliteClient was closed while fetch_many was running")
+                req, result = item
+                yielded += 1
                 self._report(result)
                 yield req, result
         finally:
-            for fut in pending:
-                fut.cancel()
+            self._batches.discard(batch)
+            if taken != yielded and not loop.is_closed():
+                loop.call_soon_threadsafe(batch.cancel)
 
     async def fetch_async(
         self, url: str, *, source: str | None = None, etag: str | None = None, last_modified: str | None = None
@@ -773,11 +859,18 @@ class PoliteClient:
 
     # ---- async core
 
+    @staticmethod
+    def _lane_key(url: str) -> tuple[str, str, int] | None:
+        try:
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            return (scheme, _norm_host(parts.hostname or ""), parts.port or _DEFAULT_PORTS.get(scheme, 0))
+        except ValueError:
+            return None
+
     def _lane(self, url: str, policy: SourcePolicy) -> _Lane:
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        host = _norm_host(parts.hostname or "")
-        key = (scheme, host, parts.port or _DEFAULT_PORTS.get(scheme, 0))
+        key = self._lane_key(url)
+        assert key is not None  # callers checked the URL first
         lane = self._lanes.get(key)
         if lane is None:
             lane = self._lanes[key] = _Lane(key, self._pace(key, policy).concurrency)

@@ -458,11 +458,33 @@ def test_fetch_many_consumes_its_input_lazily(site):
 
     with make_client(site) as client:
         tags = []
-        for req, result in client.fetch_many(requests(), max_in_flight=4):
+        for req, result in client.fetch_many(requests(), max_in_flight=2, lookahead=6):
             assert result.ok
             tags.append(req.tag)
-            assert taken - len(tags) <= 4  # never more than max_in_flight taken and not yet yielded
+            assert taken - len(tags) <= 6  # never more than the lookahead taken and not yet yielded
     assert sorted(tags) == list(range(40))
+
+
+def test_a_slow_paced_host_at_the_head_does_not_starve_the_others(site):
+    tag = key()
+    slow_host = [FetchRequest(f"{site.base_urls[0]}/_fault/status/200?hol={tag}&i={i}", tag="slow") for i in range(6)]
+    others = [FetchRequest(f"{b}/_fault/status/200?hol={tag}", tag="other") for b in site.base_urls[1:]]
+    with make_client(site, pace=Pace(0.3, 0.3)) as client:
+        order = [req.tag for req, _ in client.fetch_many(slow_host + others, max_in_flight=4, lookahead=16)]
+    # the other hosts' pages come back while the slow host is still working through its queue
+    assert order.index("other") < 3 and order[-1] == "slow", order
+
+
+def test_close_while_fetch_many_waits_ends_the_iteration(site):
+    urls = [f"{site.base_url}/_fault/status/200?closing={key()}&i={i}" for i in range(10)]
+    client = make_client(site, pace=Pace(0.5, 0.5))
+    got = []
+    with pytest.raises(RuntimeError, match="closed"):
+        for i, (_, result) in enumerate(client.fetch_many(urls, max_in_flight=10)):
+            got.append(result)
+            if i == 0:
+                threading.Timer(0.1, client.close).start()
+    assert len(got) < len(urls)
 
 
 def test_leaving_fetch_many_early_cancels_the_rest(site):

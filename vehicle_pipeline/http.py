@@ -88,7 +88,7 @@ class Reason(StrEnum):
     CHALLENGE = "challenge"
     RETRY_AFTER = "retry_after"  # the site asked for a wait longer than the in-request limit
     HOST_BACKOFF = "host_backoff"  # an earlier Retry-After for this host has not elapsed (no request sent)
-    ROBOTS_UNAVAILABLE = "robots_unavailable"  # robots.txt 5xx/unreachable: RFC 9309 says assume disallow
+    ROBOTS_UNAVAILABLE = "robots_unavailable"  # robots.txt 5xx/429/unreachable: RFC 9309 says assume disallow
     ROBOTS_DISALLOWED = "robots_disallowed"
     REFUSED_URL = "refused_url"
     TIMEOUT = "timeout"
@@ -402,6 +402,8 @@ _PX_STRONG = (b'id="px-captcha"', b"_pxcaptcha", b"captcha.px-cdn.net", b"px-cap
 _PX_WEAK = (b"perimeterx", b"_pxappid", b"/_px/", b"human security")
 _INC_STRONG = (b"incapsula incident id", b"request unsuccessful. incapsula")
 _INC_WEAK = (b"_incapsula_resource",)
+# Every marker that can make a 2xx a challenge contains one of these.
+_PRECHECK = (b"captcha", b"_cf_chl", b"just a moment", b"cf-browser-verification", b"incapsula")
 _CHALLENGE_SCAN = 64 * 1024
 _SMALL_PAGE = 64 * 1024  # challenge interstitials are small; real listing pages are not
 
@@ -414,13 +416,14 @@ def detect_challenge(status: int, headers: Mapping[str, str], body: bytes) -> st
     page), so on a 2xx only markers of the interstitial itself count, and only on a small page.
     """
     h = {k.lower(): v for k, v in headers.items()}
-    head = body[:_CHALLENGE_SCAN].lower()
-    error = status >= 400
-    small = len(body) <= _SMALL_PAGE
-    server = h.get("server", "").lower()
-
     if h.get("cf-mitigated", "").lower() == "challenge":
         return "cloudflare"
+    head = body[:_CHALLENGE_SCAN].lower()
+    error = status >= 400
+    if not error and not any(token in head for token in _PRECHECK):
+        return None  # the common case, an ordinary page: a handful of substring scans
+    small = len(body) <= _SMALL_PAGE
+    server = h.get("server", "").lower()
     cf_host = "cloudflare" in server or "cf-ray" in h
     if any(m in head for m in _CF_STRONG) and (error or small):
         return "cloudflare"
@@ -913,11 +916,20 @@ class PoliteClient:
             lane = self._lane(url, policy)
             pace = self._pace(lane.key, policy)
             if cfg.obey_robots:
-                robots = await self._robots(lane, pace)
+                try:
+                    robots = await self._robots(lane, pace)
+                except _Deferred as d:
+                    return result(
+                        FetchKind.RETRY_LATER, reason=Reason.HOST_BACKOFF, status=d.status,
+                        detail=f"host asked for {d.wait:.0f}s", retry_at=_utc_in(d.wait),
+                    )
                 if robots.parser is None:
+                    # Failed, not retry_later: a snooze costs no attempt, and a host whose robots.txt is
+                    # down for good must end dead in the queue, not snooze forever. retry_at says when the
+                    # cached verdict expires.
                     wait = max(0.0, robots.expires - time.monotonic())
                     return result(
-                        FetchKind.RETRY_LATER, reason=Reason.ROBOTS_UNAVAILABLE, detail=robots.detail,
+                        FetchKind.FAILED, reason=Reason.ROBOTS_UNAVAILABLE, detail=robots.detail,
                         retry_at=_utc_in(wait),
                     )
                 if robots.parser is not _ALLOW_ALL and not robots.parser.can_fetch(url, cfg.user_agent):
@@ -1096,10 +1108,7 @@ class PoliteClient:
         scheme, host, port = lane.key
         shown_host = f"[{host}]" if ":" in host else host
         url = f"{scheme}://{shown_host}:{port}/robots.txt"
-        try:
-            await self._acquire(lane, pace)
-        except _Deferred as d:
-            return _Robots(None, time.monotonic() + d.wait, f"host asked for {d.wait:.0f}s")
+        await self._acquire(lane, pace)  # _Deferred propagates: the fetch becomes retry_later, nothing cached
         try:
             got = _Attempt()
             for _ in range(cfg.max_redirects + 1):

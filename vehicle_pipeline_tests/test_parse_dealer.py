@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -18,7 +19,8 @@ def test_ddc_vdp_graph_and_dom_price():
     lst = dealer.parse((FIX / "ddc_vdp.html").read_bytes())
     assert isinstance(lst, VehicleListing)
     c = lst.to_contract()
-    assert c["external_id"] == "WP0AA2993SS321456" == c["vin"]
+    assert c["vin"] == "WP0AA2993SS321456"
+    assert c["external_id"] == urlsplit(c["url"]).path.rstrip("/"), "a dealer listing is identified by its URL"
     assert (c["year"], c["make"], c["model"], c["trim"]) == (1995, "Porsche", "911", "Carrera")
     assert (c["mileage"], c["mileage_unit"]) == (61250, "mi")
     # the JSON-LD offer has no price: the DDC final price, not the "similar vehicles" one
@@ -44,7 +46,7 @@ def test_meta_only_page():
     <meta property="product:price:amount" content="41000.00"><meta property="product:price:currency" content="USD">
     <meta property="product:retailer_item_id" content="B777"></head><body></body></html>"""
     c = dealer.parse(html).to_contract()
-    assert c["external_id"] == "B777"
+    assert c["external_id"] == "/inventory/ford/bronco/b777"
     assert (c["asking_price"], c["currency"]) == (41000, "USD")
     assert (c["year"], c["make"], c["model"], c["trim"]) == (1974, "Ford", "Bronco", "Sport")
 
@@ -56,7 +58,7 @@ def test_type_as_string_and_zero_price_is_unknown():
     "mileageFromOdometer":{"value":52000}}</script></head><body></body></html>"""
     c = dealer.parse(html).to_contract()
     assert c["url"] == "https://d.example/used/1969-camaro.htm"
-    assert c["external_id"] == "C6901" and c["vin"] is None
+    assert c["external_id"] == "/used/1969-camaro.htm" and c["vin"] is None
     assert c["asking_price"] is None and c["currency"] is None
     assert (c["mileage"], c["mileage_unit"]) == (52000, None)  # no unit code: unit unknown
 
@@ -67,16 +69,18 @@ def test_srp_item_list():
     c = idx.to_contract()
     assert (c["total_items"], c["page"]) == (57, 2)
     assert c["next_page_url"] == "https://www.examplemotors.com/used-inventory/index.htm?page=3"
-    assert [(i["external_id"], i["price"]) for i in c["items"]] == [("WP0AA2993SS321456", 94950), ("C6901", None)]
+    assert [i["price"] for i in c["items"]] == [94950, None]
+    assert all(i["external_id"] == urlsplit(i["url"]).path.rstrip("/") for i in c["items"])
     assert c["items"][1]["url"] == "https://www.examplemotors.com/used/Chevrolet/1969-Chevrolet-Camaro-aa11.htm"
 
 
 def test_srp_dealeron_cards():
     c = dealer.parse((FIX / "srp_dealeron.html").read_bytes()).to_contract()
-    assert [(i["external_id"], i["price"], i["title"]) for i in c["items"]] == [
-        ("1G1YY22G965109876", 48900, "2006 Chevrolet Corvette Z06"),
-        ("B777", None, "1974 Ford Bronco"),
+    assert [(i["price"], i["title"]) for i in c["items"]] == [
+        (48900, "2006 Chevrolet Corvette Z06"),
+        (None, "1974 Ford Bronco"),
     ]
+    assert all(i["external_id"] == urlsplit(i["url"]).path.rstrip("/") for i in c["items"])
     assert c["next_page_url"] == "https://www.sampleauto.com/searchused.aspx?pt=2"
 
 

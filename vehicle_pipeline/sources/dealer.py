@@ -15,7 +15,8 @@ SRP: a JSON-LD ItemList of Car/Vehicle/Product (each ListItem with `url` or `ite
 DealerOn-style cards carrying `data-vin`, `data-year`, `data-make`, `data-model`, `data-price`, … with a
 link; next page from `link[rel=next]` / `a[rel=next]`; `ItemList.numberOfItems` is the total.
 
-external_id: the VIN when the page gives one, else the stock number / sku, else the URL path.
+external_id: the listing's URL path. It is the one identity the inventory page, the vehicle page and every
+fallback layer (JSON-LD, product meta, platform cards) share; the VIN identifies the car, not the listing.
 ALLOWED_HOSTS is empty: every dealer's host is configuration (discovered through classic.com);
 `matches()` looks at the path shape only.
 """
@@ -312,7 +313,7 @@ def _listing(tree, node: dict, wrap: dict | None, page_url: str | None) -> Vehic
     return VehicleListing(
         source=NAME,
         url=url,
-        external_id=vin or stock or external_id(url),
+        external_id=external_id(url),
         title=title,
         year=year,
         make=make,
@@ -345,11 +346,10 @@ def _ref_from_vehicle(item: dict, list_url: str | None, page_url: str | None) ->
         return None
     url = canonical_url(url)
     vin = _vin_of(item)
-    stock = _text(item.get("sku")) or _text(item.get("vehicleStockNumber"))
     price, _cur = _offer_price(item.get("offers"))
     return ListingRef(
         url=url,
-        external_id=vin or stock or external_id(url),
+        external_id=external_id(url),
         title=_text(item.get("name")),
         price=price,
         currency=_cur if price is not None else None,
@@ -391,7 +391,6 @@ def _refs_from_cards(cards, page_url: str | None) -> list[ListingRef]:
             continue
         seen.add(url)
         vin = normalize_vin(pk.attr(card, "data-vin"))
-        stock = clean_text(pk.attr(card, "data-stock") or pk.attr(card, "data-stocknum"))
         money = parse_money(pk.attr(card, "data-price") or "")
         price = money[0] if money and money[0] > 0 else None
         y, mk, md = pk.attr(card, "data-year"), pk.attr(card, "data-make"), pk.attr(card, "data-model")
@@ -399,7 +398,7 @@ def _refs_from_cards(cards, page_url: str | None) -> list[ListingRef]:
         refs.append(
             ListingRef(
                 url=url,
-                external_id=vin or stock or external_id(url),
+                external_id=external_id(url),
                 title=title,
                 price=price,
                 currency="USD" if price is not None else None,

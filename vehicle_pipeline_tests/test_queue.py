@@ -299,9 +299,15 @@ def test_claims_skip_sources_in_backoff_or_disabled(db):
     registry.set_enabled("mecum", False)
     got = queue.claim("listing_import", 10)
     assert [i.source for i in got] == ["carsandbids"]
+    # parked out of the claim index's way, and new work for them starts parked too
+    queue.enqueue(NewItem("listing_import", "bat", "bat-later"))
+    with db.connection() as conn:
+        parked = conn.execute("""SELECT source, count(*) FROM work_items WHERE state = 'pending' AND parked
+                                 AND available_at > now() GROUP BY 1 ORDER BY 1""").fetchall()
+    assert parked == [("bat", 2), ("mecum", 1)]
     registry.set_enabled("mecum", True)
     registry.record_success("bat")
-    assert sorted(i.source for i in queue.claim("listing_import", 10)) == ["bat", "mecum"]
+    assert sorted(i.source for i in queue.claim("listing_import", 10)) == ["bat", "bat", "mecum"]
 
 
 def test_stats_and_depth_snapshots(db):

@@ -7,8 +7,8 @@ are covered regardless of what a seed's world happens to draw.
 from __future__ import annotations
 
 import dataclasses
-from urllib.parse import urlsplit
 import json
+from urllib.parse import urlsplit
 
 import pytest
 

@@ -146,7 +146,7 @@ def _handle(ingest: Ingest, item: ClaimedItem, row, result: FetchResult, report:
         if kind is FetchKind.BLOCKED:
             report.blocked += 1
         until = _snooze_until(ingest, item, result)
-        if ingest.queue.snooze(item, until, result.describe()):
+        if ingest.queue.snooze(item, until, result.describe(), parked=kind is FetchKind.BLOCKED):
             report.snoozed += 1
         else:
             report.refused += 1

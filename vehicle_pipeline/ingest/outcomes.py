@@ -83,7 +83,8 @@ def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeRepo
                 report.done += 1
         elif result.kind in (FetchKind.BLOCKED, FetchKind.RETRY_LATER):
             report.blocked += result.kind is FetchKind.BLOCKED
-            if ingest.queue.snooze(item, _snooze_until(ingest, item, result), result.describe()):
+            if ingest.queue.snooze(item, _snooze_until(ingest, item, result), result.describe(),
+                                  parked=result.kind is FetchKind.BLOCKED):
                 report.snoozed += 1
         else:
             _fail(ingest, item, result.describe(), report)

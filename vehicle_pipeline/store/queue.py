@@ -141,6 +141,7 @@ picked AS (
 )
 UPDATE work_items w
 SET state = 'running',
+    parked = false,
     claim_token = gen_random_uuid(),
     claimed_by = %(worker)s,
     lease_expires_at = now() + %(ttl)s,
@@ -158,8 +159,13 @@ WITH incoming AS (
                          %(priorities)s::int[], %(max_attempts)s::int[])
         AS t(queue, source, dedupe_key, payload, priority, max_attempts)
 )
-INSERT INTO work_items AS w (queue, source, dedupe_key, payload, priority, max_attempts)
-SELECT queue, source, dedupe_key, payload, priority, max_attempts FROM incoming
+INSERT INTO work_items AS w (queue, source, dedupe_key, payload, priority, max_attempts, available_at, parked)
+SELECT i.queue, i.source, i.dedupe_key, i.payload, i.priority, i.max_attempts,
+       -- new work for a source in backoff (or switched off) starts parked, out of the claims' way
+       CASE WHEN NOT s.enabled OR s.auto_disabled THEN 'infinity'::timestamptz
+            ELSE greatest(now(), coalesce(s.backoff_until, now())) END,
+       coalesce(NOT s.enabled OR s.auto_disabled OR s.backoff_until > now(), false)
+FROM incoming i LEFT JOIN sources s ON s.name = i.source
 ON CONFLICT (queue, dedupe_key) WHERE state IN ('pending', 'running')
 DO UPDATE SET priority = excluded.priority, updated_at = now()
     WHERE w.priority < excluded.priority
@@ -334,11 +340,13 @@ class WorkQueue:
                 out.append(FailResult(item_id, True, row[1], row[2] if row[1] == "pending" else None))
         return out
 
-    def snooze(self, item: ClaimedItem, until: datetime | timedelta, reason: str) -> bool:
-        """Defer without consuming an attempt (source in backoff, 429 with a long Retry-After)."""
-        return item.id in self.snooze_many([item], until, reason)
+    def snooze(self, item: ClaimedItem, until: datetime | timedelta, reason: str, *, parked: bool = False) -> bool:
+        """Defer without consuming an attempt (source in backoff, 429 with a long Retry-After). A parked item
+        (its source is blocked) comes back early when the source recovers."""
+        return item.id in self.snooze_many([item], until, reason, parked=parked)
 
-    def snooze_many(self, items: Sequence[ClaimedItem], until: datetime | timedelta, reason: str) -> list[int]:
+    def snooze_many(self, items: Sequence[ClaimedItem], until: datetime | timedelta, reason: str, *,
+                    parked: bool = False) -> list[int]:
         if not items:
             return []
         if isinstance(until, timedelta):
@@ -348,11 +356,12 @@ class WorkQueue:
         return self._run("snooze", lambda conn: [r[0] for r in conn.execute(
             f"""UPDATE work_items w
                 SET state = 'pending', available_at = {when_sql}, attempts = greatest(0, w.attempts - 1),
+                    parked = %s,
                     last_error = %s, claim_token = NULL, lease_expires_at = NULL, updated_at = now()
                 FROM unnest(%s::bigint[], %s::uuid[]) AS t(id, token)
                 WHERE w.id = t.id AND w.claim_token = t.token AND w.state = 'running'
                 RETURNING w.id""",
-            (when, "snoozed: " + reason, [i.id for i in items], [i.claim_token for i in items]),
+            (when, parked, "snoozed: " + reason, [i.id for i in items], [i.claim_token for i in items]),
         )])
 
     # -- maintenance ---------------------------------------------------------------------------

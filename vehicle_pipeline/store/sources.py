@@ -57,6 +57,19 @@ _COLUMNS = ("name, kind, base_url, enabled, auto_disabled, confidence::float8, c
             "backoff_until, last_success_at, last_failure_at, last_error")
 
 
+def _park(conn, source: str, until) -> None:
+    conn.execute(
+        """UPDATE work_items SET available_at = %(until)s::timestamptz, parked = true, updated_at = now()
+           WHERE source = %(source)s AND state = 'pending' AND available_at < %(until)s::timestamptz""",
+        {"source": source, "until": until})
+
+
+def _unpark(conn, source: str) -> None:
+    conn.execute(
+        """UPDATE work_items SET available_at = now(), parked = false, updated_at = now()
+           WHERE source = %s AND state = 'pending' AND parked""", (source,))
+
+
 class UnknownSource(KeyError):
     pass
 
@@ -107,14 +120,16 @@ class SourceRegistry:
 
     def set_enabled(self, name: str, enabled: bool) -> SourceHealth:
         """By hand. Enabling clears an automatic disable, the failure count and any backoff."""
-        with self.db.connection() as conn:
+        with self.db.connection() as conn, conn.transaction():
             if enabled:
+                _unpark(conn, name)
                 row = conn.execute(
                     f"""UPDATE sources SET enabled = true, auto_disabled = false, consecutive_failures = 0,
                             backoff_level = 0, backoff_until = NULL, cap_strikes = 0,
                             config = config - 'disabled_by', updated_at = now()
                         WHERE name = %s RETURNING {_COLUMNS}""", (name,)).fetchone()
             else:
+                _park(conn, name, "infinity")
                 row = conn.execute(
                     f"""UPDATE sources SET enabled = false, config = config || '{{"disabled_by": "hand"}}',
                             updated_at = now()
@@ -126,12 +141,22 @@ class SourceRegistry:
     # -- health (the HTTP client's HealthReporter protocol) --------------------------------------
     def record_success(self, source: str) -> None:
         with self.db.connection() as conn:
-            conn.execute(
-                """UPDATE sources SET consecutive_failures = 0, backoff_level = 0, backoff_until = NULL,
+            row = conn.execute(
+                """UPDATE sources s SET consecutive_failures = 0, backoff_level = 0, backoff_until = NULL,
                        cap_strikes = 0, last_success_at = now(), updated_at = now()
-                   WHERE name = %s AND (consecutive_failures > 0 OR backoff_level > 0 OR backoff_until IS NOT NULL
-                                        OR last_success_at IS NULL OR last_success_at < now() - interval '1 minute')""",
-                (source,))
+                   FROM (SELECT backoff_level, backoff_until FROM sources WHERE name = %(name)s FOR UPDATE) old
+                   WHERE s.name = %(name)s
+                     AND (s.consecutive_failures > 0 OR s.backoff_level > 0 OR s.backoff_until IS NOT NULL
+                          OR s.last_success_at IS NULL OR s.last_success_at < now() - interval '1 minute')
+                   RETURNING old.backoff_level > 0 OR old.backoff_until IS NOT NULL""",
+                {"name": source}).fetchone()
+            if row and row[0] and not self._is_off(conn, source):
+                _unpark(conn, source)
+
+    @staticmethod
+    def _is_off(conn, source: str) -> bool:
+        row = conn.execute("SELECT NOT enabled OR auto_disabled FROM sources WHERE name = %s", (source,)).fetchone()
+        return bool(row and row[0])
 
     def record_failure(self, source: str, *, blocked: bool, reason: str) -> SourceHealth | None:
         """Count a failure; on the threshold (or while recovering) raise the backoff level."""
@@ -155,6 +180,8 @@ class SourceRegistry:
                 new_until = datetime.now().astimezone() + backoff_duration(level, self.rng)
                 failures = 0
             auto_disable = kind == "dealer" and strikes >= CAP_STRIKES_TO_DISABLE
+            if escalate:
+                _park(conn, source, "infinity" if auto_disable else new_until)
             out = conn.execute(
                 f"""UPDATE sources SET consecutive_failures = %s, backoff_level = %s, backoff_until = %s,
                         cap_strikes = %s, auto_disabled = auto_disabled OR %s, last_failure_at = now(),

@@ -174,7 +174,7 @@ def asyncio_run_per_call(urls: list[str]) -> float:
 
 def raw_speed(args) -> tuple[list[dict], dict]:
     rows = []
-    extra = {}
+    extra = {"load_start": " ".join(f"{x:.1f}" for x in os.getloadavg())}
     with SiteProcess(seed=7, listings=args.listings) as bases:
         base = bases[0]
         urls, note = listing_urls(base, args.pages)
@@ -270,15 +270,27 @@ def machine() -> str:
     )
 
 
+def _shown_python() -> str:
+    try:
+        return str(Path(sys.executable).relative_to(ROOT))
+    except ValueError:
+        return Path(sys.executable).name
+
+
 def render(args, rows, extra, polite) -> str:
     lines = [
         "## fetch_bench",
         "",
         f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"- machine: {machine()}",
-        f"- command: `{' '.join([Path(sys.executable).name, *sys.argv])}`",
+        f"- command: `{' '.join([_shown_python(), *sys.argv])}`",
         f"- pages: {extra['note']}, {args.pages} per run, best of {args.repeats}, "
         f"avg body {rows[0]['avg_kb']:.1f} KiB; sample site in its own process",
+        f"- sample site handler with TCP_NODELAY: {'yes (set by the bench)' if SiteProcess.nodelay else 'no (as shipped)'}. "
+        "As shipped it writes headers and body in two sends, so Nagle + delayed ACK hold each response "
+        "~40 ms and both loops measure ~22 pages/s per connection (`--server-nagle` to see it)",
+        f"- load average at start / end: {extra['load_start']} / {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        "(2 cores shared with other sessions; ratios are taken within one run, alternating bare/client)",
         "",
         "### Raw speed (pacing off, one host, loopback)",
         "",

@@ -6,6 +6,9 @@ What "polite" means here (DESIGN.md, section HTTP):
   randomized delay between requests (default 2-5 s; zero only when configured); origins run in parallel;
 - connect/read timeouts, bounded in-request retries on 408/429/500/502/503/504 honouring Retry-After;
   a Retry-After longer than the in-request wait limit becomes `retry_later` (the queue snoozes the item);
+- robots.txt per RFC 9309: 4xx = no restrictions; 5xx/429/unreachable = disallow everything for
+  `robots_error_ttl` (the fetch fails with reason robots_unavailable, so the queue's attempts bound it);
+  Crawl-delay can only raise the pace;
 - a body cap enforced while streaming, gzip/brotli, redirects followed by hand so each target is checked;
 - every URL checked before it is fetched: http(s), the source's allowed hosts, and no loopback/private/
   link-local/multicast/reserved address unless `allow_private_hosts` names the host. Literal addresses are
@@ -261,15 +264,16 @@ def _parse_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
 
 def address_refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     """Why an address may not be contacted by default, or None for a public unicast address."""
-    if isinstance(ip, ipaddress.IPv6Address):
+    if ip.is_loopback:
+        return f"loopback address {ip}"
+    if isinstance(ip, ipaddress.IPv6Address) and not ip.is_unspecified:
+        # Python 3.11 judges IPv4-mapped/NAT64/6to4 addresses by their IPv6 range, not the IPv4 inside.
         embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is None and any(ip in net for net in _EMBEDDED_V4) and ip != ipaddress.IPv6Address("::"):
+        if embedded is None and any(ip in net for net in _EMBEDDED_V4):
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
             inner = address_refusal(embedded)
             return f"{inner} (embedded in {ip})" if inner else None
-    if ip.is_loopback:
-        return f"loopback address {ip}"
     if ip.is_link_local:
         return f"link-local address {ip}"
     if ip.is_multicast:

@@ -218,6 +218,14 @@ def test_long_retry_after_returns_retry_later_without_sleeping(site):
     assert seen(site, "/_fault/status/200?after=") == []
 
 
+def test_retry_after_as_an_http_date(site):
+    with make_client(site) as client:
+        before = datetime.now(timezone.utc)
+        result = client.fetch(f"{site.base_urls[2]}/_fault/status/503?retry_after_date=600&k={key()}")
+    assert result.kind is FetchKind.RETRY_LATER and result.reason is Reason.RETRY_AFTER
+    assert result.retry_at - before == pytest.approx(timedelta(seconds=600), abs=timedelta(seconds=5))
+
+
 def test_retry_after_beyond_one_hour_is_capped(site):
     with make_client(site) as client:
         before = datetime.now(timezone.utc)
@@ -344,6 +352,14 @@ def test_compressed_bodies_are_decoded(site, encoding):
 
 def test_read_timeout(site):
     with make_client(site, read_timeout=0.5) as client:
+        result = client.fetch(f"{site.base_url}/_fault/slow?seconds=3&k={key()}")
+    assert result.kind is FetchKind.FAILED and result.reason is Reason.TIMEOUT
+    assert result.elapsed < 2.5
+
+
+def test_whole_attempt_deadline(site):
+    # read_timeout is per read; attempt_timeout bounds the whole request however the server dribbles
+    with make_client(site, read_timeout=10, attempt_timeout=0.5) as client:
         result = client.fetch(f"{site.base_url}/_fault/slow?seconds=3&k={key()}")
     assert result.kind is FetchKind.FAILED and result.reason is Reason.TIMEOUT
     assert result.elapsed < 2.5

@@ -8,6 +8,7 @@ maps to one queue action, and nothing is lost: an item ends done, retried, snooz
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -52,10 +53,21 @@ class DrainReport:
         return out
 
 
-def _listing_row(conn, listing_id: int):
-    return conn.execute(
-        "SELECT id, source, url, vehicle_id, etag, last_modified FROM listings WHERE id = %s", (listing_id,)
-    ).fetchone()
+def _listing_id(value) -> int | None:
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _listing_rows(conn, items: list[ClaimedItem]) -> dict[int, tuple]:
+    """The registry rows of a batch's listings in one round trip (listing id → row)."""
+    ids = sorted({i for i in (_listing_id(item.payload.get("listing_id")) for item in items) if i is not None})
+    if not ids:
+        return {}
+    return {row[0]: row for row in conn.execute(
+        "SELECT id, source, url, vehicle_id, etag, last_modified FROM listings WHERE id = ANY(%s::bigint[])",
+        (ids,))}
 
 
 def drain_imports(ingest: Ingest, *, time_budget: float | None = None, batch_size: int | None = None,
@@ -78,27 +90,52 @@ def drain_imports(ingest: Ingest, *, time_budget: float | None = None, batch_siz
 def _import_batch(ingest: Ingest, items: list[ClaimedItem], report: DrainReport) -> None:
     requests = []
     with ingest.db.connection() as conn:
-        for item in items:
-            row = _listing_row(conn, item.payload.get("listing_id"))
-            url = row[2] if row else item.payload.get("url")
-            requests.append(FetchRequest(url, source=item.source, etag=row[4] if row else None,
-                                         last_modified=row[5] if row else None, tag=(item, row)))
+        rows = _listing_rows(conn, items)
+    for item in items:
+        row = rows.get(_listing_id(item.payload.get("listing_id")))
+        url = row[2] if row else item.payload.get("url")
+        requests.append(FetchRequest(url, source=item.source, etag=row[4] if row else None,
+                                     last_modified=row[5] if row else None, tag=(item, row)))
     # Interleave sources so one slow host does not hold every in-flight slot.
     requests.sort(key=lambda r: hash(r.source) % 7)
     completed: list[tuple[ClaimedItem, dict]] = []
+    # Follow-up work (deep extraction, images) of the stored items, queued in one statement per batch,
+    # before the items are completed: a crash in between leaves the items to be imported again.
+    follow_ups: list[tuple[ClaimedItem, list[NewItem]]] = []
     for request, result in ingest.client.fetch_many(requests, max_in_flight=64):
         item, row = request.tag
+        item_follow_ups: list[NewItem] = []
         try:
-            outcome = _handle(ingest, item, row, result, report)
+            outcome = _handle(ingest, item, row, result, report, item_follow_ups)
         except Exception as exc:  # a bug or a database error on one item must not lose the batch
             outcome = None
             _fail(ingest, item, f"{type(exc).__name__}: {exc}", report)
         if outcome is not None:
             completed.append((item, outcome))
+            if item_follow_ups:
+                follow_ups.append((item, item_follow_ups))
+    if follow_ups:
+        completed = _enqueue_follow_ups(ingest, follow_ups, completed, report)
     if completed:
         done = ingest.queue.complete_many(completed)
         report.done += len(done.accepted)
         report.refused += len(done.refused)
+
+
+def _enqueue_follow_ups(ingest: Ingest, follow_ups: list[tuple[ClaimedItem, list[NewItem]]],
+                        completed: list[tuple[ClaimedItem, dict]], report: DrainReport) -> list[tuple[ClaimedItem, dict]]:
+    """Queue the batch's follow-ups; returns the completions that still stand (an item whose follow-ups could
+    not be queued is failed, and retried, as if its own enqueue had failed)."""
+    flat = [f for _, fs in follow_ups for f in fs]
+    try:
+        queued = ingest.queue.enqueue_many(flat)
+    except Exception as exc:  # the database is gone or the statement failed: fail these items, keep the rest
+        failed = {item.id for item, _ in follow_ups}
+        for item, _ in follow_ups:
+            _fail(ingest, item, f"{type(exc).__name__}: {exc}", report)
+        return [(item, outcome) for item, outcome in completed if item.id not in failed]
+    report.deep_enqueued += sum(1 for f, r in zip(flat, queued) if f.queue == "deep_extraction")
+    return completed
 
 
 def _fail(ingest: Ingest, item: ClaimedItem, error: str, report: DrainReport, *, permanent: bool = False) -> None:
@@ -125,8 +162,10 @@ def _snooze_until(ingest: Ingest, item: ClaimedItem, result: FetchResult) -> dat
     return datetime.now(timezone.utc) + BLOCKED_SNOOZE
 
 
-def _handle(ingest: Ingest, item: ClaimedItem, row, result: FetchResult, report: DrainReport) -> dict | None:
-    """Act on one fetch result. Returns the completion result, or None when the item was failed/snoozed."""
+def _handle(ingest: Ingest, item: ClaimedItem, row, result: FetchResult, report: DrainReport,
+            follow_ups: list[NewItem] | None = None) -> dict | None:
+    """Act on one fetch result. Returns the completion result, or None when the item was failed/snoozed.
+    With `follow_ups`, the stored listing's follow-up work is appended there for the caller to queue."""
     if row is None:
         _fail(ingest, item, f"listing {item.payload.get('listing_id')} is not in the registry", report, permanent=True)
         return None
@@ -156,28 +195,34 @@ def _handle(ingest: Ingest, item: ClaimedItem, row, result: FetchResult, report:
         return None
 
     module = ingest.module(item.source)
+    # One connection for the snapshot, the parse outcome and the stored listing (one pool checkout per item).
     with ingest.db.connection() as conn:
         snapshot = save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content)
-    try:
-        parsed = module.parse(result.content, url=result.final_url)
-    except ParseError as exc:
-        with ingest.db.connection() as conn:
+        try:
+            parsed = module.parse(result.content, url=result.final_url)
+        except ParseError as exc:
             if item.is_last_attempt:
                 mark_listing(conn, listing_id, "unparseable")
             conn.execute("UPDATE listings SET last_snapshot = %s WHERE id = %s", (snapshot, listing_id))
-        _fail(ingest, item, f"parse error: {exc}", report)
-        return None
-    if not isinstance(parsed, VehicleListing):
-        _fail(ingest, item, f"expected a listing page at {result.final_url}, got {type(parsed).__name__}", report)
-        return None
-    return store_listing(ingest, item, listing_id, row[3], parsed, snapshot, result, report)
+            parsed, error = None, f"parse error: {exc}"
+        else:
+            error = None if isinstance(parsed, VehicleListing) else (
+                f"expected a listing page at {result.final_url}, got {type(parsed).__name__}")
+        if error is None:
+            return store_listing(ingest, item, listing_id, row[3], parsed, snapshot, result, report, conn=conn,
+                                 follow_ups=follow_ups)
+    _fail(ingest, item, error, report)
+    return None
 
 
 def store_listing(ingest: Ingest, item: ClaimedItem | None, listing_id: int, vehicle_id: int | None,
                   parsed: VehicleListing, snapshot: bytes | None, result: FetchResult | None,
-                  report: DrainReport) -> dict:
-    """Persist one parsed listing page in one transaction; queue its deep extraction if it is an auction."""
-    with ingest.db.connection() as conn, conn.transaction():
+                  report: DrainReport, *, conn=None, follow_ups: list[NewItem] | None = None) -> dict:
+    """Persist one parsed listing page in one transaction; queue its deep extraction if it is an auction.
+
+    `conn`: a connection the caller already holds (else one from the pool). `follow_ups`: append the
+    follow-up work there for the caller to queue in bulk (else it is queued here)."""
+    with (nullcontext(conn) if conn is not None else ingest.db.connection()) as conn, conn.transaction():
         vehicle_id, vehicle_action = upsert_vehicle(conn, parsed, vehicle_id)
         update_listing(conn, listing_id, parsed, vehicle_id, snapshot,
                        etag=result.etag if result else None, last_modified=result.last_modified if result else None)
@@ -188,15 +233,17 @@ def store_listing(ingest: Ingest, item: ClaimedItem | None, listing_id: int, veh
         report.vehicles_new += 1
     else:
         report.vehicles_updated += 1
-    follow_ups = []
+    mine = []
     if parsed.images and ingest.settings.fast_mode:
-        follow_ups.append(NewItem("image_fetch", parsed.source if item is None else item.source,
+        mine.append(NewItem("image_fetch", parsed.source if item is None else item.source,
                                   f"images:{listing_id}", {"listing_id": listing_id}, priority=50))
     if parsed.is_auction:
-        follow_ups.append(NewItem("deep_extraction", item.source if item else parsed.source,
+        mine.append(NewItem("deep_extraction", item.source if item else parsed.source,
                                   f"deep:{listing_id}", {"listing_id": listing_id},
                                   priority=item.priority if item else 100))
-    if follow_ups:
-        queued = ingest.queue.enqueue_many(follow_ups)
-        report.deep_enqueued += sum(1 for f, r in zip(follow_ups, queued) if f.queue == "deep_extraction")
+    if mine and follow_ups is not None:
+        follow_ups.extend(mine)
+    elif mine:
+        queued = ingest.queue.enqueue_many(mine)
+        report.deep_enqueued += sum(1 for f, r in zip(mine, queued) if f.queue == "deep_extraction")
     return {"result": "stored", "vehicle_id": vehicle_id, "observation": changed}

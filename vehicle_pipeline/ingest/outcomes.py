@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 from vehicle_pipeline.http import FetchKind, FetchRequest
 from vehicle_pipeline.ingest.context import Ingest
-from vehicle_pipeline.ingest.imports import DrainReport, _fail, _snooze_until
+from vehicle_pipeline.ingest.imports import DrainReport, _fail, _listing_id, _snooze_until
 from vehicle_pipeline.model import ParseError, VehicleListing
 from vehicle_pipeline.store.queue import ClaimedItem
 from vehicle_pipeline.store.records import (
-    load_snapshot,
     mark_listing,
     save_comments,
     save_snapshot,
+    snapshot_body,
     update_listing,
     upsert_auction_event,
     upsert_vehicle,
@@ -55,18 +55,29 @@ def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeRepo
     pages: dict[int, tuple[bytes, str, bytes]] = {}  # item id → (body, url, snapshot sha)
     rows = {}
     to_fetch = []
-    with ingest.db.connection() as conn:
-        for item in items:
-            row = conn.execute("SELECT id, url, vehicle_id, last_snapshot FROM listings WHERE id = %s",
-                               (item.payload.get("listing_id"),)).fetchone()
-            rows[item.id] = row
-            if row is None:
-                continue
-            snap = load_snapshot(conn, bytes(row[3])) if row[3] is not None and not item.payload.get("refetch") else None
-            if snap is None:
-                to_fetch.append(FetchRequest(row[1], source=item.source, tag=item))
-            else:
-                pages[item.id] = (snap[1], snap[0], bytes(row[3]))
+    # The batch's listings and their stored pages in one round trip (not two per item).
+    ids = sorted({i for i in (_listing_id(item.payload.get("listing_id")) for item in items) if i is not None})
+    found: dict[int, tuple] = {}
+    if ids:
+        with ingest.db.connection() as conn:
+            for r in conn.execute(
+                    """SELECT l.id, l.url, l.vehicle_id, l.last_snapshot, s.url, s.compression, s.body
+                       FROM listings l LEFT JOIN page_snapshots s ON s.sha256 = l.last_snapshot
+                       WHERE l.id = ANY(%s::bigint[])""", (ids,)):
+                found[r[0]] = r
+    for item in items:
+        full = found.get(_listing_id(item.payload.get("listing_id")))
+        row = full[:4] if full is not None else None
+        rows[item.id] = row
+        if row is None:
+            continue
+        snap = None
+        if row[3] is not None and full[4] is not None and not item.payload.get("refetch"):
+            snap = (full[4], snapshot_body(full[5], full[6]))
+        if snap is None:
+            to_fetch.append(FetchRequest(row[1], source=item.source, tag=item))
+        else:
+            pages[item.id] = (snap[1], snap[0], bytes(row[3]))
     by_id = {item.id: item for item in items}
     for request, result in ingest.client.fetch_many(to_fetch):
         item = request.tag

@@ -17,7 +17,9 @@ Kinds:
     redirect_loop     302 to the same path with `_loop=n+1`, forever
     redirect_private  302 to the same path on http://127.0.0.2:<port> (an address a client must refuse)
     oversize          the page followed by filler up to `mb` MB (default 12), chunked, no Content-Length
-    markup_change     the source's pages lose their key markup (renderers get ctx.markup_variant[source] = "changed")
+    markup_change     `mode` = broken (default): the source's pages lose their key markup, as after a redesign the
+                      parsers have never seen; `mode` = legacy: renderers that know an older real layout serve it
+                      (ctx.markup_variant[source] = "changed"), which parsers must still read
 
 Which requests a fault hits (all but markup_change):
     rate=R (default 1)   a path is afflicted when hash(seed, entry, path) < R: a fixed set of paths, so the
@@ -51,7 +53,7 @@ _PARAMS = {
     "redirect_loop": _COMMON,
     "redirect_private": _COMMON,
     "oversize": _COMMON | {"mb"},
-    "markup_change": set(),
+    "markup_change": {"mode"},
 }
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 
@@ -76,6 +78,7 @@ class Fault:
     seconds: float = 2.0
     vendor: str = "cloudflare"
     mb: float = 12.0
+    mode: str = "broken"
 
     def applies_to(self, source: str, dealer: str | None, page: str) -> bool:
         if self.on != "all" and self.on != page:
@@ -171,6 +174,10 @@ def _parse_entry(index: int, entry: str) -> Fault:
         if params["vendor"] not in VENDORS:
             raise FaultSpecError(f"fault {entry!r}: unknown vendor {params['vendor']!r}; known: {', '.join(VENDORS)}")
         kw["vendor"] = params["vendor"]
+    if "mode" in params:
+        if params["mode"] not in ("broken", "legacy"):
+            raise FaultSpecError(f"fault {entry!r}: mode={params['mode']!r} must be broken or legacy")
+        kw["mode"] = params["mode"]
     if "code" in params:
         kw["code"] = _num(entry, "code", params["code"], int)
         if kw["code"] not in (404, 410):
@@ -208,7 +215,14 @@ class FaultPlan:
         return cls(faults=parse_fault_spec(spec), seed=seed, spec=(spec or "").strip())
 
     def markup_changed(self, source: str, dealer: str | None = None) -> bool:
-        return any(f.kind == "markup_change" and f.applies_to(source, dealer, "all") for f in self.faults)
+        return self.markup_mode(source, dealer) is not None
+
+    def markup_mode(self, source: str, dealer: str | None = None) -> str | None:
+        """"broken", "legacy" or None for this source's pages."""
+        for f in self.faults:
+            if f.kind == "markup_change" and f.applies_to(source, dealer, "all"):
+                return f.mode
+        return None
 
     def has(self, kind: str, source: str, dealer: str | None = None) -> bool:
         return any(f.kind == kind and f.applies_to(source, dealer, "all") for f in self.faults)

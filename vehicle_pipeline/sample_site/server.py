@@ -557,15 +557,17 @@ class SampleSite:
             return self._apply_fault(h, fault, path, query, port)
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.seconds)
-        changed = plan.markup_changed(source, dealer)
-        variant = {source: "changed"} if changed else {}
+        mode = plan.markup_mode(source, dealer)
+        variant = {source: "changed"} if mode == "legacy" else {}
         rendered = self._render(mod, source, rest, query, state, snap, self.context(base, clock, variant))
         if rendered is None:
             return h.reply(404, _html("Not Found", f"no {source} page at {rest}"), "text/html; charset=utf-8")
         body = rendered.body
-        if changed:
+        if mode == "broken":
+            body = _corrupt(body, rendered.content_type)
+        elif mode == "legacy":
             plain = self._render(mod, source, rest, query, state, snap, self.context(base, clock))
-            if plain is not None and plain.body == body:
+            if plain is not None and plain.body == body:  # the renderer knows no older layout
                 body = _corrupt(body, rendered.content_type)
         if fault is not None and fault.kind == "truncate":
             return h.truncate(rendered.status, body[: max(1, len(body) // 2)], len(body), rendered.content_type)

@@ -81,7 +81,12 @@ def load_snapshot(conn, sha256: bytes) -> tuple[str, bytes, datetime] | None:
     if row is None:
         return None
     url, compression, body, fetched_at = row
-    return url, (zlib.decompress(body) if compression == "zlib" else bytes(body)), fetched_at
+    return url, snapshot_body(compression, body), fetched_at
+
+
+def snapshot_body(compression: str | None, body: bytes) -> bytes:
+    """The page bytes of a stored snapshot body."""
+    return zlib.decompress(body) if compression == "zlib" else bytes(body)
 
 
 def upsert_vehicle(conn, listing: VehicleListing, existing_vehicle_id: int | None) -> tuple[int, str]:

@@ -130,7 +130,9 @@ async def bare_loop(urls: list[str], concurrency: int) -> tuple[float, int, int]
                 ok += r.status_code == 200
 
         started = time.perf_counter()
+        cpu = time.process_time()
         await asyncio.gather(*(one(u) for u in urls))
+        bare_loop.cpu = time.process_time() - cpu
         return time.perf_counter() - started, nbytes, ok
 
 
@@ -140,9 +142,11 @@ def polite_loop(urls: list[str], concurrency: int) -> tuple[float, int, int]:
         client.fetch(urls[0])  # robots.txt and a connection
         nbytes = ok = 0
         started = time.perf_counter()
+        cpu = time.process_time()
         for _, result in client.fetch_many(urls, max_in_flight=concurrency):
             nbytes += len(result.content)
             ok += result.ok
+        polite_loop.cpu = time.process_time() - cpu
         return time.perf_counter() - started, nbytes, ok
 
 
@@ -181,12 +185,15 @@ def raw_speed(args) -> tuple[list[dict], dict]:
         extra["note"] = note
         for c in args.concurrency:
             best = {"bare": None, "client": None}
+            cpu = {"bare": [], "client": []}
             for _ in range(args.repeats):
                 for name in ("bare", "client"):
                     if name == "bare":
                         secs, nbytes, ok = asyncio.run(bare_loop(urls, c))
+                        cpu[name].append(bare_loop.cpu)
                     else:
                         secs, nbytes, ok = polite_loop(urls, c)
+                        cpu[name].append(polite_loop.cpu)
                     if ok != len(urls):
                         raise SystemExit(f"{name} c={c}: only {ok}/{len(urls)} ok")
                     if best[name] is None or secs < best[name][0]:
@@ -195,12 +202,15 @@ def raw_speed(args) -> tuple[list[dict], dict]:
             for name, (secs, nbytes) in best.items():
                 row[f"{name}_pps"] = len(urls) / secs
                 row[f"{name}_mbps"] = nbytes / secs / 1e6
+                # CPU of this process per page: the client's own cost, much less sensitive to the shared load
+                row[f"{name}_cpu_ms"] = min(cpu[name]) / len(urls) * 1000
             row["ratio"] = row["client_pps"] / row["bare_pps"]
             row["avg_kb"] = best["client"][1] / len(urls) / 1024
             rows.append(row)
             print(
                 f"c={c:>2}  bare {row['bare_pps']:7.0f} p/s {row['bare_mbps']:6.1f} MB/s   "
-                f"client {row['client_pps']:7.0f} p/s {row['client_mbps']:6.1f} MB/s   ratio {row['ratio']:.0%}",
+                f"client {row['client_pps']:7.0f} p/s {row['client_mbps']:6.1f} MB/s   ratio {row['ratio']:.0%}   "
+                f"cpu/page bare {row['bare_cpu_ms']:.2f} ms client {row['client_cpu_ms']:.2f} ms",
                 flush=True,
             )
         few = urls[: args.design_calls]
@@ -294,13 +304,14 @@ def render(args, rows, extra, polite) -> str:
         "",
         "### Raw speed (pacing off, one host, loopback)",
         "",
-        "| concurrency | bare httpx pages/s | bare MB/s | client pages/s | client MB/s | client / bare |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| concurrency | bare httpx pages/s | bare MB/s | client pages/s | client MB/s | client / bare "
+        "| CPU ms/page bare / client |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['concurrency']} | {r['bare_pps']:.0f} | {r['bare_mbps']:.1f} | {r['client_pps']:.0f} "
-            f"| {r['client_mbps']:.1f} | {r['ratio']:.0%} |"
+            f"| {r['client_mbps']:.1f} | **{r['ratio']:.0%}** | {r['bare_cpu_ms']:.2f} / {r['client_cpu_ms']:.2f} |"
         )
     lines += [
         "",

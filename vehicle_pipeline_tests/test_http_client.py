@@ -36,6 +36,7 @@ SampleSite = pytest.importorskip("vehicle_pipeline.sample_site.server").SampleSi
 pytestmark = pytest.mark.timeout(120)
 
 NO_PACE = Pace(0, 0)
+FINISH_STAMP_LAG = 0.02
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +106,10 @@ def test_per_host_pacing_measured_at_the_server(site):
     rows = [r for r in rows if r["started"] >= started]
     assert len(rows) >= 6
     for prev, nxt in zip(rows, rows[1:]):
-        # a request starts at least one pace after the previous one *finished*, not just started
-        assert nxt["started"] - prev["finished"] >= 0.3, (prev, nxt)
+        assert nxt["started"] - prev["started"] >= 0.3, (prev, nxt)
+        # and one pace after the previous one *finished* (the server stamps "finished" after its last
+        # write, which can lag the moment the client has the response by a few ms)
+        assert nxt["started"] - prev["finished"] >= 0.3 - FINISH_STAMP_LAG, (prev, nxt)
     gaps = [b["started"] - a["started"] for a, b in zip(rows, rows[1:])]
     assert max(gaps) - min(gaps) > 0.005  # randomized between 0.3 and 0.4, not a fixed tick
     assert wall >= 5 * 0.3
@@ -135,7 +138,8 @@ def test_hosts_are_served_in_parallel_each_at_its_own_pace(site):
         port_rows.sort(key=lambda r: r["started"])
         assert len(port_rows) == per_host
         for prev, nxt in zip(port_rows, port_rows[1:]):
-            assert nxt["started"] - prev["finished"] >= 0.3, (port, prev, nxt)
+            assert nxt["started"] - prev["started"] >= 0.3, (port, prev, nxt)
+            assert nxt["started"] - prev["finished"] >= 0.3 - FINISH_STAMP_LAG, (port, prev, nxt)
     # the hosts overlapped: every host's first page came before any host's last page
     firsts = [min(r["started"] for r in v) for v in by_port.values()]
     lasts = [max(r["started"] for r in v) for v in by_port.values()]

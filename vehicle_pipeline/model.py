@@ -106,6 +106,20 @@ class ListingRef:
         }
 
 
+def _paged_contract(kind: str, page, items) -> dict:
+    """The contract of a page of a paginated list (listings or sellers)."""
+    return {
+        "kind": kind,
+        "source": page.source,
+        "url": page.url,
+        "total_items": page.total_items,
+        "page": page.page,
+        "pages_total": page.pages_total,
+        "next_page_url": page.next_page_url,
+        "items": [item.to_contract() for item in items],
+    }
+
+
 @dataclass
 class IndexPage:
     source: str
@@ -117,16 +131,7 @@ class IndexPage:
     next_page_url: str | None = None
 
     def to_contract(self, deep: bool = False) -> dict:
-        return {
-            "kind": "index",
-            "source": self.source,
-            "url": self.url,
-            "total_items": self.total_items,
-            "page": self.page,
-            "pages_total": self.pages_total,
-            "next_page_url": self.next_page_url,
-            "items": [item.to_contract() for item in self.items],
-        }
+        return _paged_contract("index", self, self.items)
 
 
 @dataclass
@@ -261,16 +266,7 @@ class SellerDirectoryPage:
     next_page_url: str | None = None
 
     def to_contract(self, deep: bool = False) -> dict:
-        return {
-            "kind": "sellers",
-            "source": self.source,
-            "url": self.url,
-            "total_items": self.total_items,
-            "page": self.page,
-            "pages_total": self.pages_total,
-            "next_page_url": self.next_page_url,
-            "items": [s.to_contract() for s in self.sellers],
-        }
+        return _paged_contract("sellers", self, self.sellers)
 
 
 ParsedPage = VehicleListing | IndexPage | SellerDirectoryPage

@@ -245,3 +245,21 @@ def test_faults_on_one_source_back_it_off_and_the_others_finish(db_url, db, samp
         assert set(k for k in states if k[0] == source) == {(source, "done")}, states
     assert states.get(("carsandbids", "pending")) == len([l for l in truth["listings"] if l["source"] == "carsandbids"])
     assert backoff == (1, True)
+
+
+def test_fast_mode_defers_image_rows_until_a_normal_drain(db_url, db, sample_site, truth):
+    instance = dg.DagsterInstance.ephemeral()
+    fast = pipeline_resources(db_url, sample_site.base_url, fast_mode=True)
+    _materialize([bat_listings], fast, DAY, instance)
+    meta = _meta(_materialize([vehicle_profiles], fast, instance=instance))
+    bat = [l for l in truth["listings"] if l["source"] == "bat"]
+    assert meta["images"] == 0 and meta["done"] == len(bat)
+    with db.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM vehicle_images").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM work_items WHERE queue = 'image_fetch' AND state = 'pending'"
+                            ).fetchone()[0] == sum(1 for l in bat if l["images"])
+    normal = pipeline_resources(db_url, sample_site.base_url)
+    meta = _meta(_materialize([vehicle_profiles], normal, instance=instance))
+    assert meta["deferred_images"] == sum(len(l["images"]) for l in bat)
+    with db.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM vehicle_images").fetchone()[0] == meta["deferred_images"]

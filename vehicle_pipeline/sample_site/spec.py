@@ -111,7 +111,7 @@ class SiteContext:
     markup_variant: dict[str, str] = field(default_factory=dict)  # source -> "changed" when a markup-change fault is on
 
     def source_base(self, source: str) -> str:
-        """Base URL of a source on this site: one path prefix per source (dealers: /dealers/<slug>)."""
+        """Base URL of a source on this site: one path prefix per source (dealers: /dealer/<slug>)."""
         return f"{self.base_url}/{source}"
 
     def url(self, source: str, path: str) -> str:

@@ -16,6 +16,7 @@ from vehicle_pipeline.defs.assets.listings import (
 )
 from vehicle_pipeline.defs.partitions import monthly
 from vehicle_pipeline.defs.resources import PipelineSettingsResource, PostgresResource, SourceSitesResource, open_ingest
+from vehicle_pipeline.ingest.images import drain_images
 from vehicle_pipeline.ingest.imports import drain_imports
 from vehicle_pipeline.ingest.outcomes import drain_outcomes
 from vehicle_pipeline.ingest.repairs import repair_month
@@ -50,6 +51,10 @@ def vehicle_profiles(context: dg.AssetExecutionContext, config: DrainConfig, pos
     with open_ingest(context, postgres, sites, settings) as ingest:
         report = drain_imports(ingest, time_budget=config.time_budget_seconds, batch_size=config.batch_size,
                                sources=config.sources)
+        deferred_images = 0
+        if not ingest.settings.fast_mode:  # image rows that fast mode deferred, from the stored pages
+            budget = max(10.0, (config.time_budget_seconds or ingest.settings.time_budget_seconds) - report.seconds)
+            deferred_images = drain_images(ingest, time_budget=budget).images
         with ingest.db.connection() as conn:
             vehicles, listings = conn.execute(
                 "SELECT (SELECT count(*) FROM vehicles), (SELECT count(*) FROM listings WHERE vehicle_id IS NOT NULL)"
@@ -57,7 +62,7 @@ def vehicle_profiles(context: dg.AssetExecutionContext, config: DrainConfig, pos
     for error in report.errors:
         context.log.warning(error)
     metadata = _numeric(report.metadata())
-    metadata |= {"vehicles_total": vehicles, "listings_with_profile": listings}
+    metadata |= {"vehicles_total": vehicles, "listings_with_profile": listings, "deferred_images": deferred_images}
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -1,0 +1,98 @@
+"""Draining a queue within a time budget, and what every ingest step reports.
+
+One run claims batch after batch until its budget is spent or the queue is empty (a run costs seconds to
+start, so never one run per item); each batch is handed to the step's batch handler.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from vehicle_pipeline.http import FetchResult
+from vehicle_pipeline.store.queue import ClaimedItem
+
+BLOCKED_SNOOZE = timedelta(minutes=15)
+MAX_ERRORS_KEPT = 20
+
+
+@dataclass
+class StepReport:
+    """Numbers for an asset's metadata; `errors` (and other non-numeric fields) go to the run log."""
+
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    _NOT_METADATA = ("errors",)
+
+    def metadata(self) -> dict:
+        out = asdict(self)
+        for name in self._NOT_METADATA:
+            out.pop(name, None)
+        return out
+
+    def note(self, error: str) -> None:
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(error)
+
+
+@dataclass
+class DrainReport(StepReport):
+    claimed: int = 0
+    done: int = 0
+    unchanged: int = 0
+    gone: int = 0
+    retried: int = 0
+    dead: int = 0
+    snoozed: int = 0
+    blocked: int = 0
+    refused: int = 0  # writes refused by the fencing token (our lease was lost to another worker)
+    vehicles_new: int = 0
+    vehicles_updated: int = 0
+    deep_enqueued: int = 0
+    images: int = 0
+    batches: int = 0
+
+
+def drain(ingest, queue_name: str, handle_batch: Callable[[list[ClaimedItem]], None], report: DrainReport, *,
+          time_budget: float | None = None, batch_size: int | None = None,
+          sources: list[str] | None = None) -> DrainReport:
+    budget = ingest.settings.time_budget_seconds if time_budget is None else time_budget
+    batch_size = batch_size or ingest.settings.batch_size
+    started = time.monotonic()
+    while time.monotonic() - started < budget:
+        items = ingest.queue.claim(queue_name, batch_size, sources=sources)
+        if not items:
+            break
+        report.batches += 1
+        report.claimed += len(items)
+        handle_batch(items)
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+def fail_item(ingest, item: ClaimedItem, error: str, report: DrainReport, *, permanent: bool = False) -> None:
+    """Consume the item's attempt: a retry later, or dead after the last one; the reason is kept."""
+    result = ingest.queue.fail(item, error, permanent=permanent)
+    if not result.accepted:
+        report.refused += 1
+    elif result.state == "dead":
+        report.dead += 1
+    else:
+        report.retried += 1
+    report.note(f"{item.dedupe_key}: {error}")
+
+
+def snooze_until(ingest, item: ClaimedItem, result: FetchResult) -> datetime:
+    """When to try a blocked or rate-limited item again: the site's word, else the source's backoff."""
+    if result.retry_at is not None:
+        return result.retry_at
+    try:
+        health = ingest.registry.get(item.source)
+        if health.backoff_until is not None:
+            return health.backoff_until
+    except KeyError:
+        pass
+    return datetime.now(timezone.utc) + BLOCKED_SNOOZE

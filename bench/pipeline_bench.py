@@ -102,6 +102,11 @@ def machine() -> dict:
     return {"nproc": os.cpu_count(), "ram_gib": mem_kb / 1024 / 1024, "python": platform.python_version()}
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -315,12 +320,14 @@ def run_pipeline(args, db_url: str, site_url: str, profiler) -> tuple[list[Run],
 
 def parse_only(truth: dict) -> dict:
     pages = []
+    fetch_started = time.perf_counter()
     with httpx.Client(timeout=30) as client:
         for listing in truth["listings"]:
             url = listing["fetch_url"]
             resp = client.get(url)
             resp.raise_for_status()
             pages.append((listing["source"], url, resp.content))
+    fetch_seconds = time.perf_counter() - fetch_started
     modules = {s: sources.get(s) for s in {p[0] for p in pages}}
     per_source: dict[str, float] = defaultdict(float)
     failures = 0
@@ -334,7 +341,8 @@ def parse_only(truth: dict) -> dict:
         per_source[source] += time.perf_counter() - t
     seconds = time.perf_counter() - started
     return {"pages": len(pages), "seconds": seconds, "per_s": len(pages) / seconds if seconds else 0.0,
-            "bytes": sum(len(p[2]) for p in pages), "failures": failures, "per_source": dict(per_source)}
+            "bytes": sum(len(p[2]) for p in pages), "failures": failures, "per_source": dict(per_source),
+            "fetch_per_s": len(pages) / fetch_seconds if fetch_seconds else 0.0}
 
 
 # ---- report
@@ -368,6 +376,11 @@ def build_report(r: dict) -> str:
     lines.append(f"| parse-only listings/s (`parse(body, deep=True)`, {r['parse']['pages']:,} pages, "
                  f"{r['parse']['bytes'] / 1e6:.1f} MB, {r['parse']['seconds']:.2f} s) | {po:.1f} | |")
     lines.append(f"| end-to-end ÷ parse-only | **{ratio:.2f}** | ≥ 0.5 |")
+    lines.append(f"| for reference: fetch-only listings/s (the same pages, plain httpx loop, one connection) | "
+                 f"{r['fetch_per_s']:.1f} | |")
+    lines.append(f"| CPU seconds of the pipeline process during the runs (user+sys) | {r['cpu']:.1f} s "
+                 f"({r['cpu'] / r['wall'] * 100:.0f}% of one core); 1-min load average {r['load'][0]:.1f} → "
+                 f"{r['load'][1]:.1f} | |")
     lines.append(f"| peak RSS of the pipeline process (ru_maxrss, before the parse-only phase) | **{rss:.0f} MB** | "
                  f"< 1024 MB |")
     total_outside = sum(x.outside for x in runs)
@@ -474,8 +487,9 @@ def main() -> int:
             n = len(truth["listings"])
             time.sleep(1.0)
             stats0, tables0 = db_stats(server_url, dbname), table_stats(db_url)
+            load0, cpu0 = os.getloadavg()[0], cpu_seconds()
             runs, phase_seconds, wall = run_pipeline(args, db_url, site.url, profiler)
-            rss = peak_rss_mb()
+            rss, cpu, load1 = peak_rss_mb(), cpu_seconds() - cpu0, os.getloadavg()[0]
             time.sleep(1.5)  # let the pool's backends exit and flush their statistics
             stats1, tables1 = db_stats(server_url, dbname), table_stats(db_url)
             with psycopg.connect(db_url, autocommit=True) as conn:
@@ -509,6 +523,7 @@ def main() -> int:
         "by_source": Counter(listing["source"] for listing in truth["listings"]),
         "batch_size": args.batch_size or PipelineSettingsResource().batch_size,
         "runs": runs, "phase_seconds": phase_seconds, "wall": wall, "e2e_per_s": n / wall, "rss_mb": rss,
+        "cpu": cpu, "load": (load0, load1), "fetch_per_s": parse["fetch_per_s"],
         "db_delta": {k: stats1[k] - stats0[k] for k in stats0}, "tables": tables, "parse": parse,
         "guard": {"ok": guard_ok, "profiles": profiles, "dead": dead, "events": events, "auctions": auctions},
         "notes": args.notes.read_text() if args.notes else "",

@@ -535,3 +535,18 @@ def test_listing_pages_fetch(site):
         results = list(client.fetch_many(urls))
     statuses = Counter(r.status for _, r in results)
     assert statuses[200] == len(urls), statuses
+
+
+def test_fetch_async_from_another_event_loop(site):
+    import asyncio
+
+    health = RecordingHealth()
+
+    async def main(client):
+        urls = [f"{site.base_urls[i % 4]}/_fault/status/200?aio={key()}" for i in range(8)]
+        return await asyncio.gather(*(client.fetch_async(u, source="bat") for u in urls))
+
+    with make_client(site, health=health) as client:
+        results = asyncio.run(main(client))
+    assert all(r.ok for r in results)
+    assert health.events == [("success", "bat")] * 8

@@ -222,7 +222,10 @@ def store_listing(ingest: Ingest, item: ClaimedItem | None, listing_id: int, veh
 
     `conn`: a connection the caller already holds (else one from the pool). `follow_ups`: append the
     follow-up work there for the caller to queue in bulk (else it is queued here)."""
-    with (nullcontext(conn) if conn is not None else ingest.db.connection()) as conn, conn.transaction():
+    # Pipeline mode: BEGIN rides with the first statement and statements whose results are not read yet
+    # travel together (4 round trips instead of 6); the transaction is the same.
+    with (nullcontext(conn) if conn is not None else ingest.db.connection()) as conn, conn.pipeline(), \
+            conn.transaction():
         vehicle_id, vehicle_action = upsert_vehicle(conn, parsed, vehicle_id)
         update_listing(conn, listing_id, parsed, vehicle_id, snapshot,
                        etag=result.etag if result else None, last_modified=result.last_modified if result else None)

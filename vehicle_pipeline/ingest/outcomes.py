@@ -126,7 +126,8 @@ def _extract_one(ingest: Ingest, item: ClaimedItem, row, body: bytes, url: str, 
     parsed = ingest.module(item.source).parse(body, url=url, deep=True)
     if not isinstance(parsed, VehicleListing) or parsed.outcome is None:
         raise ParseError(item.source, url, "an auction listing page (no outcome found)")
-    with ingest.db.connection() as conn, conn.transaction():
+    # Pipeline mode: fewer round trips (BEGIN and the statements whose results are not read travel together).
+    with ingest.db.connection() as conn, conn.pipeline(), conn.transaction():
         vehicle_id, _ = upsert_vehicle(conn, parsed, vehicle_id)
         update_listing(conn, listing_id, parsed, vehicle_id, sha)
         action = upsert_auction_event(conn, listing_id, vehicle_id, parsed, sha)

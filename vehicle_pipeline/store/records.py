@@ -191,12 +191,16 @@ def record_observation(conn, listing_id: int, listing: VehicleListing, snapshot:
 def save_images(conn, listing_id: int, vehicle_id: int | None, urls: Sequence[str]) -> int:
     if not urls:
         return 0
+    # The count comes back as a row (not rowcount) so this also works inside a psycopg pipeline.
     return conn.execute(
-        """INSERT INTO vehicle_images (vehicle_id, listing_id, url, position)
-           SELECT %s, %s, u, ord - 1 FROM unnest(%s::text[]) WITH ORDINALITY AS t(u, ord)
-           ON CONFLICT (listing_id, url) DO NOTHING""",
+        """WITH ins AS (
+               INSERT INTO vehicle_images (vehicle_id, listing_id, url, position)
+               SELECT %s, %s, u, ord - 1 FROM unnest(%s::text[]) WITH ORDINALITY AS t(u, ord)
+               ON CONFLICT (listing_id, url) DO NOTHING
+               RETURNING 1)
+           SELECT count(*) FROM ins""",
         (vehicle_id, listing_id, list(urls)),
-    ).rowcount
+    ).fetchone()[0]
 
 
 _EVENT_KEEP = ("high_bid", "currency", "bid_count", "comment_count", "view_count", "watcher_count", "no_reserve",
@@ -248,12 +252,16 @@ def save_comments(conn, listing_id: int, comments: Sequence[Comment]) -> int:
     """Insert comments and bids not stored yet; returns how many were new."""
     if not comments:
         return 0
+    # The count comes back as a row (not rowcount) so this also works inside a psycopg pipeline.
     return conn.execute(
-        """INSERT INTO auction_comments (listing_id, external_id, kind, author, posted_at, body, amount, currency)
-           SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[],
-                                    %s::numeric[], %s::text[])
-           ON CONFLICT (listing_id, external_id) DO NOTHING""",
+        """WITH ins AS (
+               INSERT INTO auction_comments (listing_id, external_id, kind, author, posted_at, body, amount, currency)
+               SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[],
+                                        %s::numeric[], %s::text[])
+               ON CONFLICT (listing_id, external_id) DO NOTHING
+               RETURNING 1)
+           SELECT count(*) FROM ins""",
         (listing_id, [c.external_id for c in comments], [str(c.kind) for c in comments],
          [c.author for c in comments], [c.posted_at for c in comments], [c.text for c in comments],
          [c.amount for c in comments], [c.currency for c in comments]),
-    ).rowcount
+    ).fetchone()[0]

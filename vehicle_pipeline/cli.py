@@ -326,7 +326,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _restore_default_signals() -> None:
+    """A shell that starts us in the background may leave SIGINT/SIGTERM ignored, and children inherit that:
+    `dev` and `sample-site` must stay stoppable."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _restore_default_signals()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import email.utils
-import importlib.util
 import ipaddress
 import logging
 import os
@@ -40,7 +39,6 @@ import queue
 import random
 import re
 import socket
-import sys
 import threading
 import time
 import weakref
@@ -56,12 +54,6 @@ import httpx
 from protego import Protego
 
 log = logging.getLogger(__name__)
-
-# httpcore runs `import sniffio` each time it sets up a lock (4 times per request). sniffio is optional and
-# absent here, and a failed import searches sys.path every time (~60 µs each, ~10 % of a loopback fetch).
-# Recording the absence makes that ImportError immediate; nothing changes for code that has sniffio.
-if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 DEFAULT_USER_AGENT = "vehicle-pipeline/0.1 (+contact: set VEHICLE_PIPELINE_USER_AGENT)"
 USER_AGENT_ENV = "VEHICLE_PIPELINE_USER_AGENT"

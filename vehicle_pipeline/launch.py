@@ -7,6 +7,7 @@ are there when the UI is opened afterwards.
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -173,6 +174,7 @@ def dagster_dev(port: int = 3000, host: str = "127.0.0.1") -> int:
     """`dagster dev` on this project's instance; returns its exit status."""
     cmd = [sys.executable, "-m", "dagster", "dev", "-h", host, "-p", str(port), "-m", "vehicle_pipeline.definitions"]
     proc = subprocess.Popen(cmd, env=os.environ.copy())
+    previous = signal.signal(signal.SIGTERM, lambda *_: proc.terminate())  # stopping us stops the UI too
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -182,3 +184,5 @@ def dagster_dev(port: int = 3000, host: str = "127.0.0.1") -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
             return proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -212,3 +212,30 @@ def test_definitions_load_and_validate_with_no_secrets(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-m",
                            "vehicle_pipeline.definitions"], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_run_failure_sensor_releases_the_failed_runs_claims(db_url, db, instance):
+    from vehicle_pipeline.defs.sensors import release_claims_on_run_failure
+
+    @dg.asset
+    def doomed():
+        raise RuntimeError("the run dies")
+
+    result = dg.materialize([doomed], instance=instance, raise_on_error=False)
+    assert not result.success
+    SourceRegistry(db).upsert("bat", "auction")
+    queue = WorkQueue(db, worker_id=f"run:{result.run_id}")
+    queue.enqueue_many([NewItem("listing_import", "bat", f"k{i}") for i in range(3)])
+    held = queue.claim("listing_import", 3)
+    other = WorkQueue(db, worker_id="run:someone-else")
+    other.enqueue(NewItem("listing_import", "bat", "theirs"))
+    [theirs] = other.claim("listing_import", 1)
+    with dg.build_run_status_sensor_context(
+            sensor_name="release_claims_on_run_failure", dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance, dagster_run=result.dagster_run,
+            resources={"postgres": PostgresResource(database_url=db_url)}).for_run_failure() as context:
+        release_claims_on_run_failure(context)
+    with db.connection() as conn:
+        states = dict(conn.execute("SELECT dedupe_key, state FROM work_items").fetchall())
+    assert all(states[i.dedupe_key] == "pending" for i in held), "released at once, not after the lease"
+    assert states[theirs.dedupe_key] == "running", "another run's claims are left alone"

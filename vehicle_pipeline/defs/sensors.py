@@ -88,10 +88,9 @@ def repair_auto_queue_sensor(context: dg.SensorEvaluationContext, postgres: Post
 
 
 @dg.run_failure_sensor(default_status=ACTIVE)
-def release_claims_on_run_failure(context: dg.RunFailureSensorContext):
+def release_claims_on_run_failure(context: dg.RunFailureSensorContext, postgres: PostgresResource):
     """A failed run's queue items go back at once instead of waiting out their leases."""
     run = context.dagster_run
-    postgres = PostgresResource()
     released = WorkQueue(postgres.database()).release_worker(f"run:{run.run_id}")
     context.log.warning(f"run {run.run_id} ({run.job_name}) failed: released {released} claimed item(s)")
 

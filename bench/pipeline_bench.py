@@ -144,6 +144,21 @@ class SiteProcess:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+
+def process_cpu_seconds(pid: int | None) -> float:
+    """utime + stime of another process (its threads included), from /proc."""
+    if pid is None:
+        return float("nan")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 class InProcessSite:
     def __init__(self, listings: int, seed: int):
@@ -151,6 +166,8 @@ class InProcessSite:
 
         self.site = SampleSite(seed=seed, listings=listings)
         self.url = ""
+
+    pid = None
 
     def __enter__(self):
         self.site.start()
@@ -381,6 +398,9 @@ def build_report(r: dict) -> str:
     lines.append(f"| CPU seconds of the pipeline process during the runs (user+sys) | {r['cpu']:.1f} s "
                  f"({r['cpu'] / r['wall'] * 100:.0f}% of one core); 1-min load average {r['load'][0]:.1f} → "
                  f"{r['load'][1]:.1f} | |")
+    if r["site_cpu"] == r["site_cpu"]:  # not NaN: the site ran in a child process
+        lines.append(f"| CPU seconds of the sample-site process in the same window (rendering pages) | "
+                     f"{r['site_cpu']:.1f} s ({r['site_cpu'] / r['wall'] * 100:.0f}% of one core) | |")
     lines.append(f"| peak RSS of the pipeline process (ru_maxrss, before the parse-only phase) | **{rss:.0f} MB** | "
                  f"< 1024 MB |")
     total_outside = sum(x.outside for x in runs)
@@ -487,9 +507,10 @@ def main() -> int:
             n = len(truth["listings"])
             time.sleep(1.0)
             stats0, tables0 = db_stats(server_url, dbname), table_stats(db_url)
-            load0, cpu0 = os.getloadavg()[0], cpu_seconds()
+            load0, cpu0, site_cpu0 = os.getloadavg()[0], cpu_seconds(), process_cpu_seconds(site.pid)
             runs, phase_seconds, wall = run_pipeline(args, db_url, site.url, profiler)
             rss, cpu, load1 = peak_rss_mb(), cpu_seconds() - cpu0, os.getloadavg()[0]
+            site_cpu = process_cpu_seconds(site.pid) - site_cpu0
             time.sleep(1.5)  # let the pool's backends exit and flush their statistics
             stats1, tables1 = db_stats(server_url, dbname), table_stats(db_url)
             with psycopg.connect(db_url, autocommit=True) as conn:
@@ -523,7 +544,7 @@ def main() -> int:
         "by_source": Counter(listing["source"] for listing in truth["listings"]),
         "batch_size": args.batch_size or PipelineSettingsResource().batch_size,
         "runs": runs, "phase_seconds": phase_seconds, "wall": wall, "e2e_per_s": n / wall, "rss_mb": rss,
-        "cpu": cpu, "load": (load0, load1), "fetch_per_s": parse["fetch_per_s"],
+        "cpu": cpu, "site_cpu": site_cpu, "load": (load0, load1), "fetch_per_s": parse["fetch_per_s"],
         "db_delta": {k: stats1[k] - stats0[k] for k in stats0}, "tables": tables, "parse": parse,
         "guard": {"ok": guard_ok, "profiles": profiles, "dead": dead, "events": events, "auctions": auctions},
         "notes": args.notes.read_text() if args.notes else "",

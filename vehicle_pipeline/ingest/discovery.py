@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 from vehicle_pipeline.http import FetchKind
 from vehicle_pipeline.ingest.context import Ingest
+from vehicle_pipeline.ingest.drain import StepReport
 from vehicle_pipeline.ingest.index import IndexWalk, walk_index
 from vehicle_pipeline.model import ParseError, SellerDirectoryPage, SellerKind, SellerRef
 from vehicle_pipeline.store.sources import AUTO_ENABLE_CONFIDENCE
 
 
 @dataclass
-class DiscoveryReport:
+class DiscoveryReport(StepReport):
     pages: int = 0
     sellers_found: int = 0
     dealers: int = 0
@@ -28,13 +29,6 @@ class DiscoveryReport:
     below_threshold: int = 0
     failed: int = 0
     blocked: int = 0
-    seconds: float = 0.0
-    errors: list[str] = field(default_factory=list)
-
-    def metadata(self) -> dict:
-        out = asdict(self)
-        out.pop("errors")
-        return out
 
 
 def dealer_source_name(seller: SellerRef) -> str:
@@ -55,13 +49,13 @@ def discover_sellers(ingest: Ingest, *, max_pages: int | None = None) -> Discove
         if result.kind is not FetchKind.OK:
             report.blocked += result.kind is FetchKind.BLOCKED
             report.failed += result.kind is not FetchKind.BLOCKED
-            report.errors.append(f"{url}: {result.describe()}")
+            report.note(f"{url}: {result.describe()}")
             break
         try:
             page = module.parse(result.content, url=result.final_url)
         except ParseError as exc:
             report.failed += 1
-            report.errors.append(str(exc))
+            report.note(str(exc))
             break
         if not isinstance(page, SellerDirectoryPage):
             report.failed += 1
@@ -77,14 +71,14 @@ def discover_sellers(ingest: Ingest, *, max_pages: int | None = None) -> Discove
         seller = next(s for s in dealers if s.profile_url == request.url)
         if result.kind is not FetchKind.OK:
             report.failed += 1
-            report.errors.append(f"{request.url}: {result.describe()}")
+            report.note(f"{request.url}: {result.describe()}")
             continue
         report.profiles_fetched += 1
         try:
             profile = module.parse_seller(result.content, url=result.final_url)
         except ParseError as exc:
             report.failed += 1
-            report.errors.append(str(exc))
+            report.note(str(exc))
             continue
         merged = SellerRef(
             name=profile.name or seller.name, profile_url=seller.profile_url, external_id=seller.external_id,

@@ -56,6 +56,15 @@ class DrainReport(StepReport):
     batches: int = 0
 
 
+def payload_listing_id(item: ClaimedItem) -> int | None:
+    """The listing a queue item is about; a malformed payload reads as none (and the item fails)."""
+    value = item.payload.get("listing_id")
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
 def drain(ingest, queue_name: str, handle_batch: Callable[[list[ClaimedItem]], None], report: DrainReport, *,
           time_budget: float | None = None, batch_size: int | None = None,
           sources: list[str] | None = None) -> DrainReport:

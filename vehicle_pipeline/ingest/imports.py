@@ -7,13 +7,11 @@ maps to one queue action, and nothing is lost: an item ends done, retried, snooz
 
 from __future__ import annotations
 
-import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
 
 from vehicle_pipeline.http import FetchKind, FetchRequest, FetchResult
 from vehicle_pipeline.ingest.context import Ingest
+from vehicle_pipeline.ingest.drain import DrainReport, drain, fail_item, payload_listing_id, snooze_until
 from vehicle_pipeline.model import ParseError, VehicleListing
 from vehicle_pipeline.store.queue import ClaimedItem, NewItem
 from vehicle_pipeline.store.records import (
@@ -25,44 +23,9 @@ from vehicle_pipeline.store.records import (
     upsert_vehicle,
 )
 
-BLOCKED_SNOOZE = timedelta(minutes=15)
-
-
-@dataclass
-class DrainReport:
-    claimed: int = 0
-    done: int = 0
-    unchanged: int = 0
-    gone: int = 0
-    retried: int = 0
-    dead: int = 0
-    snoozed: int = 0
-    blocked: int = 0
-    refused: int = 0  # completions refused by the fencing token (our lease was lost)
-    vehicles_new: int = 0
-    vehicles_updated: int = 0
-    deep_enqueued: int = 0
-    images: int = 0
-    batches: int = 0
-    seconds: float = 0.0
-    errors: list[str] = field(default_factory=list)
-
-    def metadata(self) -> dict:
-        out = asdict(self)
-        out.pop("errors")
-        return out
-
-
-def _listing_id(value) -> int | None:
-    try:
-        return int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        return None
-
-
 def _listing_rows(conn, items: list[ClaimedItem]) -> dict[int, tuple]:
     """The registry rows of a batch's listings in one round trip (listing id → row)."""
-    ids = sorted({i for i in (_listing_id(item.payload.get("listing_id")) for item in items) if i is not None})
+    ids = sorted({i for i in (payload_listing_id(item) for item in items) if i is not None})
     if not ids:
         return {}
     return {row[0]: row for row in conn.execute(
@@ -73,18 +36,8 @@ def _listing_rows(conn, items: list[ClaimedItem]) -> dict[int, tuple]:
 def drain_imports(ingest: Ingest, *, time_budget: float | None = None, batch_size: int | None = None,
                   sources: list[str] | None = None) -> DrainReport:
     report = DrainReport()
-    budget = ingest.settings.time_budget_seconds if time_budget is None else time_budget
-    batch_size = batch_size or ingest.settings.batch_size
-    started = time.monotonic()
-    while time.monotonic() - started < budget:
-        items = ingest.queue.claim("listing_import", batch_size, sources=sources)
-        if not items:
-            break
-        report.batches += 1
-        report.claimed += len(items)
-        _import_batch(ingest, items, report)
-    report.seconds = round(time.monotonic() - started, 3)
-    return report
+    return drain(ingest, "listing_import", lambda items: _import_batch(ingest, items, report), report,
+                 time_budget=time_budget, batch_size=batch_size, sources=sources)
 
 
 def _import_batch(ingest: Ingest, items: list[ClaimedItem], report: DrainReport) -> None:
@@ -92,7 +45,7 @@ def _import_batch(ingest: Ingest, items: list[ClaimedItem], report: DrainReport)
     with ingest.db.connection() as conn:
         rows = _listing_rows(conn, items)
     for item in items:
-        row = rows.get(_listing_id(item.payload.get("listing_id")))
+        row = rows.get(payload_listing_id(item))
         url = row[2] if row else item.payload.get("url")
         requests.append(FetchRequest(url, source=item.source, etag=row[4] if row else None,
                                      last_modified=row[5] if row else None, tag=(item, row)))
@@ -109,7 +62,7 @@ def _import_batch(ingest: Ingest, items: list[ClaimedItem], report: DrainReport)
             outcome = _handle(ingest, item, row, result, report, item_follow_ups)
         except Exception as exc:  # a bug or a database error on one item must not lose the batch
             outcome = None
-            _fail(ingest, item, f"{type(exc).__name__}: {exc}", report)
+            fail_item(ingest, item, f"{type(exc).__name__}: {exc}", report)
         if outcome is not None:
             completed.append((item, outcome))
             if item_follow_ups:
@@ -132,34 +85,10 @@ def _enqueue_follow_ups(ingest: Ingest, follow_ups: list[tuple[ClaimedItem, list
     except Exception as exc:  # the database is gone or the statement failed: fail these items, keep the rest
         failed = {item.id for item, _ in follow_ups}
         for item, _ in follow_ups:
-            _fail(ingest, item, f"{type(exc).__name__}: {exc}", report)
+            fail_item(ingest, item, f"{type(exc).__name__}: {exc}", report)
         return [(item, outcome) for item, outcome in completed if item.id not in failed]
     report.deep_enqueued += sum(1 for f, r in zip(flat, queued) if f.queue == "deep_extraction")
     return completed
-
-
-def _fail(ingest: Ingest, item: ClaimedItem, error: str, report: DrainReport, *, permanent: bool = False) -> None:
-    result = ingest.queue.fail(item, error, permanent=permanent)
-    if not result.accepted:
-        report.refused += 1
-    elif result.state == "dead":
-        report.dead += 1
-    else:
-        report.retried += 1
-    if len(report.errors) < 20:
-        report.errors.append(f"{item.dedupe_key}: {error}")
-
-
-def _snooze_until(ingest: Ingest, item: ClaimedItem, result: FetchResult) -> datetime:
-    if result.retry_at is not None:
-        return result.retry_at
-    try:
-        health = ingest.registry.get(item.source)
-        if health.backoff_until is not None:
-            return health.backoff_until
-    except KeyError:
-        pass
-    return datetime.now(timezone.utc) + BLOCKED_SNOOZE
 
 
 def _handle(ingest: Ingest, item: ClaimedItem, row, result: FetchResult, report: DrainReport,
@@ -167,7 +96,7 @@ def _handle(ingest: Ingest, item: ClaimedItem, row, result: FetchResult, report:
     """Act on one fetch result. Returns the completion result, or None when the item was failed/snoozed.
     With `follow_ups`, the stored listing's follow-up work is appended there for the caller to queue."""
     if row is None:
-        _fail(ingest, item, f"listing {item.payload.get('listing_id')} is not in the registry", report, permanent=True)
+        fail_item(ingest, item, f"listing {item.payload.get('listing_id')} is not in the registry", report, permanent=True)
         return None
     listing_id = row[0]
     kind = result.kind
@@ -184,14 +113,14 @@ def _handle(ingest: Ingest, item: ClaimedItem, row, result: FetchResult, report:
     if kind in (FetchKind.BLOCKED, FetchKind.RETRY_LATER):
         if kind is FetchKind.BLOCKED:
             report.blocked += 1
-        until = _snooze_until(ingest, item, result)
+        until = snooze_until(ingest, item, result)
         if ingest.queue.snooze(item, until, result.describe(), parked=kind is FetchKind.BLOCKED):
             report.snoozed += 1
         else:
             report.refused += 1
         return None
     if kind is not FetchKind.OK:
-        _fail(ingest, item, result.describe(), report)
+        fail_item(ingest, item, result.describe(), report)
         return None
 
     module = ingest.module(item.source)
@@ -211,7 +140,7 @@ def _handle(ingest: Ingest, item: ClaimedItem, row, result: FetchResult, report:
         if error is None:
             return store_listing(ingest, item, listing_id, row[3], parsed, snapshot, result, report, conn=conn,
                                  follow_ups=follow_ups)
-    _fail(ingest, item, error, report)
+    fail_item(ingest, item, error, report)
     return None
 
 

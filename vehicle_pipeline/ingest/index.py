@@ -7,18 +7,19 @@ The walk is incremental: newest first, it stops after a page on which nothing wa
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 from vehicle_pipeline.http import FetchKind
 from vehicle_pipeline.ingest.context import Ingest
+from vehicle_pipeline.ingest.drain import StepReport
 from vehicle_pipeline.model import IndexPage, ParseError
 from vehicle_pipeline.store.queue import PRIORITY_NEW, NewItem
 from vehicle_pipeline.store.records import save_snapshot, upsert_listing_refs
 
 
 @dataclass
-class IndexWalk:
-    source: str
+class IndexWalk(StepReport):
+    source: str = ""
     pages: int = 0
     found: int = 0
     new: int = 0
@@ -28,14 +29,8 @@ class IndexWalk:
     failed: int = 0
     blocked: int = 0
     stated_total: int | None = None  # the total the site states, for the coverage check
-    seconds: float = 0.0
-    errors: list[str] = field(default_factory=list)
 
-    def metadata(self) -> dict:
-        out = asdict(self)
-        out.pop("errors")
-        out.pop("source")
-        return out
+    _NOT_METADATA = ("errors", "source")
 
 
 def walk_index(ingest: Ingest, source: str, start_url: str, *, max_pages: int | None = None,
@@ -52,21 +47,21 @@ def walk_index(ingest: Ingest, source: str, start_url: str, *, max_pages: int | 
         result = ingest.client.fetch(url, source=source)
         if result.kind is FetchKind.BLOCKED:
             report.blocked += 1
-            report.errors.append(f"{url}: {result.describe()}")
+            report.note(f"{url}: {result.describe()}")
             break
         if result.kind is not FetchKind.OK:
             report.failed += 1
-            report.errors.append(f"{url}: {result.describe()}")
+            report.note(f"{url}: {result.describe()}")
             break
         try:
             page = module.parse(result.content, url=result.final_url)
         except ParseError as exc:
             report.failed += 1
-            report.errors.append(str(exc))
+            report.note(str(exc))
             break
         if not isinstance(page, IndexPage):
             report.failed += 1
-            report.errors.append(f"{url}: expected an index page, got a {type(page).__name__}")
+            report.note(f"{url}: expected an index page, got a {type(page).__name__}")
             break
         report.pages += 1
         if report.stated_total is None:

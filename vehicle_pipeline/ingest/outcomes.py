@@ -6,12 +6,11 @@ no snapshot, or when the item asks for a fresh copy (`refetch`, used by repairs 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from vehicle_pipeline.http import FetchKind, FetchRequest
 from vehicle_pipeline.ingest.context import Ingest
-from vehicle_pipeline.ingest.imports import DrainReport, _fail, _listing_id, _snooze_until
+from vehicle_pipeline.ingest.drain import DrainReport, drain, fail_item, payload_listing_id, snooze_until
 from vehicle_pipeline.model import ParseError, VehicleListing
 from vehicle_pipeline.store.queue import ClaimedItem
 from vehicle_pipeline.store.records import (
@@ -37,18 +36,8 @@ class OutcomeReport(DrainReport):
 def drain_outcomes(ingest: Ingest, *, time_budget: float | None = None, batch_size: int | None = None,
                    sources: list[str] | None = None) -> OutcomeReport:
     report = OutcomeReport()
-    budget = ingest.settings.time_budget_seconds if time_budget is None else time_budget
-    batch_size = batch_size or ingest.settings.batch_size
-    started = time.monotonic()
-    while time.monotonic() - started < budget:
-        items = ingest.queue.claim("deep_extraction", batch_size, sources=sources)
-        if not items:
-            break
-        report.batches += 1
-        report.claimed += len(items)
-        _extract_batch(ingest, items, report)
-    report.seconds = round(time.monotonic() - started, 3)
-    return report
+    return drain(ingest, "deep_extraction", lambda items: _extract_batch(ingest, items, report), report,
+                 time_budget=time_budget, batch_size=batch_size, sources=sources)
 
 
 def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeReport) -> None:
@@ -56,7 +45,7 @@ def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeRepo
     rows = {}
     to_fetch = []
     # The batch's listings and their stored pages in one round trip (not two per item).
-    ids = sorted({i for i in (_listing_id(item.payload.get("listing_id")) for item in items) if i is not None})
+    ids = sorted({i for i in (payload_listing_id(item) for item in items) if i is not None})
     found: dict[int, tuple] = {}
     if ids:
         with ingest.db.connection() as conn:
@@ -66,7 +55,7 @@ def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeRepo
                        WHERE l.id = ANY(%s::bigint[])""", (ids,)):
                 found[r[0]] = r
     for item in items:
-        full = found.get(_listing_id(item.payload.get("listing_id")))
+        full = found.get(payload_listing_id(item))
         row = full[:4] if full is not None else None
         rows[item.id] = row
         if row is None:
@@ -94,11 +83,11 @@ def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeRepo
                 report.done += 1
         elif result.kind in (FetchKind.BLOCKED, FetchKind.RETRY_LATER):
             report.blocked += result.kind is FetchKind.BLOCKED
-            if ingest.queue.snooze(item, _snooze_until(ingest, item, result), result.describe(),
+            if ingest.queue.snooze(item, snooze_until(ingest, item, result), result.describe(),
                                   parked=result.kind is FetchKind.BLOCKED):
                 report.snoozed += 1
         else:
-            _fail(ingest, item, result.describe(), report)
+            fail_item(ingest, item, result.describe(), report)
 
     completed = []
     for item_id, (body, url, sha) in pages.items():
@@ -107,12 +96,12 @@ def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeRepo
         try:
             completed.append((item, _extract_one(ingest, item, row, body, url, sha, report)))
         except ParseError as exc:
-            _fail(ingest, item, f"parse error: {exc}", report)
+            fail_item(ingest, item, f"parse error: {exc}", report)
         except Exception as exc:  # one bad record must not lose the batch
-            _fail(ingest, item, f"{type(exc).__name__}: {exc}", report)
+            fail_item(ingest, item, f"{type(exc).__name__}: {exc}", report)
     for item in items:
         if rows[item.id] is None:
-            _fail(ingest, item, f"listing {item.payload.get('listing_id')} is not in the registry", report,
+            fail_item(ingest, item, f"listing {item.payload.get('listing_id')} is not in the registry", report,
                   permanent=True)
     if completed:
         done = ingest.queue.complete_many(completed)

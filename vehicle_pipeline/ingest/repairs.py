@@ -17,10 +17,11 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from vehicle_pipeline.ingest.context import Ingest
+from vehicle_pipeline.ingest.drain import StepReport
 from vehicle_pipeline.model import ParseError, VehicleListing
 from vehicle_pipeline.store.queue import PRIORITY_REPAIR, NewItem, WorkQueue
 from vehicle_pipeline.store.records import load_snapshot, save_comments, update_listing, upsert_auction_event, upsert_vehicle
@@ -56,9 +57,9 @@ LIMIT %(limit)s
 
 
 @dataclass
-class RepairReport:
-    month: str
-    dry_run: bool
+class RepairReport(StepReport):
+    month: str = ""
+    dry_run: bool = False
     candidates: int = 0
     repaired: int = 0
     unchanged: int = 0
@@ -67,12 +68,8 @@ class RepairReport:
     before: dict[str, int] = field(default_factory=dict)
     after: dict[str, int] = field(default_factory=dict)
     diffs: list[dict] = field(default_factory=list)
-    seconds: float = 0.0
 
-    def metadata(self) -> dict:
-        out = asdict(self)
-        out.pop("diffs")
-        return out
+    _NOT_METADATA = ("errors", "diffs")
 
 
 def month_bounds(month: date) -> tuple[datetime, datetime]:

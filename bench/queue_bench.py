@@ -33,7 +33,6 @@ import platform
 import random
 import shlex
 import shutil
-import statistics
 import sys
 import tempfile
 import threading

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from vehicle_pipeline.model import IndexPage, ParseError, VehicleListing
+from vehicle_pipeline.model import ParseError, VehicleListing
 from vehicle_pipeline.sources import craigslist, for_url
 
 FIX = Path(__file__).parent / "fixtures" / "craigslist"

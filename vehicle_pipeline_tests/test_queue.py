@@ -13,7 +13,6 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
 
 from vehicle_pipeline.store.db import Database
 from vehicle_pipeline.store.queue import (

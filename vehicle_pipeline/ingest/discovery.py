@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from vehicle_pipeline.http import FetchKind
 from vehicle_pipeline.ingest.context import Ingest
 from vehicle_pipeline.ingest.drain import StepReport
-from vehicle_pipeline.ingest.index import IndexWalk, walk_index
+from vehicle_pipeline.ingest.index import IndexWalk, read_page, walk_index
 from vehicle_pipeline.model import ParseError, SellerDirectoryPage, SellerKind, SellerRef
 from vehicle_pipeline.store.sources import AUTO_ENABLE_CONFIDENCE
 
@@ -45,21 +45,10 @@ def discover_sellers(ingest: Ingest, *, max_pages: int | None = None) -> Discove
     sellers: list[SellerRef] = []
     while url and url not in seen and report.pages < (max_pages or ingest.settings.max_index_pages):
         seen.add(url)
-        result = ingest.client.fetch(url, source="classic")
-        if result.kind is not FetchKind.OK:
-            report.blocked += result.kind is FetchKind.BLOCKED
-            report.failed += result.kind is not FetchKind.BLOCKED
-            report.note(f"{url}: {result.describe()}")
+        fetched = read_page(ingest, "classic", url, SellerDirectoryPage, report)
+        if fetched is None:
             break
-        try:
-            page = module.parse(result.content, url=result.final_url)
-        except ParseError as exc:
-            report.failed += 1
-            report.note(str(exc))
-            break
-        if not isinstance(page, SellerDirectoryPage):
-            report.failed += 1
-            break
+        _, page = fetched
         report.pages += 1
         sellers.extend(page.sellers)
         url = page.next_page_url

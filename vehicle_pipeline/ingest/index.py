@@ -33,10 +33,33 @@ class IndexWalk(StepReport):
     _NOT_METADATA = ("errors", "source")
 
 
+def read_page(ingest: Ingest, source: str, url: str, expected: type, report):
+    """Fetch and parse one page of a paginated list; on anything but a page of the `expected` kind, count
+    it on `report` (blocked or failed), note why, and return None."""
+    result = ingest.client.fetch(url, source=source)
+    if result.kind is not FetchKind.OK:
+        if result.kind is FetchKind.BLOCKED:
+            report.blocked += 1
+        else:
+            report.failed += 1
+        report.note(f"{url}: {result.describe()}")
+        return None
+    try:
+        page = ingest.module(source).parse(result.content, url=result.final_url)
+    except ParseError as exc:
+        report.failed += 1
+        report.note(str(exc))
+        return None
+    if not isinstance(page, expected):
+        report.failed += 1
+        report.note(f"{url}: expected a {expected.__name__}, got a {type(page).__name__}")
+        return None
+    return result, page
+
+
 def walk_index(ingest: Ingest, source: str, start_url: str, *, max_pages: int | None = None,
                full: bool = False, priority: int = PRIORITY_NEW) -> IndexWalk:
     """Walk index pages from `start_url`; every URL the pages link to is checked by the HTTP client."""
-    module = ingest.module(source)
     report = IndexWalk(source=source)
     started = time.monotonic()
     url: str | None = start_url
@@ -44,25 +67,10 @@ def walk_index(ingest: Ingest, source: str, start_url: str, *, max_pages: int | 
     max_pages = max_pages or ingest.settings.max_index_pages
     while url and report.pages < max_pages and url not in seen_urls:
         seen_urls.add(url)
-        result = ingest.client.fetch(url, source=source)
-        if result.kind is FetchKind.BLOCKED:
-            report.blocked += 1
-            report.note(f"{url}: {result.describe()}")
+        fetched = read_page(ingest, source, url, IndexPage, report)
+        if fetched is None:
             break
-        if result.kind is not FetchKind.OK:
-            report.failed += 1
-            report.note(f"{url}: {result.describe()}")
-            break
-        try:
-            page = module.parse(result.content, url=result.final_url)
-        except ParseError as exc:
-            report.failed += 1
-            report.note(str(exc))
-            break
-        if not isinstance(page, IndexPage):
-            report.failed += 1
-            report.note(f"{url}: expected an index page, got a {type(page).__name__}")
-            break
+        result, page = fetched
         report.pages += 1
         if report.stated_total is None:
             report.stated_total = page.total_items

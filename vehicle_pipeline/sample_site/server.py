@@ -610,7 +610,6 @@ class SampleSite:
         name = parts[0] if parts else ""
         arg = parts[1] if len(parts) > 1 else ""
         base = f"http://{self.host}:{port}"
-        ok_page = _html("ok", "ok")
 
         def retry_headers() -> dict[str, str]:
             if "retry_after" in query:

@@ -345,7 +345,6 @@ def _ref_from_vehicle(item: dict, list_url: str | None, page_url: str | None) ->
     if not url:
         return None
     url = canonical_url(url)
-    vin = _vin_of(item)
     price, _cur = _offer_price(item.get("offers"))
     return ListingRef(
         url=url,
@@ -390,7 +389,6 @@ def _refs_from_cards(cards, page_url: str | None) -> list[ListingRef]:
         if url in seen:
             continue
         seen.add(url)
-        vin = normalize_vin(pk.attr(card, "data-vin"))
         money = parse_money(pk.attr(card, "data-price") or "")
         price = money[0] if money and money[0] > 0 else None
         y, mk, md = pk.attr(card, "data-year"), pk.attr(card, "data-make"), pk.attr(card, "data-model")

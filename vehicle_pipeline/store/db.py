@@ -275,6 +275,26 @@ def socket_dir_of(url: str) -> str | None:
     return parse_qs(urlsplit(url).query).get("host", [None])[0]
 
 
+def _check_idle_connection(conn) -> None:
+    """The pool's checkout check, without a round trip in the common case.
+
+    An idle connection has nothing to read: a server that restarted, or a backend that was terminated,
+    leaves an error message or an EOF on the socket. Only then is the connection verified with a query
+    (which raises, and the pool replaces it). A `SELECT 1` on every checkout cost a third of the queue's
+    throughput.
+    """
+    import select
+
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("connection is closed")
+    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
+
+
 class Database:
     """A pool of autocommit psycopg 3 connections to the domain database.
 
@@ -292,7 +312,7 @@ class Database:
             min_size=min_size,
             max_size=max_size,
             kwargs={"autocommit": True, "application_name": name},
-            check=ConnectionPool.check_connection,
+            check=_check_idle_connection,
             open=False,
             timeout=timeout,
         )

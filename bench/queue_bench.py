@@ -439,12 +439,11 @@ def render(r: dict) -> str:
         "finish `UPDATE … WHERE id = ANY(%s)`, plain psycopg connection.",
         "",
         "Notes: every state change touches `state`, which is in the partial-index predicates, so no queue "
-        "update is HOT: a claim writes 3 index entries per row (pkey, work_items_live_key, work_items_lease) "
-        "and a completion 2 (pkey, work_items_finished), against 1 + 1 for the bare table, on a wider row "
-        "(lease token, worker, timestamps). Items of a source in backoff stay in work_items_claim and every "
-        f"claim walks past the ones ahead of the claimable items (heap fetch + filter): after the drain the "
-        f"claim's index scans removed {removed(r['plan_end'])} rows by filter to find nothing, which is what "
-        "makes the latency grow over the drain and costs most of the throughput gap.",
+        "update is HOT: a claim writes 2 index entries per row (pkey, work_items_live_key) and a completion 1 "
+        "(pkey), against 1 + 1 for the bare table, on a wider row (lease token, worker, timestamps), and the "
+        "claim also runs the repair-share subquery and the source-backoff filter. Items of a source in backoff "
+        "are parked (available_at moved to the end of the backoff, sql/004), so claims no longer walk past "
+        f"them: after the drain the claim's index scans removed {removed(r['plan_end'])} rows by filter.",
         "",
         "Claim plan on the full queue (EXPLAIN (ANALYZE, BUFFERS), key lines):",
         "",

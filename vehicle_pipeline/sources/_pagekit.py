@@ -69,8 +69,9 @@ class Tree(LexborHTMLParser):
     with the document: a fixed ~50 µs per page (allocator churn: the freed arenas go back to the OS
     and are faulted in again), more than a bare parse of a small page. The engine holds no state
     between queries (selectolax resets it after each), so one per thread serves every document.
-    Also caches the elements of a tag name with their attributes (`elements`), for the head lookups
-    (meta, link, JSON-LD script) that every page makes several of.
+    Also caches the attributes of the elements of a tag name (`attributes_of`), for the head lookups
+    (meta, link) that every page makes several of. Only plain dicts are cached: a cached node would
+    point back at the document and keep it alive until the cyclic GC runs.
     """
 
     @property
@@ -80,16 +81,21 @@ class Tree(LexborHTMLParser):
             engine = _ENGINES.engine = LexborCSSSelector()
         return engine
 
-    def elements(self, tag: str) -> list[tuple[object, dict]]:
-        """`(node, attributes)` of every `tag` element, in document order: what `css(tag)` returns."""
-        cache = self.__dict__.setdefault("_elements", {})
+    def attributes_of(self, tag: str) -> list[dict]:
+        """The attributes of every `tag` element, in document order (the elements `css(tag)` returns)."""
+        cache = self.__dict__.setdefault("_attributes", {})
         hit = cache.get(tag)
         if hit is None:
-            hit = cache[tag] = [(node, node.attributes) for node in self.tags(tag)]
+            hit = cache[tag] = [node.attributes for node in self.tags(tag)]
         return hit
 
 
-def html_tree(text: str | bytes) -> Tree:
+def html_tree(text: str | bytes, content: object = None) -> Tree:
+    """The document of `text` (from `to_text(content)`). When `content` is the bytes `text` was decoded
+    from without a replacement or a stripped BOM, those bytes are what selectolax would encode `text`
+    back into: they are parsed as they are, sparing the encode (and its copy of the page)."""
+    if isinstance(content, bytes) and isinstance(text, str) and not content.startswith(b"\xef\xbb\xbf") and "\ufffd" not in text:
+        return Tree(content)
     return Tree(text)
 
 
@@ -127,9 +133,9 @@ def meta(tree, key: str) -> str | None:
     """`<meta property=key>` or `<meta name=key>` content (DDC writes both attributes on one tag)."""
     if isinstance(tree, Tree):
         # same as the selectors below (`property`/`name` values match case-sensitively), one tag scan
-        metas = tree.elements("meta")
+        metas = tree.attributes_of("meta")
         for name in ("property", "name"):
-            for node, attrs in metas:
+            for attrs in metas:
                 if attrs.get(name) == key:
                     value = attrs.get("content")
                     value = value.strip() if value is not None else None
@@ -144,10 +150,22 @@ def meta(tree, key: str) -> str | None:
     return None
 
 
+def meta_attr(tree, name: str, attribute: str = "content") -> str | None:
+    """`attribute` of the first `meta[name=<name>]`, as `first_attr(tree, 'meta[name="…"]', attribute)`."""
+    if isinstance(tree, Tree):
+        for attrs in tree.attributes_of("meta"):
+            if attrs.get("name") == name:
+                value = attrs.get(attribute)
+                value = value.strip() if value is not None else None
+                return value or None
+        return None
+    return first_attr(tree, f'meta[name="{name}"]', attribute)
+
+
 def link_rel(tree, rel: str) -> str | None:
     """`href` of the first `link[rel=<rel>]` (rel in lower case), as `first_attr(tree, 'link[rel="…"]', "href")`."""
     if isinstance(tree, Tree):
-        for node, attrs in tree.elements("link"):
+        for attrs in tree.attributes_of("link"):
             if _ascii_ieq(attrs.get("rel"), rel):
                 value = attrs.get("href")
                 value = value.strip() if value is not None else None
@@ -170,7 +188,7 @@ def canonical_link(tree, base: str | None = None) -> str | None:
 def json_ld_blocks(tree) -> Iterator[object]:
     """Decoded JSON-LD script bodies; a block that does not decode is skipped (sites ship broken ones)."""
     if isinstance(tree, Tree):
-        scripts = [node for node, attrs in tree.elements("script") if _ascii_ieq(attrs.get("type"), "application/ld+json")]
+        scripts = [node for node in tree.tags("script") if _ascii_ieq(node.attributes.get("type"), "application/ld+json")]
     else:
         scripts = tree.css('script[type="application/ld+json"]')
     for node in scripts:

@@ -27,6 +27,7 @@ from vehicle_pipeline.model import (
     ParseError,
     VehicleListing,
 )
+from vehicle_pipeline.sources._pagekit import html_tree
 from vehicle_pipeline.sources.fields import (
     challenge_kind,
     clean_text,
@@ -117,7 +118,7 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False):
         pos = data.find(b"var " + var)
         if pos >= 0:
             return _parse_initial_data(data, pos, live, url, page)
-    tree = LexborHTMLParser(data)
+    tree = html_tree(data)  # shares one CSS selector engine per thread (see _pagekit.Tree)
     banner = tree.css_first(".listing-available-info")
     bid_table = tree.css_first("table#listing-bid")
     title_el = tree.css_first("h1.post-title, h1.listing-post-title")

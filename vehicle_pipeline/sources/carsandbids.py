@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from vehicle_pipeline.model import IndexPage, ListingRef, Outcome, ParseError, VehicleListing
+from vehicle_pipeline.sources._pagekit import html_tree
 from vehicle_pipeline.sources.fields import (
     challenge_kind,
     clean_text,
@@ -97,8 +98,17 @@ _NON_SLUG = re.compile(r"[^a-z0-9]+")
 _AUCTION_ID = re.compile(r"[A-Za-z0-9]{6,12}")
 
 
+# ASCII bytes → themselves for [a-z0-9], a space for everything else (a list page slugs 50 titles).
+_SLUG_BYTES = bytes(c if (48 <= c <= 57 or 97 <= c <= 122) else 32 for c in range(256))
+
+
 def slugify(title: str) -> str:
-    return _NON_SLUG.sub("-", title.lower()).strip("-")
+    low = title.lower()
+    if low.isascii():
+        # same result as the regex below, without its per-character matching: runs of other
+        # characters become single dashes and the ends lose theirs
+        return b"-".join(low.encode("ascii").translate(_SLUG_BYTES).split()).decode("ascii")
+    return _NON_SLUG.sub("-", low).strip("-")
 
 
 def _site_base(url: str | None) -> str:
@@ -139,7 +149,7 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False):
         if isinstance(obj, dict) and isinstance(obj.get("listing"), dict) and isinstance(obj.get("id"), str):
             return _parse_detail(obj, url, page)
         raise ParseError(NAME, page, "JSON is neither an auction detail (listing/stats/status) nor a list (auctions)")
-    tree = LexborHTMLParser(data)
+    tree = html_tree(data)  # shares one CSS selector engine per thread (see _pagekit.Tree)
     stats = tree.css_first("ul.bid-stats")
     if stats is not None:
         return _parse_page(tree, stats, url, page)

@@ -149,7 +149,7 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> V
     marker = pk.challenge_marker(text)
     if marker:
         raise ParseError(NAME, "page", f"bot challenge page ({marker}), not a craigslist page")
-    tree = pk.html_tree(text)
+    tree = pk.html_tree(text, content)
     page_url = pk.canonical_link(tree, url) or url
     if tree.css_first("li.result-row"):
         return _parse_legacy_search(tree, page_url, url)

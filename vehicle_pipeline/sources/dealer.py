@@ -80,7 +80,7 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> V
     marker = pk.challenge_marker(text)
     if marker:
         raise ParseError(NAME, "page", f"bot challenge page ({marker}), not a dealer page")
-    tree = pk.html_tree(text)
+    tree = pk.html_tree(text, content)
     page_url = pk.canonical_link(tree, url) or url
     nodes = [n for block in pk.json_ld_blocks(tree) for n in pk.flatten_ld(block)]
     vehicles, offers_by_id = _vehicle_nodes(nodes)
@@ -280,7 +280,7 @@ def _listing(tree, node: dict, wrap: dict | None, page_url: str | None) -> Vehic
     make = make or clean_text(pk.meta(tree, "product:brand"))
     exterior = _text(node.get("color")) or clean_text(pk.meta(tree, "product:color"))
     # Dealer.com keeps the price in the DOM when the JSON-LD offer has none
-    if price is None and (pk.first_attr(tree, 'meta[name="providerID"]', "content") or "").upper() == "DDC":
+    if price is None and (pk.meta_attr(tree, "providerID") or "").upper() == "DDC":
         money = parse_money(pk.first_text(tree, ".final-price .price-value") or "", default_currency="USD")
         if money and money[0] > 0:
             price, currency = money
@@ -415,7 +415,7 @@ def _index(tree, page_url: str | None, refs: list[ListingRef], item_lists: list[
             total = n
             break
     next_url = pk.absolute(
-        pk.first_attr(tree, 'link[rel="next"]', "href") or pk.first_attr(tree, 'a[rel="next"]', "href"), page_url
+        pk.link_rel(tree, "next") or pk.first_attr(tree, 'a[rel="next"]', "href"), page_url
     )
     page_param = pk.query_param(page_url, "page")
     if page_param and page_param.isdigit():

@@ -173,6 +173,25 @@ RETURNING w.id, w.queue, w.dedupe_key, w.priority, (xmax = 0) AS inserted
 """
 
 
+_COMPLETE_SQL = """
+UPDATE work_items w
+SET state = 'done', finished_at = now(), updated_at = now(), claim_token = NULL, lease_expires_at = NULL,
+    last_error = NULL
+FROM unnest(%s::bigint[], %s::uuid[]) AS t(id, token)
+WHERE w.id = t.id AND w.claim_token = t.token AND w.state = 'running'
+RETURNING w.id
+"""
+
+_COMPLETE_WITH_RESULTS_SQL = """
+UPDATE work_items w
+SET state = 'done', result = t.result, finished_at = now(), updated_at = now(), claim_token = NULL,
+    lease_expires_at = NULL, last_error = NULL
+FROM unnest(%s::bigint[], %s::uuid[], %s::jsonb[]) AS t(id, token, result)
+WHERE w.id = t.id AND w.claim_token = t.token AND w.state = 'running'
+RETURNING w.id
+"""
+
+
 class WorkQueue:
     """Queue operations over a `store.db.Database` (a pool of autocommit connections)."""
 
@@ -291,16 +310,12 @@ class WorkQueue:
             return report
         ids = [i.id for i, _ in done]
         tokens = [i.claim_token for i, _ in done]
-        results = [Jsonb(r) if r is not None else None for _, r in done]
-        accepted = self._run("complete", lambda conn: {r[0] for r in conn.execute(
-            """UPDATE work_items w
-               SET state = 'done', result = t.result, finished_at = now(), updated_at = now(),
-                   claim_token = NULL, lease_expires_at = NULL, last_error = NULL
-               FROM unnest(%s::bigint[], %s::uuid[], %s::jsonb[]) AS t(id, token, result)
-               WHERE w.id = t.id AND w.claim_token = t.token AND w.state = 'running'
-               RETURNING w.id""",
-            (ids, tokens, results),
-        )})
+        if any(r is not None for _, r in done):
+            results = [Jsonb(r) if r is not None else None for _, r in done]
+            sql, params = _COMPLETE_WITH_RESULTS_SQL, (ids, tokens, results)
+        else:  # the common batch: no per-item result to store, one array fewer to send
+            sql, params = _COMPLETE_SQL, (ids, tokens)
+        accepted = self._run("complete", lambda conn: {r[0] for r in conn.execute(sql, params)})
         report.accepted = [i for i in ids if i in accepted]
         report.refused = [i for i in ids if i not in accepted]
         return report

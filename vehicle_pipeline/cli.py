@@ -349,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `vehicle-pipeline parse … | head`: the reader left; nothing to say
+        sys.stdout = None
+        return 0
     except Exception as exc:  # the promise is one clear line, never a traceback (unless asked for)
         if os.environ.get("VEHICLE_PIPELINE_DEBUG"):
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -183,3 +184,16 @@ def test_mangled_real_shaped_pages_give_a_page_or_a_parse_error(source, data):
     at = data.draw(st.integers(min_value=0, max_value=cut))
     mangled = bytes(page[:at]) + junk + bytes(page[at:cut])
     _check(sources.get(source), mangled)
+
+
+@pytest.mark.parametrize("path", sorted(p for p in (Path(__file__).parent / "fixtures").rglob("*.htm*")),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_unreadable_canonical_link_is_a_parse_error_not_a_crash(path):
+    """Found by the property test: a canonical link of "http://[" made urlsplit raise ValueError."""
+    page = re.sub(rb'(rel="canonical"[^>]*href=")[^"]*"', rb'\1https://[/auctions/x"', path.read_bytes())
+    page = re.sub(rb'(property="og:url"[^>]*content=")[^"]*"', rb'\1http://[x"', page)
+    module = sources.get(path.parent.name)
+    try:
+        module.parse(page)
+    except ParseError:
+        pass

@@ -1,17 +1,17 @@
-"""Small page helpers shared by the mecum, broadarrow, craigslist, dealer and classic parsers.
+"""Page helpers shared by every parser: decoding input, the parsed tree, JSON-LD, meta tags, URL queries,
+challenge pages, and the guard that turns any unreadable value into a ParseError.
 
-Pure functions over str/bytes and selectolax nodes; no I/O. Kept private (leading underscore) so the
-lead can fold them into a shared module later without breaking a public surface.
+Pure functions over str/bytes and selectolax nodes; no I/O.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import threading
 from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
-
-import threading
 
 from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser
 
@@ -355,3 +355,25 @@ def int_or_none(value) -> int | None:
             except (ValueError, OverflowError):
                 return None
     return None
+
+
+def guarded(source: str):
+    """A parser's promise: a page or a ParseError, never another exception. A value the page carries that
+    cannot be read (a canonical link of "http://[", a number too large, a JSON array where an object
+    belongs) makes an unreadable page, reported with what failed instead of escaping as a traceback."""
+
+    def wrap(parse_fn):
+        @functools.wraps(parse_fn)
+        def parse(content, url=None, deep=False):
+            try:
+                return parse_fn(content, url=url, deep=deep)
+            except ParseError:
+                raise
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+                    RecursionError) as exc:
+                raise ParseError(source, url or "page", f"unreadable value ({type(exc).__name__}: {exc})") from exc
+
+        return parse
+
+    return wrap
+

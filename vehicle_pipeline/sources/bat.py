@@ -28,6 +28,7 @@ from vehicle_pipeline.model import (
     VehicleListing,
 )
 from vehicle_pipeline.sources._pagekit import html_tree
+from vehicle_pipeline.sources import _pagekit as pk
 from vehicle_pipeline.sources.fields import (
     challenge_kind,
     clean_text,
@@ -106,6 +107,7 @@ def _with_page(url: str, page: int) -> str:
 # ---------------------------------------------------------------- entry point
 
 
+@pk.guarded(NAME)
 def parse(content: bytes | str, url: str | None = None, deep: bool = False):
     data = content.encode("utf-8", "replace") if isinstance(content, str) else bytes(content or b"")
     page = url or "page"

@@ -104,6 +104,7 @@ def classify_label(text: str | None):
     return None, None, None
 
 
+@pk.guarded(NAME)
 def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> VehicleListing | IndexPage:
     text = pk.to_text(content, NAME)
     marker = pk.challenge_marker(text)

@@ -23,6 +23,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from vehicle_pipeline.model import IndexPage, ListingRef, Outcome, ParseError, VehicleListing
 from vehicle_pipeline.sources._pagekit import html_tree
+from vehicle_pipeline.sources import _pagekit as pk
 from vehicle_pipeline.sources.fields import (
     challenge_kind,
     clean_text,
@@ -134,6 +135,7 @@ def auction_url(base: str, auction_id: str, title: str | None) -> str:
 # ---------------------------------------------------------------- entry point
 
 
+@pk.guarded(NAME)
 def parse(content: bytes | str, url: str | None = None, deep: bool = False):
     data = content.encode("utf-8", "replace") if isinstance(content, str) else bytes(content or b"")
     page = url or "page"

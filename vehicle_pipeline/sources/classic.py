@@ -100,6 +100,7 @@ def score(website: str | None, inventory_url: str | None, listing_count: int | N
 
 
 # ------------------------------------------------------------------------------------------------
+@pk.guarded(NAME)
 def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> SellerDirectoryPage | VehicleListing:
     text = pk.to_text(content, NAME)
     if pk.looks_like_json(text):

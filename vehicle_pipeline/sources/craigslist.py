@@ -139,6 +139,7 @@ def _is_canadian(url: str | None) -> bool:
     return metro_of(url) in CANADIAN_METROS
 
 
+@pk.guarded(NAME)
 def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> VehicleListing | IndexPage:
     text = pk.to_text(content, NAME)
     if pk.looks_like_json(text):

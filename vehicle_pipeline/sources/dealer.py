@@ -73,6 +73,7 @@ def index_url(base_url: str, inventory_path: str = "/inventory/", page: int | No
 
 
 # ------------------------------------------------------------------------------------------------
+@pk.guarded(NAME)
 def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> VehicleListing | IndexPage:
     text = pk.to_text(content, NAME)
     if pk.looks_like_json(text):

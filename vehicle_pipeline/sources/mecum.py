@@ -83,6 +83,7 @@ def index_url(base_url: str, page: int = 1, hits_per_page: int = 50, query: str 
     )
 
 
+@pk.guarded(NAME)
 def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> VehicleListing | IndexPage:
     text = pk.to_text(content, NAME)
     if pk.looks_like_json(text):

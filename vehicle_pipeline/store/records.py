@@ -33,7 +33,8 @@ class RefUpsert:
 
 def upsert_listing_refs(conn, source: str, refs: Sequence[ListingRef]) -> RefUpsert:
     """Register listings seen on an index page. A known listing counts as changed when the index shows an
-    outcome the registry has not recorded yet (a live auction ended), so it is fetched again."""
+    outcome the registry has not recorded yet (a live auction ended) or a new asking price, so it is
+    fetched again and the change becomes a listing observation."""
     report = RefUpsert()
     if not refs:
         return report
@@ -45,17 +46,22 @@ def upsert_listing_refs(conn, source: str, refs: Sequence[ListingRef]) -> RefUps
            SELECT %s, external_id, url, title FROM incoming
            ON CONFLICT (source, external_id) DO UPDATE
                SET last_seen_at = now(), title = coalesce(l.title, excluded.title)
-           RETURNING l.id, l.external_id, (xmax = 0) AS inserted, l.status, l.parsed->>'outcome' AS outcome""",
+           RETURNING l.id, l.external_id, (xmax = 0) AS inserted, l.status, l.parsed->>'outcome' AS outcome,
+                     (l.parsed->>'asking_price')::numeric AS asking_price""",
         ([r.external_id for r in unique.values()], [r.url for r in unique.values()],
          [r.title for r in unique.values()], source),
     ).fetchall()
-    for listing_id, external_id, inserted, status, known_outcome in rows:
+    for listing_id, external_id, inserted, status, known_outcome, known_asking in rows:
         ref = unique[external_id]
         if inserted:
             report.new.append((listing_id, ref))
         elif status == "discovered":
             report.not_imported.append((listing_id, ref))
-        elif ref.outcome is not None and str(ref.outcome) != known_outcome and status != "gone":
+        elif status != "gone" and (
+                (ref.outcome is not None and str(ref.outcome) != known_outcome)
+                # a classified or dealer car whose asking price moved (a price drop is history worth keeping)
+                or (ref.outcome is None and ref.price is not None and known_asking is not None
+                    and ref.price != known_asking)):
             report.changed.append((listing_id, ref))
         else:
             report.unchanged += 1

@@ -42,6 +42,7 @@ def build_resources() -> dict:
             sample_site_url=_env_or_none(SAMPLE_SITE_ENV),
             base_urls_json=_env_or_none("VEHICLE_PIPELINE_BASE_URLS"),
             user_agent=_env_or_none("VEHICLE_PIPELINE_USER_AGENT"),
+            pace_per_source_json=_env_or_none("VEHICLE_PIPELINE_PACE"),
         ),
         "settings": PipelineSettingsResource(
             overnight_timezone=TIMEZONE,

@@ -263,3 +263,25 @@ def test_fast_mode_defers_image_rows_until_a_normal_drain(db_url, db, sample_sit
     assert meta["deferred_images"] == sum(len(l["images"]) for l in bat)
     with db.connection() as conn:
         assert conn.execute("SELECT count(*) FROM vehicle_images").fetchone()[0] == meta["deferred_images"]
+
+
+def test_per_source_pacing_is_configuration(db_url, sample_site):
+    from vehicle_pipeline.defs.resources import PipelineSettingsResource, SourceSitesResource, ingest_settings
+    from vehicle_pipeline.ingest.context import build_http_client
+
+    sites = SourceSitesResource(sample_site_url=sample_site.base_url,
+                                pace_per_source_json='{"bat": [0.3, 0.3], "dealer:sunset-classics": [1, 2]}')
+    settings = ingest_settings(sites, PipelineSettingsResource())
+    assert settings.source_pace == {"bat": (0.3, 0.3), "dealer:sunset-classics": (1.0, 2.0)}
+    client = build_http_client(settings)
+    try:
+        urls = [f"{sample_site.base_url}/bat/auctions/results/?page={n}" for n in (1, 2, 3)]
+        sample_site.clear_requests()
+        for url in urls:
+            assert client.fetch(url, source="bat").ok
+        starts = sorted(r["started"] for r in sample_site.requests() if r["path"].startswith("/bat/auctions/results"))
+        assert all(b - a >= 0.29 for a, b in zip(starts, starts[1:])), starts
+    finally:
+        client.close()
+    with pytest.raises(dg.Failure):
+        ingest_settings(SourceSitesResource(pace_per_source_json='{"bat": 3}'), PipelineSettingsResource())

@@ -58,6 +58,7 @@ class SourceSitesResource(dg.ConfigurableResource):
     base_urls_json: Optional[str] = None
     pace_min_seconds: float = 2.0
     pace_max_seconds: float = 5.0
+    pace_per_source_json: Optional[str] = None  # {"bat": [3, 6], "dealer:sunset-classics": [10, 20]}
     user_agent: Optional[str] = None
     allow_private_hosts: list[str] = []
 
@@ -87,6 +88,12 @@ def ingest_settings(sites: SourceSitesResource, settings: PipelineSettingsResour
         except ValueError as exc:
             raise dg.Failure(f"base_urls_json is not JSON: {exc}") from None
         result.base_urls.update(overrides)
+    if sites.pace_per_source_json:
+        try:
+            paces = json.loads(sites.pace_per_source_json)
+            result.source_pace = {name: (float(lo), float(hi)) for name, (lo, hi) in paces.items()}
+        except (ValueError, TypeError) as exc:
+            raise dg.Failure(f"pace_per_source_json must map source names to [min, max] seconds: {exc}") from None
     if sites.allow_private_hosts:
         result.allow_private_hosts = tuple(result.allow_private_hosts) + tuple(sites.allow_private_hosts)
     return result

@@ -48,6 +48,7 @@ class IngestSettings:
     fast_mode: bool = False  # skip image rows now; queue them as image_fetch work for later
     lease_seconds: float = 900.0
     pace_seconds: tuple[float, float] = (2.0, 5.0)
+    source_pace: dict[str, tuple[float, float]] = field(default_factory=dict)  # per source, beats pace_seconds
     allow_private_hosts: tuple[str, ...] = ()
     user_agent: str | None = None
 
@@ -87,7 +88,12 @@ def build_http_client(settings: IngestSettings, health=None) -> PoliteClient:
             allowed = (urlsplit(configured).netloc,) + (allowed or ())
             if name == "dealer":
                 allowed = None  # each dealer has its own host; URLs are still checked for private addresses
-        policies[name] = SourcePolicy(allowed_hosts=allowed)
+        pace = settings.source_pace.get(name)
+        policies[name] = SourcePolicy(allowed_hosts=allowed, pace=Pace(*pace) if pace else None)
+    for name, pace in settings.source_pace.items():
+        if name not in policies:  # "dealer:<slug>" or "craigslist:<metro>": its own pace, the family's hosts
+            family = policies.get(name.split(":", 1)[0], SourcePolicy())
+            policies[name] = SourcePolicy(allowed_hosts=family.allowed_hosts, pace=Pace(*pace))
     config = HttpConfig(pace=Pace(lo, hi), sources=policies, allow_private_hosts=settings.allow_private_hosts)
     if settings.user_agent:
         config.user_agent = settings.user_agent

@@ -76,7 +76,9 @@ def save_snapshot(conn, url: str, http_status: int, content_type: str | None, bo
         """INSERT INTO page_snapshots (sha256, url, fetched_at, http_status, content_type, size_bytes, compression, body)
            VALUES (%s, %s, coalesce(%s, now()), %s, %s, %s, 'zlib', %s)
            ON CONFLICT (sha256) DO NOTHING""",
-        (digest, url, fetched_at, http_status, content_type, len(body), zlib.compress(body, 6)),
+        # Level 3: an 824 KB BaT page compresses 6.6× in 5 ms; level 6 gains 12 % more space for twice the
+        # CPU, which on listing pages is more than the parse itself.
+        (digest, url, fetched_at, http_status, content_type, len(body), zlib.compress(body, 3)),
     )
     return digest
 

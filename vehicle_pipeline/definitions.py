@@ -5,15 +5,7 @@ import os
 
 import dagster as dg
 
-from vehicle_pipeline.defs.assets.listings import (
-    bat_listings,
-    broadarrow_listings,
-    carsandbids_listings,
-    classic_sellers,
-    craigslist_listings,
-    dealer_inventory,
-    mecum_listings,
-)
+from vehicle_pipeline.defs.assets.listings import listing_assets
 from vehicle_pipeline.defs.assets.profiles import auction_outcomes, bat_repairs, vehicle_profiles
 from vehicle_pipeline.defs.checks import all_checks
 from vehicle_pipeline.defs.jobs import all_jobs
@@ -26,8 +18,7 @@ from vehicle_pipeline.defs.resources import (
 from vehicle_pipeline.defs.schedules import TIMEZONE, all_schedules
 from vehicle_pipeline.defs.sensors import QUEUE_DEPTH_ASSET, all_sensors
 
-ASSETS = [bat_listings, carsandbids_listings, mecum_listings, broadarrow_listings, craigslist_listings,
-          dealer_inventory, classic_sellers, vehicle_profiles, auction_outcomes, bat_repairs]
+ASSETS = [*listing_assets, vehicle_profiles, auction_outcomes, bat_repairs]
 
 
 def _env_or_none(name: str):

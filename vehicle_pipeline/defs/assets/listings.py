@@ -115,3 +115,7 @@ def classic_sellers(context: dg.AssetExecutionContext, postgres: PostgresResourc
         raise dg.Failure("the seller directory could not be read: " + "; ".join(report.errors)[:1000])
     return dg.MaterializeResult(metadata={k: (dg.MetadataValue.float(v) if isinstance(v, float) else v)
                                           for k, v in report.metadata().items()})
+
+
+listing_assets = [bat_listings, carsandbids_listings, mecum_listings, broadarrow_listings, craigslist_listings,
+                  dealer_inventory, classic_sellers]

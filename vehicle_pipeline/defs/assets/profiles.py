@@ -5,15 +5,7 @@ from datetime import date
 
 import dagster as dg
 
-from vehicle_pipeline.defs.assets.listings import (
-    bat_listings,
-    broadarrow_listings,
-    carsandbids_listings,
-    classic_sellers,
-    craigslist_listings,
-    dealer_inventory,
-    mecum_listings,
-)
+from vehicle_pipeline.defs.assets.listings import listing_assets
 from vehicle_pipeline.defs.partitions import monthly
 from vehicle_pipeline.defs.resources import PipelineSettingsResource, PostgresResource, SourceSitesResource, open_ingest
 from vehicle_pipeline.ingest.images import drain_images
@@ -37,8 +29,7 @@ def _numeric(metadata: dict) -> dict:
 
 
 @dg.asset(
-    deps=[bat_listings, carsandbids_listings, mecum_listings, broadarrow_listings, craigslist_listings,
-          dealer_inventory, classic_sellers],
+    deps=listing_assets,
     group_name=PROFILES_GROUP,
     kinds={"python", "postgres"},
     op_tags={"vehicle_pipeline/drain": "listing_import"},

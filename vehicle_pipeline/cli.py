@@ -253,6 +253,40 @@ def cmd_dev(args: argparse.Namespace) -> int:
             site.stop()
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """Everything an operator looks at first: totals, queue depth and alerts, source health."""
+    from vehicle_pipeline.ingest.monitoring import assess
+    from vehicle_pipeline.store.queue import WorkQueue
+    from vehicle_pipeline.store.sources import SourceRegistry
+
+    db = _open_db()
+    try:
+        with db.connection() as conn:
+            totals = dict(zip(("vehicles", "listings", "auction_events", "comments", "snapshots"), conn.execute(
+                """SELECT (SELECT count(*) FROM vehicles), (SELECT count(*) FROM listings),
+                          (SELECT count(*) FROM auction_events), (SELECT count(*) FROM auction_comments),
+                          (SELECT count(*) FROM page_snapshots)""").fetchone()))
+        queue_rows = WorkQueue(db).stats()
+        health = assess(queue_rows)
+        sources = [s.__dict__ | {"in_backoff": s.in_backoff} for s in SourceRegistry(db).list()]
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps({"totals": totals, "queue": [{k: _jsonable(v) for k, v in r.items()} for r in queue_rows],
+                          "alerts": health.alerts,
+                          "sources": [{k: _jsonable(v) for k, v in r.items()} for r in sources]}))
+        return 1 if health.alerts else 0
+    print("totals: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
+    print("alerts: " + ("; ".join(health.alerts) if health.alerts else "none"))
+    print("\nqueues:")
+    _print_table(queue_rows, ["queue", "source", "pending", "deferred", "running", "dead", "oldest_pending_secs",
+                              "done_last_hour"])
+    print("\nsources:")
+    _print_table(sources, ["name", "kind", "enabled", "auto_disabled", "in_backoff", "backoff_level",
+                           "backoff_until", "consecutive_failures", "last_success_at", "last_error"])
+    return 1 if health.alerts else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vehicle-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -285,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--listings", type=int, default=120)
     p.add_argument("--site-port", type=int, default=8765)
     p.set_defaults(func=cmd_dev)
+
+    p = sub.add_parser("status", help="totals, queue depth and alerts, source health (exit 1 when an alert is on)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("migrate", help="apply pending schema migrations")
     p.set_defaults(func=cmd_migrate)

@@ -52,6 +52,10 @@ def test_demo_twice_from_a_fresh_home(user_env):
     assert "new=0" in second.stderr and "new=1" not in second.stderr  # progress lines: nothing new to import
     stats = _run(["queue", "stats", "--json"], user_env)
     assert stats.returncode == 0 and all(r["dead"] == 0 for r in json.loads(stats.stdout))
+    status = _run(["status", "--json"], user_env)
+    assert status.returncode == 0 and json.loads(status.stdout)["alerts"] == []
+    assert json.loads(status.stdout)["totals"]["vehicles"] == one["totals"]["vehicles"]
+    assert "alerts: none" in _run(["status"], user_env).stdout
     sources = json.loads(_run(["sources", "list", "--json"], user_env).stdout)
     assert {s["name"] for s in sources} >= {"bat", "carsandbids", "mecum", "broadarrow", "classic"}
 

@@ -116,31 +116,38 @@ def _worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-_CLAIM_SQL = """
+# The claim: up to `low_n` items below `share_below` (the repairs' share) plus the best `n` overall, each a
+# `FOR UPDATE SKIP LOCKED` walk of the partial index work_items_claim in claim order, then the first `n` of
+# both (share first, duplicates folded). Items of blocked sources are parked out of the index's way
+# (sources.py); the NOT EXISTS is the safety net for an item enqueued while its source changed state.
+# Kept free of array-valued filters: their unknown selectivity made the planner trade the index walk for
+# a sequential scan and a sort of the whole table.
+_CLAIMABLE = """
+    FROM work_items w
+    WHERE queue = %(queue)s AND state = 'pending' AND available_at <= now(){source_filter}
+      AND NOT EXISTS (SELECT 1 FROM sources s WHERE s.name = w.source
+                      AND (NOT s.enabled OR s.auto_disabled OR s.backoff_until > now()))
+"""
+
+_CLAIM_TEMPLATE = """
 WITH low AS (
-    SELECT id FROM work_items
-    WHERE queue = %(queue)s AND state = 'pending' AND available_at <= now()
-      AND priority < %(share_below)s
-      AND source <> ALL (ARRAY (SELECT name FROM sources WHERE NOT enabled OR auto_disabled OR backoff_until > now()))
-      AND (%(sources)s::text[] IS NULL OR source = ANY (%(sources)s::text[]))
+    SELECT id, 0 AS pref, priority, available_at""" + _CLAIMABLE + """      AND priority < %(share_below)s
     ORDER BY priority DESC, available_at, id
     LIMIT %(low_n)s
     FOR UPDATE SKIP LOCKED
 ),
 top AS (
-    SELECT id FROM work_items
-    WHERE queue = %(queue)s AND state = 'pending' AND available_at <= now()
-      AND source <> ALL (ARRAY (SELECT name FROM sources WHERE NOT enabled OR auto_disabled OR backoff_until > now()))
-      AND (%(sources)s::text[] IS NULL OR source = ANY (%(sources)s::text[]))
-      AND id <> ALL (ARRAY (SELECT id FROM low))
-    ORDER BY priority DESC, available_at, id
+    SELECT id, 1 AS pref, priority, available_at""" + _CLAIMABLE + """    ORDER BY priority DESC, available_at, id
     LIMIT %(n)s
     FOR UPDATE SKIP LOCKED
 ),
 picked AS (
-    SELECT id FROM low
-    UNION ALL
-    (SELECT id FROM top LIMIT greatest(0, %(n)s - (SELECT count(*) FROM low)))
+    SELECT id FROM (
+        SELECT DISTINCT ON (id) id, pref, priority, available_at
+        FROM (SELECT * FROM low UNION ALL SELECT * FROM top) candidates
+        ORDER BY id, pref) folded
+    ORDER BY pref, priority DESC, available_at, id
+    LIMIT %(n)s
 )
 UPDATE work_items w
 SET state = 'running',
@@ -155,6 +162,8 @@ WHERE w.id = picked.id
 RETURNING w.id, w.queue, w.source, w.dedupe_key, w.payload, w.priority, w.attempts, w.max_attempts,
           w.claim_token, w.lease_expires_at
 """
+_CLAIM_SQL = _CLAIM_TEMPLATE.replace("{source_filter}", "")
+_CLAIM_SOURCES_SQL = _CLAIM_TEMPLATE.replace("{source_filter}", "\n      AND source = ANY (%(sources)s::text[])")
 
 _ENQUEUE_SQL = """
 WITH incoming AS (
@@ -284,7 +293,8 @@ class WorkQueue:
             "worker": self.worker_id,
             "sources": list(sources) if sources is not None else None,
         }
-        rows = self._run("claim", lambda conn: conn.execute(_CLAIM_SQL, params).fetchall())
+        claim_sql = _CLAIM_SQL if sources is None else _CLAIM_SOURCES_SQL
+        rows = self._run("claim", lambda conn: conn.execute(claim_sql, params).fetchall())
         items = list(map(ClaimedItem._make, rows))
         items.sort(key=lambda i: (-i.priority, i.id))
         return items

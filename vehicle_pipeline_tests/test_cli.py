@@ -79,3 +79,46 @@ def test_operational_commands_and_one_line_errors(user_env):
     broken = dict(user_env, DATABASE_URL="postgresql://nobody:wrong@127.0.0.1:1/none")
     failed = _run(["queue", "stats"], broken, timeout=120)
     assert failed.returncode == 1 and failed.stderr.startswith("error:") and "Traceback" not in failed.stderr
+
+
+@pytest.mark.dagster
+def test_dev_serves_the_ui_on_loopback_and_stops_with_its_children(user_env):
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(EXE + ["dev", "--port", str(port), "--site-port", "0"], env=user_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        info = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                info = httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=2)
+                if info.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        assert info is not None and info.status_code == 200, "the UI never came up"
+        query = {"query": "{ assetNodes { assetKey { path } } }"}
+        nodes = httpx.post(f"http://127.0.0.1:{port}/graphql", json=query, timeout=60).json()["data"]["assetNodes"]
+        assert {"/".join(n["assetKey"]["path"]) for n in nodes} >= {"bat_listings", "vehicle_profiles",
+                                                                    "auction_outcomes", "bat_repairs"}
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        time.sleep(2)
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=2)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # nothing of the group may outlive the test
+        except ProcessLookupError:
+            pass

@@ -27,7 +27,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         server: RobotsServer = self.server  # type: ignore[assignment]
-        started = time.monotonic()
+        # Logged before answering: a client that got its answer must find its request in the log.
+        entry = {"path": self.path, "ua": self.headers.get("User-Agent"), "started": time.monotonic(),
+                 "finished": None, "accept_encoding": self.headers.get("Accept-Encoding")}
+        server.log.append(entry)
         if self.path == "/robots.txt":
             status, body, headers = server.robots
         elif self.path == "/moved-robots.txt":
@@ -40,8 +43,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        server.log.append({"path": self.path, "ua": self.headers.get("User-Agent"), "started": started,
-                           "finished": time.monotonic(), "accept_encoding": self.headers.get("Accept-Encoding")})
+        entry["finished"] = time.monotonic()
 
 
 class RobotsServer(ThreadingHTTPServer):

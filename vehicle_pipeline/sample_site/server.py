@@ -328,8 +328,15 @@ class SampleSite:
             return self._plan.spec
 
     def requests(self) -> list[dict]:
-        with self._lock:
-            return list(self._log)
+        """The request log. A request is logged when it arrives; one still being answered (its client may
+        already hold the last byte) is given a moment to be stamped finished."""
+        deadline = time.monotonic() + 1.0
+        while True:
+            with self._lock:
+                rows = [dict(r) for r in self._log]
+            if all(r["finished"] is not None for r in rows) or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.005)
 
     def clear_requests(self) -> int:
         with self._lock:
@@ -454,6 +461,13 @@ class SampleSite:
         port = h.server.server_port
         raw_path = h.path
         h.status_sent = 0
+        # Logged before answering, so a client that has its answer always finds its request in the log.
+        row = None
+        if not raw_path.startswith("/_admin/"):
+            row = {"port": port, "method": method, "path": raw_path, "status": None, "started": started,
+                   "finished": None}
+            with self._lock:
+                self._log.append(row)
         try:
             self._route(h, method, port)
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
@@ -468,11 +482,9 @@ class SampleSite:
             except OSError:
                 h.close_connection = True
         finally:
-            if not raw_path.startswith("/_admin/"):
-                row = {"port": port, "method": method, "path": raw_path, "status": h.status_sent,
-                       "started": started, "finished": time.monotonic()}
-                with self._lock:
-                    self._log.append(row)
+            if row is not None:
+                row["status"] = h.status_sent
+                row["finished"] = time.monotonic()
 
     def _route(self, h: _Handler, method: str, port: int) -> None:
         path, _, qs = h.path.partition("?")

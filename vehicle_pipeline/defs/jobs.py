@@ -12,7 +12,6 @@ from vehicle_pipeline.defs.assets.listings import (
     mecum_listings,
 )
 from vehicle_pipeline.defs.assets.profiles import auction_outcomes, bat_repairs, vehicle_profiles
-from vehicle_pipeline.defs.partitions import craigslist_metro_day, daily, dealers, monthly
 
 DRAIN_TAG = "vehicle_pipeline/drain"
 
@@ -21,13 +20,11 @@ drain_queues_job = dg.define_asset_job(
     description="Drain the import and deep-extraction queues within each asset's time budget.")
 auction_listings_job = dg.define_asset_job(
     "auction_listings", selection=[bat_listings, carsandbids_listings, mecum_listings, broadarrow_listings],
-    partitions_def=daily, description="Walk the auction sites' results and live boards for a day.")
-craigslist_job = dg.define_asset_job(
-    "craigslist_listings_daily", selection=[craigslist_listings], partitions_def=craigslist_metro_day)
-dealer_inventory_job = dg.define_asset_job(
-    "dealer_inventory_sync", selection=[dealer_inventory], partitions_def=dealers)
+    description="Walk the auction sites' results and live boards for a day.")
+craigslist_job = dg.define_asset_job("craigslist_listings_daily", selection=[craigslist_listings])
+dealer_inventory_job = dg.define_asset_job("dealer_inventory_sync", selection=[dealer_inventory])
 seller_discovery_job = dg.define_asset_job("seller_discovery", selection=[classic_sellers])
-bat_repairs_job = dg.define_asset_job("bat_repairs_backfill", selection=[bat_repairs], partitions_def=monthly)
+bat_repairs_job = dg.define_asset_job("bat_repairs_backfill", selection=[bat_repairs])
 
 all_jobs = [drain_queues_job, auction_listings_job, craigslist_job, dealer_inventory_job, seller_discovery_job,
             bat_repairs_job]

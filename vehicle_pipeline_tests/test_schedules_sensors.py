@@ -239,3 +239,22 @@ def test_run_failure_sensor_releases_the_failed_runs_claims(db_url, db, instance
         states = dict(conn.execute("SELECT dedupe_key, state FROM work_items").fetchall())
     assert all(states[i.dedupe_key] == "pending" for i in held), "released at once, not after the lease"
     assert states[theirs.dedupe_key] == "running", "another run's claims are left alone"
+
+
+def test_dagster_commands_in_the_project_root_use_the_projects_postgres(db_url, tmp_path):
+    """No DAGSTER_HOME: Dagster reads the root dagster.yaml, whose storage class finds the database itself."""
+    import os
+    from pathlib import Path
+
+    import psycopg
+
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABASE_URL", "DAGSTER_", "VEHICLE_PIPELINE_"))}
+    env |= {"DATABASE_URL": db_url, "VEHICLE_PIPELINE_HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-m",
+                           "vehicle_pipeline.definitions"], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT to_regclass('runs') IS NOT NULL").fetchone()[0], "Dagster's tables live there"

@@ -58,6 +58,8 @@ sys.path.insert(0, str(ROOT))
 import dagster as dg  # noqa: E402
 
 from bench.benchdb import bench_database  # noqa: E402
+from vehicle_pipeline.store.db import Database  # noqa: E402
+from vehicle_pipeline.store.sources import SourceRegistry  # noqa: E402
 
 from vehicle_pipeline import sources  # noqa: E402
 from vehicle_pipeline.defs.assets.listings import (  # noqa: E402
@@ -292,9 +294,8 @@ def run_pipeline(args, db_url: str, site_url: str, profiler) -> tuple[list[Run],
     started = time.perf_counter()
     t = time.perf_counter()
     log(materialize(instance, resources, "discovery", classic_sellers))
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        dealer_names = [r[0] for r in conn.execute(
-            "SELECT name FROM sources WHERE kind = 'dealer' AND enabled AND NOT auto_disabled ORDER BY name")]
+    with Database(db_url, max_size=1) as db:
+        dealer_names = SourceRegistry(db).enabled_dealers()
     instance.add_dynamic_partitions(dealers_partitions.name, dealer_names)
     phase_seconds["discovery"] = time.perf_counter() - t
 

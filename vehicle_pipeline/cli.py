@@ -257,15 +257,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Everything an operator looks at first: totals, queue depth and alerts, source health."""
     from vehicle_pipeline.ingest.monitoring import assess
     from vehicle_pipeline.store.queue import WorkQueue
+    from vehicle_pipeline.store.records import totals as record_totals
     from vehicle_pipeline.store.sources import SourceRegistry
 
     db = _open_db()
     try:
         with db.connection() as conn:
-            totals = dict(zip(("vehicles", "listings", "auction_events", "comments", "snapshots"), conn.execute(
-                """SELECT (SELECT count(*) FROM vehicles), (SELECT count(*) FROM listings),
-                          (SELECT count(*) FROM auction_events), (SELECT count(*) FROM auction_comments),
-                          (SELECT count(*) FROM page_snapshots)""").fetchone()))
+            totals = record_totals(conn)
         queue_rows = WorkQueue(db).stats()
         health = assess(queue_rows)
         sources = [s.__dict__ | {"in_backoff": s.in_backoff} for s in SourceRegistry(db).list()]

@@ -64,6 +64,7 @@ def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]
     from vehicle_pipeline.defs.checks import all_checks
     from vehicle_pipeline.defs.partitions import CRAIGSLIST_METROS, dealers
     from vehicle_pipeline.store import open_database
+    from vehicle_pipeline.store.sources import SourceRegistry
 
     instance = dg.DagsterInstance.get()
     resources = build_resources()
@@ -102,9 +103,8 @@ def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]
         return step
 
     run("classic_sellers")
-    with open_database() as db, db.connection() as conn:
-        enabled_dealers = [r[0] for r in conn.execute(
-            "SELECT name FROM sources WHERE kind = 'dealer' AND enabled AND NOT auto_disabled ORDER BY name")]
+    with open_database() as db:
+        enabled_dealers = SourceRegistry(db).enabled_dealers()
     known = set(instance.get_dynamic_partitions(dealers.name))
     new = [d for d in enabled_dealers if d not in known]
     if new:
@@ -130,6 +130,7 @@ def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]
 def summary(steps: list[StepResult]) -> dict:
     from vehicle_pipeline.store import open_database
     from vehicle_pipeline.store.queue import WorkQueue
+    from vehicle_pipeline.store.records import totals as record_totals
 
     with open_database() as db:
         with db.connection() as conn:
@@ -138,10 +139,7 @@ def summary(steps: list[StepResult]) -> dict:
                    GROUP BY 1 ORDER BY 1""").fetchall())
             outcomes = dict(conn.execute(
                 "SELECT outcome, count(*) FROM auction_events GROUP BY 1 ORDER BY 1").fetchall())
-            totals = dict(zip(("vehicles", "listings", "auction_events", "comments", "snapshots"), conn.execute(
-                """SELECT (SELECT count(*) FROM vehicles), (SELECT count(*) FROM listings),
-                          (SELECT count(*) FROM auction_events), (SELECT count(*) FROM auction_comments),
-                          (SELECT count(*) FROM page_snapshots)""").fetchone()))
+            totals = record_totals(conn)
         queue_rows = WorkQueue(db).stats()
     checks = {}
     for step in steps:

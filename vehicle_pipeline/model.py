@@ -212,16 +212,6 @@ class VehicleListing:
         return out
 
 
-CONTRACT_LISTING_KEYS = (
-    "kind source url external_id title year make model trim vin vin_state mileage mileage_unit outcome "
-    "sale_price high_bid asking_price currency bid_count comment_count view_count watcher_count ended_at "
-    "seller buyer location lot_number no_reserve exterior_color interior_color transmission drivetrain "
-    "engine body_style images"
-).split()
-CONTRACT_INDEX_KEYS = ("kind", "source", "url", "total_items", "page", "pages_total", "next_page_url", "items")
-CONTRACT_INDEX_ITEM_KEYS = ("url", "external_id", "title", "outcome", "price", "ended_at", "no_reserve")
-
-
 class SellerKind(StrEnum):
     DEALER = "dealer"
     AUCTION_HOUSE = "auction_house"
@@ -268,5 +258,3 @@ class SellerDirectoryPage:
     def to_contract(self, deep: bool = False) -> dict:
         return _paged_contract("sellers", self, self.sellers)
 
-
-ParsedPage = VehicleListing | IndexPage | SellerDirectoryPage

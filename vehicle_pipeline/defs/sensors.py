@@ -11,6 +11,7 @@ from vehicle_pipeline.defs.resources import PostgresResource
 from vehicle_pipeline.ingest.monitoring import assess
 from vehicle_pipeline.ingest.repairs import queue_repair_candidates
 from vehicle_pipeline.store.queue import WorkQueue
+from vehicle_pipeline.store.sources import SourceRegistry
 
 QUEUE_DEPTH_ASSET = dg.AssetSpec(
     "work_queue_depth",
@@ -67,9 +68,7 @@ def queue_depth_sensor(context: dg.SensorEvaluationContext, postgres: PostgresRe
 @dg.sensor(job=dealer_inventory_job, minimum_interval_seconds=300, default_status=ACTIVE)
 def dealer_discovery_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
     """Adds a dealer_inventory partition for each enabled dealer source and syncs new dealers at once."""
-    with postgres.database().connection() as conn:
-        enabled = [r[0] for r in conn.execute(
-            "SELECT name FROM sources WHERE kind = 'dealer' AND enabled AND NOT auto_disabled ORDER BY name")]
+    enabled = SourceRegistry(postgres.database()).enabled_dealers()
     known = set(context.instance.get_dynamic_partitions(dealers.name))
     new = [name for name in enabled if name not in known]
     if not new:

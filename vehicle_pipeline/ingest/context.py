@@ -27,15 +27,6 @@ CORE_SOURCES = {
 }
 
 
-def source_kind(name: str) -> str:
-    base = name.split(":", 1)[0]
-    if base == "craigslist":
-        return "classified"
-    if base == "dealer":
-        return "dealer"
-    return CORE_SOURCES[base]
-
-
 @dataclass
 class IngestSettings:
     """Where the sources are and how hard to work them."""

@@ -91,11 +91,6 @@ def discover_sellers(ingest: Ingest, *, max_pages: int | None = None) -> Discove
     return report
 
 
-def enabled_dealers(ingest: Ingest) -> list[str]:
-    return [s.name for s in ingest.registry.list()
-            if s.kind == "dealer" and s.enabled and not s.auto_disabled]
-
-
 def sync_dealer(ingest: Ingest, dealer: str) -> IndexWalk:
     with ingest.db.connection() as conn:
         row = conn.execute("SELECT base_url, config->>'inventory_url' FROM sources WHERE name = %s",

@@ -32,7 +32,6 @@ from vehicle_pipeline.sample_site.spec import SampleCar, SampleComment, SampleLi
 DEFAULT_CLOCK = 1793491200
 
 SOURCES = ("bat", "carsandbids", "mecum", "broadarrow", "craigslist", "dealer")
-AUCTION_SOURCES = ("bat", "carsandbids", "mecum", "broadarrow")
 
 DAY = 86400
 HOUR = 3600
@@ -963,6 +962,6 @@ def build_world(seed: int, listings: int, clock: int | None = None) -> World:
 
 
 __all__ = [
-    "AUCTION_SOURCES", "CATALOG", "DEALERS", "DEFAULT_CLOCK", "Dealer", "METROS", "METRO_BY_CODE", "Metro", "SOURCES",
+    "CATALOG", "DEALERS", "DEFAULT_CLOCK", "Dealer", "METROS", "METRO_BY_CODE", "Metro", "SOURCES",
     "World", "build_world", "classify_vin", "vin_check_digit",
 ]

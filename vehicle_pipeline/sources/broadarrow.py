@@ -263,11 +263,8 @@ def _parse_lot(tree, page_url: str | None) -> VehicleListing:
         parsed = parse_mileage(odo)
         if parsed:
             mileage, unit = parsed
-    images = []
-    for img in tree.css(".vehicle-gallery img"):
-        for u in pk.image_urls(pk.attr(img, "data-src") or pk.attr(img, "src"), page_url):
-            if u not in images:
-                images.append(u)
+    images = pk.image_urls([pk.attr(img, "data-src") or pk.attr(img, "src")
+                            for img in tree.css(".vehicle-gallery img")], page_url)
     return VehicleListing(
         source=NAME,
         url=canonical_url(page_url),

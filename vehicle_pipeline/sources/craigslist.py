@@ -454,10 +454,7 @@ def _parse_posting(tree, page_url: str | None, url: str | None) -> VehicleListin
 
     images = pk.image_urls(ld.get("image"), page_url)
     if not images:
-        for img in tree.css("div.gallery img, #thumbs img"):
-            for u in pk.image_urls(pk.attr(img, "src"), page_url):
-                if u not in images:
-                    images.append(u)
+        images = pk.image_urls([pk.attr(img, "src") for img in tree.css("div.gallery img, #thumbs img")], page_url)
 
     return VehicleListing(
         source=NAME,

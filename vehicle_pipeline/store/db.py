@@ -22,7 +22,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -269,10 +269,6 @@ def _ensure_databases(server_url: str, names: tuple[str, ...]) -> None:
                     conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
                 except psycopg.errors.DuplicateDatabase:
                     pass  # another process created it between our check and our create
-
-
-def socket_dir_of(url: str) -> str | None:
-    return parse_qs(urlsplit(url).query).get("host", [None])[0]
 
 
 def _check_idle_connection(conn) -> None:

@@ -11,7 +11,6 @@ a snooze gives the attempt back.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import socket
@@ -479,7 +478,3 @@ class WorkQueue:
                                %(oldest_pending_secs)s, %(done_last_hour)s)""", rows)
         self._run("snapshot", go)
         return rows
-
-
-def payload_json(item: ClaimedItem) -> str:
-    return json.dumps(item.payload, sort_keys=True)

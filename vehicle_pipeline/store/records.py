@@ -68,6 +68,15 @@ def upsert_listing_refs(conn, source: str, refs: Sequence[ListingRef]) -> RefUps
     return report
 
 
+def totals(conn) -> dict[str, int]:
+    """How much the database holds, for summaries and `status`."""
+    row = conn.execute(
+        """SELECT (SELECT count(*) FROM vehicles), (SELECT count(*) FROM listings),
+                  (SELECT count(*) FROM auction_events), (SELECT count(*) FROM auction_comments),
+                  (SELECT count(*) FROM page_snapshots)""").fetchone()
+    return dict(zip(("vehicles", "listings", "auction_events", "comments", "snapshots"), row))
+
+
 def save_snapshot(conn, url: str, http_status: int, content_type: str | None, body: bytes,
                   fetched_at: datetime | None = None) -> bytes:
     """Store a fetched page once, content-addressed; returns its sha256."""

@@ -195,6 +195,12 @@ class SourceRegistry:
         """Failures reported while a backoff is already running (in-flight requests) don't escalate again."""
         return until is not None and until > datetime.now().astimezone()
 
+    def enabled_dealers(self) -> list[str]:
+        """Dealer sources to sync: enabled and not automatically disabled."""
+        with self.db.connection() as conn:
+            return [r[0] for r in conn.execute(
+                "SELECT name FROM sources WHERE kind = 'dealer' AND enabled AND NOT auto_disabled ORDER BY name")]
+
     def blocked_sources(self) -> list[str]:
         with self.db.connection() as conn:
             return [r[0] for r in conn.execute(

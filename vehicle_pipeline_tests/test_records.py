@@ -5,12 +5,13 @@ from datetime import datetime, timezone
 
 from vehicle_pipeline.model import ListingRef, Outcome, VehicleListing, VinState
 from vehicle_pipeline.store.records import (
-    record_observation,
+    ListingWrite,
+    record_observations,
     save_snapshot,
-    update_listing,
-    upsert_auction_event,
+    update_listings,
+    upsert_auction_events,
     upsert_listing_refs,
-    upsert_vehicle,
+    upsert_vehicles,
 )
 
 ENDED = datetime(2026, 10, 4, 18, 8, 33, tzinfo=timezone.utc)
@@ -27,6 +28,22 @@ def _listing(**kw) -> VehicleListing:
                 mileage=120000, mileage_unit="mi", outcome=Outcome.SOLD, sale_price=33000, high_bid=33000,
                 currency="USD", bid_count=16, ended_at=ENDED, outcome_evidence=".listing-available-info")
     return VehicleListing(**(base | kw))
+
+
+def upsert_vehicle(conn, listing, existing):
+    return upsert_vehicles(conn, [(listing, existing)])[0]
+
+
+def update_listing(conn, listing_id, listing, vehicle_id, snapshot):
+    update_listings(conn, [ListingWrite(listing_id, vehicle_id, listing, snapshot)])
+
+
+def record_observation(conn, listing_id, listing, snapshot):
+    return record_observations(conn, [ListingWrite(listing_id, None, listing, snapshot)])[0]
+
+
+def upsert_auction_event(conn, listing_id, vehicle_id, listing, snapshot):
+    return upsert_auction_events(conn, [ListingWrite(listing_id, vehicle_id, listing, snapshot)])[0]
 
 
 def test_refs_report_new_known_and_changed(db):
@@ -105,3 +122,77 @@ def test_snapshots_are_stored_once_by_content(db):
         b = save_snapshot(conn, "u2", 200, "text/html", b"same page")
         assert a == b and len(a) == 32
         assert conn.execute("SELECT count(*), max(size_bytes) FROM page_snapshots").fetchone() == (1, 9)
+
+
+def test_a_batch_writes_like_the_pages_one_after_another(db):
+    """Two pages of one VIN in one batch are one vehicle (the later page's values win, none erased); pages
+    without a valid VIN keep their own vehicles; every page gets its row, observation and images."""
+    from vehicle_pipeline.store.records import store_profiles
+
+    with db.connection() as conn:
+        _setup(conn)
+        ids = [lid for lid, _ in upsert_listing_refs(conn, "bat", [ListingRef(f"u{i}", f"x{i}") for i in range(4)]).new]
+        pages = [
+            _listing(url="u0", external_id="x0", images=["https://img/a.jpg", "https://img/b.jpg"]),
+            _listing(url="u1", external_id="x1", mileage=None, exterior_color="Red", images=["https://img/a.jpg"]),
+            _listing(url="u2", external_id="x2", vin=None, vin_state=None),
+            _listing(url="u3", external_id="x3", vin="JT3HT05J8Y0099990", vin_state=VinState.BAD_CHECK_DIGIT),
+        ]
+        stored = store_profiles(conn, [ListingWrite(lid, None, page) for lid, page in zip(ids, pages)])
+        assert stored[0].vehicle_id == stored[1].vehicle_id
+        assert [s.vehicle_action for s in stored] == ["inserted", "updated", "inserted", "inserted"]
+        assert len({s.vehicle_id for s in stored}) == 3
+        assert [s.images for s in stored] == [2, 1, 0, 0] and all(s.observation for s in stored)
+        row = conn.execute("SELECT mileage, exterior_color FROM vehicles WHERE id = %s",
+                           (stored[0].vehicle_id,)).fetchone()
+        assert row == (120000, "Red")
+        linked = conn.execute("SELECT id, vehicle_id, status FROM listings ORDER BY id").fetchall()
+        assert linked == [(lid, s.vehicle_id, "ended") for lid, s in zip(ids, stored)]
+        # the same batch again: nothing new, the same vehicles
+        again = store_profiles(conn, [ListingWrite(lid, s.vehicle_id, page)
+                                      for lid, s, page in zip(ids, stored, pages)])
+        assert [a.vehicle_id for a in again] == [s.vehicle_id for s in stored]
+        assert not any(a.observation or a.images for a in again)
+        assert conn.execute("SELECT count(*) FROM vehicles").fetchone()[0] == 3
+
+
+def test_a_batch_of_auctions_reports_each_event(db):
+    from vehicle_pipeline.model import Comment, CommentKind
+    from vehicle_pipeline.store.records import store_auctions
+
+    with db.connection() as conn:
+        _setup(conn)
+        a, b = [lid for lid, _ in upsert_listing_refs(conn, "bat", [ListingRef("u", "x"), ListingRef("v", "y")]).new]
+        bid = Comment("c1", CommentKind.BID, "bidder", ENDED, "USD $33,000 bid placed", amount=33000, currency="USD")
+        first = store_auctions(conn, [ListingWrite(a, None, _listing(comments=[bid])),
+                                      ListingWrite(b, None, _listing(url="v", external_id="y", vin=None,
+                                                                     vin_state=None))])
+        assert [(s.event, s.comments_new) for s in first] == [("inserted", 1), ("inserted", 0)]
+        fixed = _listing(outcome=Outcome.BID_TO, sale_price=None, comments=[bid])
+        second = store_auctions(conn, [ListingWrite(a, first[0].vehicle_id, fixed),
+                                       ListingWrite(b, first[1].vehicle_id, _listing(url="v", external_id="y",
+                                                                                     vin=None, vin_state=None))])
+        assert [(s.event, s.comments_new) for s in second] == [("updated", 0), ("unchanged", 0)]
+        assert conn.execute("SELECT outcome, sale_price FROM auction_events WHERE listing_id = %s",
+                            (a,)).fetchone() == ("bid_to", None)
+
+
+def test_one_bad_record_costs_only_itself(db):
+    """A batch whose one page breaks a constraint is written again page by page: the others are stored and
+    the bad one comes back with its error (for the drain to fail that item and keep its reason)."""
+    from types import SimpleNamespace
+
+    from vehicle_pipeline.ingest.drain import write_batch
+    from vehicle_pipeline.store.records import store_profiles
+
+    with db.connection() as conn:
+        _setup(conn)
+        ids = [lid for lid, _ in upsert_listing_refs(conn, "bat", [ListingRef(f"u{i}", f"x{i}") for i in range(3)]).new]
+    pages = [_listing(url="u0", external_id="x0"), _listing(url="u1", external_id="x1", vin=None, vin_state=None, year=3000),
+             _listing(url="u2", external_id="x2", vin=None, vin_state=None)]
+    results = write_batch(SimpleNamespace(db=db), [ListingWrite(lid, None, p) for lid, p in zip(ids, pages)],
+                          store_profiles)
+    assert isinstance(results[1], Exception) and "year" in str(results[1])
+    assert [type(r).__name__ for r in (results[0], results[2])] == ["ListingStored", "ListingStored"]
+    with db.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM listings WHERE vehicle_id IS NOT NULL").fetchone()[0] == 2

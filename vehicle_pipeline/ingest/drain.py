@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 
+import psycopg
+
 from vehicle_pipeline.http import FetchResult
 from vehicle_pipeline.store.queue import ClaimedItem
 
@@ -80,6 +82,38 @@ def drain(ingest, queue_name: str, handle_batch: Callable[[list[ClaimedItem]], N
         handle_batch(items)
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def write_batch(ingest, entries: list, write: Callable[[object, list], list]) -> list:
+    """Write a batch's entries in one transaction (a few multi-row statements instead of several per entry);
+    if that fails, write each alone so one bad record costs only itself. Returns, per entry, what `write`
+    returned for it or the exception that stopped it."""
+    if not entries:
+        return []
+    try:
+        with ingest.db.connection() as conn, conn.transaction():
+            return list(write(conn, entries))
+    except Exception as exc:
+        if _database_gone(exc):
+            raise  # nothing one entry at a time would do better; the claims' leases bring the items back
+        if len(entries) == 1:
+            return [exc]
+    results = []
+    for entry in entries:
+        try:
+            with ingest.db.connection() as conn, conn.transaction():
+                results.append(write(conn, [entry])[0])
+        except Exception as exc:
+            if _database_gone(exc):
+                raise
+            results.append(exc)
+    return results
+
+
+def _database_gone(exc: Exception) -> bool:
+    # A deadlock or serialization failure is the batch's own problem; any other operational error means
+    # the server or the connection went away.
+    return isinstance(exc, psycopg.OperationalError) and not (getattr(exc, "sqlstate", None) or "").startswith("40")
 
 
 def fail_item(ingest, item: ClaimedItem, error: str, report: DrainReport, *, permanent: bool = False) -> None:

@@ -10,7 +10,7 @@ from vehicle_pipeline.ingest.context import Ingest
 from vehicle_pipeline.ingest.drain import DrainReport, drain, fail_item
 from vehicle_pipeline.model import ParseError, VehicleListing
 from vehicle_pipeline.store.queue import ClaimedItem
-from vehicle_pipeline.store.records import load_snapshot, save_images
+from vehicle_pipeline.store.records import load_snapshot, save_images_many
 
 
 def drain_images(ingest: Ingest, *, time_budget: float | None = None, batch_size: int | None = None) -> DrainReport:
@@ -36,7 +36,7 @@ def _images_batch(ingest: Ingest, items: list[ClaimedItem], report: DrainReport)
             continue
         images = parsed.images if isinstance(parsed, VehicleListing) else []
         with ingest.db.connection() as conn:
-            added = save_images(conn, row[0], row[1], images)
+            added = save_images_many(conn, [(row[0], row[1], images)])[0]
         report.images += added
         completed.append((item, {"images": added}))
     if completed:

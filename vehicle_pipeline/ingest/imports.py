@@ -7,21 +7,12 @@ maps to one queue action, and nothing is lost: an item ends done, retried, snooz
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 from vehicle_pipeline.http import FetchKind, FetchRequest, FetchResult
 from vehicle_pipeline.ingest.context import Ingest
-from vehicle_pipeline.ingest.drain import DrainReport, drain, fail_item, payload_listing_id, snooze_until
+from vehicle_pipeline.ingest.drain import DrainReport, drain, fail_item, payload_listing_id, snooze_until, write_batch
 from vehicle_pipeline.model import ParseError, VehicleListing
 from vehicle_pipeline.store.queue import ClaimedItem, NewItem
-from vehicle_pipeline.store.records import (
-    mark_listing,
-    record_observation,
-    save_images,
-    save_snapshot,
-    update_listing,
-    upsert_vehicle,
-)
+from vehicle_pipeline.store.records import ListingWrite, Page, mark_listing, save_snapshots, store_profiles
 
 def _listing_rows(conn, items: list[ClaimedItem]) -> dict[int, tuple]:
     """The registry rows of a batch's listings in one round trip (listing id → row)."""
@@ -52,27 +43,97 @@ def _import_batch(ingest: Ingest, items: list[ClaimedItem], report: DrainReport)
     # Interleave sources so one slow host does not hold every in-flight slot.
     requests.sort(key=lambda r: hash(r.source) % 7)
     completed: list[tuple[ClaimedItem, dict]] = []
-    # Follow-up work (deep extraction, images) of the stored items, queued in one statement per batch,
-    # before the items are completed: a crash in between leaves the items to be imported again.
-    follow_ups: list[tuple[ClaimedItem, list[NewItem]]] = []
+    fetched: list[tuple[ClaimedItem, tuple, FetchResult, VehicleListing | str]] = []
     for request, result in ingest.client.fetch_many(requests, max_in_flight=64):
         item, row = request.tag
-        item_follow_ups: list[NewItem] = []
         try:
-            outcome = _handle(ingest, item, row, result, report, item_follow_ups)
+            if row is not None and result.kind is FetchKind.OK:
+                # Parsed as the pages arrive, while the rest of the batch is still being fetched.
+                fetched.append((item, row, result, _parse(ingest, item, result)))
+                continue
+            outcome = _handle_unfetched(ingest, item, row, result, report)
         except Exception as exc:  # a bug or a database error on one item must not lose the batch
             outcome = None
             fail_item(ingest, item, f"{type(exc).__name__}: {exc}", report)
         if outcome is not None:
             completed.append((item, outcome))
-            if item_follow_ups:
-                follow_ups.append((item, item_follow_ups))
-    if follow_ups:
-        completed = _enqueue_follow_ups(ingest, follow_ups, completed, report)
+    completed += _store_pages(ingest, fetched, report)
     if completed:
         done = ingest.queue.complete_many(completed)
         report.done += len(done.accepted)
         report.refused += len(done.refused)
+
+
+def _parse(ingest: Ingest, item: ClaimedItem, result: FetchResult) -> VehicleListing | str:
+    """The listing a page holds, or why it holds none."""
+    try:
+        parsed = ingest.module(item.source).parse(result.content, url=result.final_url)
+    except ParseError as exc:
+        return f"parse error: {exc}"
+    if not isinstance(parsed, VehicleListing):
+        return f"expected a listing page at {result.final_url}, got {type(parsed).__name__}"
+    return parsed
+
+
+def _write_pages(ingest: Ingest, conn, pages: list) -> list:
+    """Snapshots of every page (readable or not, so a parser fix can replay them), then the profiles of the
+    readable ones; per page, what storing it did or why it could not be read."""
+    shas = save_snapshots(conn, [Page(r.final_url, r.status or 200, r.content_type, r.content)
+                                 for _, _, r, _ in pages])
+    readable = [ListingWrite(row[0], row[3], parsed, sha, etag=r.etag, last_modified=r.last_modified)
+                for (_, row, r, parsed), sha in zip(pages, shas) if isinstance(parsed, VehicleListing)]
+    stored = iter(store_profiles(conn, readable, images=not ingest.settings.fast_mode))
+    unreadable = [(row[0], sha, item.is_last_attempt)
+                  for (item, row, _, parsed), sha in zip(pages, shas) if not isinstance(parsed, VehicleListing)]
+    if unreadable:
+        # The page is kept as the listing's latest; on the last attempt the listing is marked unparseable.
+        conn.execute(
+            """UPDATE listings l SET last_snapshot = t.sha,
+                   status = CASE WHEN t.last_attempt THEN 'unparseable' ELSE l.status END,
+                   last_fetched_at = CASE WHEN t.last_attempt THEN now() ELSE l.last_fetched_at END
+               FROM unnest(%s::bigint[], %s::bytea[], %s::boolean[]) AS t(id, sha, last_attempt)
+               WHERE l.id = t.id""",
+            [list(column) for column in zip(*unreadable)])
+    return [next(stored) if isinstance(parsed, VehicleListing) else parsed for _, _, _, parsed in pages]
+
+
+def _store_pages(ingest: Ingest, pages: list, report: DrainReport) -> list[tuple[ClaimedItem, dict]]:
+    """Store a batch's fetched pages; returns the completions. Follow-up work (deep extraction, images) is
+    queued in one statement before the items complete: a crash in between leaves them to be imported again."""
+    results = write_batch(ingest, pages, lambda conn, entries: _write_pages(ingest, conn, entries))
+    completed: list[tuple[ClaimedItem, dict]] = []
+    follow_ups: list[tuple[ClaimedItem, list[NewItem]]] = []
+    for (item, row, _, parsed), stored in zip(pages, results):
+        if isinstance(stored, Exception):
+            fail_item(ingest, item, f"{type(stored).__name__}: {stored}", report)
+            continue
+        if isinstance(stored, str):
+            fail_item(ingest, item, stored, report)
+            continue
+        report.images += stored.images
+        if stored.vehicle_action == "inserted":
+            report.vehicles_new += 1
+        else:
+            report.vehicles_updated += 1
+        mine = _follow_ups(ingest, item, row[0], parsed)
+        if mine:
+            follow_ups.append((item, mine))
+        completed.append((item, {"result": "stored", "vehicle_id": stored.vehicle_id,
+                                 "observation": stored.observation}))
+    if follow_ups:
+        completed = _enqueue_follow_ups(ingest, follow_ups, completed, report)
+    return completed
+
+
+def _follow_ups(ingest: Ingest, item: ClaimedItem, listing_id: int, parsed: VehicleListing) -> list[NewItem]:
+    mine = []
+    if parsed.images and ingest.settings.fast_mode:
+        mine.append(NewItem("image_fetch", item.source, f"images:{listing_id}", {"listing_id": listing_id},
+                            priority=50))
+    if parsed.is_auction:
+        mine.append(NewItem("deep_extraction", item.source, f"deep:{listing_id}", {"listing_id": listing_id},
+                            priority=item.priority))
+    return mine
 
 
 def _enqueue_follow_ups(ingest: Ingest, follow_ups: list[tuple[ClaimedItem, list[NewItem]]],
@@ -81,20 +142,19 @@ def _enqueue_follow_ups(ingest: Ingest, follow_ups: list[tuple[ClaimedItem, list
     not be queued is failed, and retried, as if its own enqueue had failed)."""
     flat = [f for _, fs in follow_ups for f in fs]
     try:
-        queued = ingest.queue.enqueue_many(flat)
+        ingest.queue.enqueue_many(flat)
     except Exception as exc:  # the database is gone or the statement failed: fail these items, keep the rest
         failed = {item.id for item, _ in follow_ups}
         for item, _ in follow_ups:
             fail_item(ingest, item, f"{type(exc).__name__}: {exc}", report)
         return [(item, outcome) for item, outcome in completed if item.id not in failed]
-    report.deep_enqueued += sum(1 for f, r in zip(flat, queued) if f.queue == "deep_extraction")
+    report.deep_enqueued += sum(1 for f in flat if f.queue == "deep_extraction")
     return completed
 
 
-def _handle(ingest: Ingest, item: ClaimedItem, row, result: FetchResult, report: DrainReport,
-            follow_ups: list[NewItem] | None = None) -> dict | None:
-    """Act on one fetch result. Returns the completion result, or None when the item was failed/snoozed.
-    With `follow_ups`, the stored listing's follow-up work is appended there for the caller to queue."""
+def _handle_unfetched(ingest: Ingest, item: ClaimedItem, row, result: FetchResult, report: DrainReport) -> dict | None:
+    """Act on a fetch that brought no page to parse (or an item without a registry row). Returns the
+    completion result, or None when the item was failed/snoozed."""
     if row is None:
         fail_item(ingest, item, f"listing {item.payload.get('listing_id')} is not in the registry", report, permanent=True)
         return None
@@ -119,63 +179,5 @@ def _handle(ingest: Ingest, item: ClaimedItem, row, result: FetchResult, report:
         else:
             report.refused += 1
         return None
-    if kind is not FetchKind.OK:
-        fail_item(ingest, item, result.describe(), report)
-        return None
-
-    module = ingest.module(item.source)
-    # One connection for the snapshot, the parse outcome and the stored listing (one pool checkout per item).
-    with ingest.db.connection() as conn:
-        snapshot = save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content)
-        try:
-            parsed = module.parse(result.content, url=result.final_url)
-        except ParseError as exc:
-            if item.is_last_attempt:
-                mark_listing(conn, listing_id, "unparseable")
-            conn.execute("UPDATE listings SET last_snapshot = %s WHERE id = %s", (snapshot, listing_id))
-            parsed, error = None, f"parse error: {exc}"
-        else:
-            error = None if isinstance(parsed, VehicleListing) else (
-                f"expected a listing page at {result.final_url}, got {type(parsed).__name__}")
-        if error is None:
-            return store_listing(ingest, item, listing_id, row[3], parsed, snapshot, result, report, conn=conn,
-                                 follow_ups=follow_ups)
-    fail_item(ingest, item, error, report)
+    fail_item(ingest, item, result.describe(), report)
     return None
-
-
-def store_listing(ingest: Ingest, item: ClaimedItem | None, listing_id: int, vehicle_id: int | None,
-                  parsed: VehicleListing, snapshot: bytes | None, result: FetchResult | None,
-                  report: DrainReport, *, conn=None, follow_ups: list[NewItem] | None = None) -> dict:
-    """Persist one parsed listing page in one transaction; queue its deep extraction if it is an auction.
-
-    `conn`: a connection the caller already holds (else one from the pool). `follow_ups`: append the
-    follow-up work there for the caller to queue in bulk (else it is queued here)."""
-    # Pipeline mode: BEGIN rides with the first statement and statements whose results are not read yet
-    # travel together (4 round trips instead of 6); the transaction is the same.
-    with (nullcontext(conn) if conn is not None else ingest.db.connection()) as conn, conn.pipeline(), \
-            conn.transaction():
-        vehicle_id, vehicle_action = upsert_vehicle(conn, parsed, vehicle_id)
-        update_listing(conn, listing_id, parsed, vehicle_id, snapshot,
-                       etag=result.etag if result else None, last_modified=result.last_modified if result else None)
-        changed = record_observation(conn, listing_id, parsed, snapshot)
-        if parsed.images and not ingest.settings.fast_mode:
-            report.images += save_images(conn, listing_id, vehicle_id, parsed.images)
-    if vehicle_action == "inserted":
-        report.vehicles_new += 1
-    else:
-        report.vehicles_updated += 1
-    mine = []
-    if parsed.images and ingest.settings.fast_mode:
-        mine.append(NewItem("image_fetch", parsed.source if item is None else item.source,
-                                  f"images:{listing_id}", {"listing_id": listing_id}, priority=50))
-    if parsed.is_auction:
-        mine.append(NewItem("deep_extraction", item.source if item else parsed.source,
-                                  f"deep:{listing_id}", {"listing_id": listing_id},
-                                  priority=item.priority if item else 100))
-    if mine and follow_ups is not None:
-        follow_ups.extend(mine)
-    elif mine:
-        queued = ingest.queue.enqueue_many(mine)
-        report.deep_enqueued += sum(1 for f, r in zip(mine, queued) if f.queue == "deep_extraction")
-    return {"result": "stored", "vehicle_id": vehicle_id, "observation": changed}

@@ -10,18 +10,10 @@ from dataclasses import dataclass
 
 from vehicle_pipeline.http import FetchKind, FetchRequest
 from vehicle_pipeline.ingest.context import Ingest
-from vehicle_pipeline.ingest.drain import DrainReport, drain, fail_item, payload_listing_id, snooze_until
+from vehicle_pipeline.ingest.drain import DrainReport, drain, fail_item, payload_listing_id, snooze_until, write_batch
 from vehicle_pipeline.model import ParseError, VehicleListing
 from vehicle_pipeline.store.queue import ClaimedItem
-from vehicle_pipeline.store.records import (
-    mark_listing,
-    save_comments,
-    save_snapshot,
-    snapshot_body,
-    update_listing,
-    upsert_auction_event,
-    upsert_vehicle,
-)
+from vehicle_pipeline.store.records import ListingWrite, mark_listing, save_snapshot, snapshot_body, store_auctions
 
 
 @dataclass
@@ -89,16 +81,36 @@ def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeRepo
         else:
             fail_item(ingest, item, result.describe(), report)
 
-    completed = []
+    parsed_pages: list[tuple[ClaimedItem, ListingWrite]] = []
     for item_id, (body, url, sha) in pages.items():
         item = by_id[item_id]
-        row = rows[item_id]
+        listing_id, _, vehicle_id, _ = rows[item_id]
         try:
-            completed.append((item, _extract_one(ingest, item, row, body, url, sha, report)))
+            parsed = ingest.module(item.source).parse(body, url=url, deep=True)
+            if not isinstance(parsed, VehicleListing) or parsed.outcome is None:
+                raise ParseError(item.source, url, "an auction listing page (no outcome found)")
         except ParseError as exc:
             fail_item(ingest, item, f"parse error: {exc}", report)
+            continue
         except Exception as exc:  # one bad record must not lose the batch
             fail_item(ingest, item, f"{type(exc).__name__}: {exc}", report)
+            continue
+        parsed_pages.append((item, ListingWrite(listing_id, vehicle_id, parsed, sha)))
+    completed = []
+    results = write_batch(ingest, [w for _, w in parsed_pages], store_auctions)
+    for (item, write), stored in zip(parsed_pages, results):
+        if isinstance(stored, Exception):
+            fail_item(ingest, item, f"{type(stored).__name__}: {stored}", report)
+            continue
+        report.comments_new += stored.comments_new
+        if stored.event == "inserted":
+            report.events_new += 1
+        elif stored.event == "updated":
+            report.events_updated += 1
+        else:
+            report.events_unchanged += 1
+        completed.append((item, {"result": stored.event, "outcome": str(write.listing.outcome),
+                                 "comments_new": stored.comments_new}))
     for item in items:
         if rows[item.id] is None:
             fail_item(ingest, item, f"listing {item.payload.get('listing_id')} is not in the registry", report,
@@ -107,25 +119,3 @@ def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeRepo
         done = ingest.queue.complete_many(completed)
         report.done += len(done.accepted)
         report.refused += len(done.refused)
-
-
-def _extract_one(ingest: Ingest, item: ClaimedItem, row, body: bytes, url: str, sha: bytes,
-                 report: OutcomeReport) -> dict:
-    listing_id, _, vehicle_id, _ = row
-    parsed = ingest.module(item.source).parse(body, url=url, deep=True)
-    if not isinstance(parsed, VehicleListing) or parsed.outcome is None:
-        raise ParseError(item.source, url, "an auction listing page (no outcome found)")
-    # Pipeline mode: fewer round trips (BEGIN and the statements whose results are not read travel together).
-    with ingest.db.connection() as conn, conn.pipeline(), conn.transaction():
-        vehicle_id, _ = upsert_vehicle(conn, parsed, vehicle_id)
-        update_listing(conn, listing_id, parsed, vehicle_id, sha)
-        action = upsert_auction_event(conn, listing_id, vehicle_id, parsed, sha)
-        new_comments = save_comments(conn, listing_id, parsed.comments or [])
-    report.comments_new += new_comments
-    if action == "inserted":
-        report.events_new += 1
-    elif action == "updated":
-        report.events_updated += 1
-    else:
-        report.events_unchanged += 1
-    return {"result": action, "outcome": str(parsed.outcome), "comments_new": new_comments}

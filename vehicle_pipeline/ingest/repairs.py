@@ -24,7 +24,7 @@ from vehicle_pipeline.ingest.context import Ingest
 from vehicle_pipeline.ingest.drain import StepReport
 from vehicle_pipeline.model import ParseError, VehicleListing
 from vehicle_pipeline.store.queue import PRIORITY_REPAIR, NewItem, WorkQueue
-from vehicle_pipeline.store.records import load_snapshot, save_comments, update_listing, upsert_auction_event, upsert_vehicle
+from vehicle_pipeline.store.records import ListingWrite, load_snapshot, store_auctions
 
 RULES_SQL = {
     "sold_without_price": "e.outcome IN ('sold', 'sold_after') AND e.sale_price IS NULL",
@@ -153,10 +153,7 @@ def repair_range(ingest: Ingest, start: datetime | None, end: datetime | None, *
         if dry_run:
             continue
         with ingest.db.connection() as conn, conn.transaction():
-            vid, _ = upsert_vehicle(conn, parsed, vehicle_id)
-            update_listing(conn, listing_id, parsed, vid, snapshot)
-            upsert_auction_event(conn, listing_id, vid, parsed, snapshot)
-            save_comments(conn, listing_id, parsed.comments or [])
+            store_auctions(conn, [ListingWrite(listing_id, vehicle_id, parsed, snapshot)])
             conn.execute("UPDATE listings SET repair_checked_at = now() WHERE id = %s", (listing_id,))
     if refetch and not dry_run:
         results = ingest.queue.enqueue_many([

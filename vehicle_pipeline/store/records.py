@@ -10,12 +10,10 @@ import hashlib
 import json
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from psycopg.types.json import Jsonb
-
-from vehicle_pipeline.model import ENDED_OUTCOMES, SALE_OUTCOMES, Comment, ListingRef, Outcome, VehicleListing, VinState
+from vehicle_pipeline.model import ENDED_OUTCOMES, Comment, ListingRef, VehicleListing, VinState
 
 _VEHICLE_FIELDS = ("year", "make", "model", "trim", "mileage", "mileage_unit", "exterior_color", "interior_color",
                    "transmission", "drivetrain", "engine", "body_style", "location")
@@ -77,19 +75,43 @@ def totals(conn) -> dict[str, int]:
     return dict(zip(("vehicles", "listings", "auction_events", "comments", "snapshots"), row))
 
 
+@dataclass(frozen=True)
+class Page:
+    """A fetched page to keep as a snapshot."""
+
+    url: str
+    http_status: int
+    content_type: str | None
+    body: bytes
+    fetched_at: datetime | None = None
+
+
+def save_snapshots(conn, pages: Sequence[Page]) -> list[bytes]:
+    """Store fetched pages once each, content-addressed, in one statement; returns their sha256s in order."""
+    digests = [hashlib.sha256(page.body).digest() for page in pages]
+    unique = {d: page for d, page in zip(digests, pages)}
+    if unique:
+        conn.execute(
+            """INSERT INTO page_snapshots (sha256, url, fetched_at, http_status, content_type, size_bytes,
+                                           compression, body)
+               SELECT sha, url, coalesce(fetched_at, now()), http_status, content_type, size_bytes, 'zlib', body
+               FROM unnest(%s::bytea[], %s::text[], %s::timestamptz[], %s::int[], %s::text[], %s::int[], %s::bytea[])
+                    AS t(sha, url, fetched_at, http_status, content_type, size_bytes, body)
+               ON CONFLICT (sha256) DO NOTHING""",
+            (list(unique), [p.url for p in unique.values()], [p.fetched_at for p in unique.values()],
+             [p.http_status for p in unique.values()], [p.content_type for p in unique.values()],
+             [len(p.body) for p in unique.values()],
+             # Level 3: an 824 KB BaT page compresses 6.6× in 5 ms; level 6 gains 12 % more space for twice
+             # the CPU, which on listing pages is more than the parse itself.
+             [zlib.compress(p.body, 3) for p in unique.values()]),
+        )
+    return digests
+
+
 def save_snapshot(conn, url: str, http_status: int, content_type: str | None, body: bytes,
                   fetched_at: datetime | None = None) -> bytes:
     """Store a fetched page once, content-addressed; returns its sha256."""
-    digest = hashlib.sha256(body).digest()
-    conn.execute(
-        """INSERT INTO page_snapshots (sha256, url, fetched_at, http_status, content_type, size_bytes, compression, body)
-           VALUES (%s, %s, coalesce(%s, now()), %s, %s, %s, 'zlib', %s)
-           ON CONFLICT (sha256) DO NOTHING""",
-        # Level 3: an 824 KB BaT page compresses 6.6× in 5 ms; level 6 gains 12 % more space for twice the
-        # CPU, which on listing pages is more than the parse itself.
-        (digest, url, fetched_at, http_status, content_type, len(body), zlib.compress(body, 3)),
-    )
-    return digest
+    return save_snapshots(conn, [Page(url, http_status, content_type, body, fetched_at)])[0]
 
 
 def load_snapshot(conn, sha256: bytes) -> tuple[str, bytes, datetime] | None:
@@ -106,36 +128,139 @@ def snapshot_body(compression: str | None, body: bytes) -> bytes:
     return zlib.decompress(body) if compression == "zlib" else bytes(body)
 
 
-def upsert_vehicle(conn, listing: VehicleListing, existing_vehicle_id: int | None) -> tuple[int, str]:
-    """One vehicle across sources when a valid VIN matches; otherwise the listing keeps its own vehicle.
-    Never merges on year + make, nor on a VIN whose check digit fails."""
-    values = {name: getattr(listing, name) for name in _VEHICLE_FIELDS}
-    values["vin"] = listing.vin
-    values["vin_state"] = str(listing.vin_state) if listing.vin_state else None
-    if listing.vin and listing.vin_state == VinState.VALID:
-        row = conn.execute(
-            f"""INSERT INTO vehicles AS v (vin, vin_state, {", ".join(_VEHICLE_FIELDS)})
-                VALUES (%(vin)s, %(vin_state)s, {", ".join(f"%({f})s" for f in _VEHICLE_FIELDS)})
+@dataclass(frozen=True)
+class ListingWrite:
+    """One parsed listing page to store against its registry row."""
+
+    listing_id: int
+    vehicle_id: int | None  # the listing's vehicle so far
+    listing: VehicleListing
+    snapshot: bytes | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass
+class ListingStored:
+    """What storing one listing page did."""
+
+    vehicle_id: int
+    vehicle_action: str  # "inserted" | "updated"
+    observation: bool = False
+    images: int = 0
+    event: str | None = None  # "inserted" | "updated" | "unchanged" (auction pages)
+    comments_new: int = 0
+
+
+def store_profiles(conn, writes: Sequence[ListingWrite], *, images: bool = True) -> list[ListingStored]:
+    """A batch of listing pages as vehicle profiles: vehicles, registry rows, observations and (unless
+    `images` is off) image rows, in a handful of multi-row statements whatever the batch size."""
+    vehicles = upsert_vehicles(conn, [(w.listing, w.vehicle_id) for w in writes])
+    writes = [replace(w, vehicle_id=vid) for w, (vid, _) in zip(writes, vehicles)]
+    update_listings(conn, writes)
+    changed = record_observations(conn, writes)
+    added = (save_images_many(conn, [(w.listing_id, w.vehicle_id, w.listing.images) for w in writes]) if images
+             else [0] * len(writes))
+    return [ListingStored(vid, action, observation=c, images=n)
+            for (vid, action), c, n in zip(vehicles, changed, added)]
+
+
+def store_auctions(conn, writes: Sequence[ListingWrite]) -> list[ListingStored]:
+    """A batch of deep-parsed auction pages: vehicles, registry rows, auction events and comments."""
+    vehicles = upsert_vehicles(conn, [(w.listing, w.vehicle_id) for w in writes])
+    writes = [replace(w, vehicle_id=vid) for w, (vid, _) in zip(writes, vehicles)]
+    update_listings(conn, writes)
+    events = upsert_auction_events(conn, writes)
+    comments = save_comments_many(conn, [(w.listing_id, w.listing.comments or []) for w in writes])
+    return [ListingStored(vid, action, event=e, comments_new=n)
+            for (vid, action), e, n in zip(vehicles, events, comments)]
+
+
+def _merged(listings: Sequence[VehicleListing]) -> dict:
+    """The vehicle values a run of pages leaves, as if upserted one after another: the latest non-null
+    value of each field wins; the first VIN seen sticks."""
+    values = dict.fromkeys(_VEHICLE_FIELDS)
+    values["vin"] = values["vin_state"] = None
+    for listing in listings:
+        for name in _VEHICLE_FIELDS:
+            value = getattr(listing, name)
+            if value is not None:
+                values[name] = value
+        if values["vin"] is None and listing.vin is not None:
+            values["vin"], values["vin_state"] = listing.vin, str(listing.vin_state) if listing.vin_state else None
+    return values
+
+
+def _columns(rows: Sequence[dict], names: Sequence[str]) -> list[list]:
+    return [[row[name] for row in rows] for name in names]
+
+
+_VEHICLE_TYPES = {"year": "int", "mileage": "int"}
+_VEHICLE_UNNEST = ", ".join(f"%s::{_VEHICLE_TYPES.get(f, 'text')}[]" for f in ("vin", "vin_state") + _VEHICLE_FIELDS)
+_VEHICLE_COLUMNS = ", ".join(("vin", "vin_state") + _VEHICLE_FIELDS)
+
+
+def upsert_vehicles(conn, entries: Sequence[tuple[VehicleListing, int | None]]) -> list[tuple[int, str]]:
+    """One vehicle across sources when a valid VIN matches; otherwise each listing keeps its own vehicle.
+    Never merges on year + make, nor on a VIN whose check digit fails. Returns (vehicle id, "inserted" |
+    "updated") per entry, in order."""
+    by_vin: dict[str, list[int]] = {}
+    by_id: dict[int, list[int]] = {}
+    new: list[int] = []
+    for i, (listing, existing) in enumerate(entries):
+        if listing.vin and listing.vin_state == VinState.VALID:
+            by_vin.setdefault(listing.vin, []).append(i)
+        elif existing is not None:
+            by_id.setdefault(existing, []).append(i)
+        else:
+            new.append(i)
+    out: list[tuple[int, str] | None] = [None] * len(entries)
+    names = ("vin", "vin_state") + _VEHICLE_FIELDS
+    if by_vin:
+        # Sorted by VIN so concurrent batches take the row locks in one order.
+        vins = sorted(by_vin)
+        rows = [_merged([entries[i][0] for i in by_vin[vin]]) for vin in vins]
+        returned = conn.execute(
+            f"""INSERT INTO vehicles AS v ({_VEHICLE_COLUMNS})
+                SELECT * FROM unnest({_VEHICLE_UNNEST}) ORDER BY 1
                 ON CONFLICT (vin) WHERE vin_state = 'valid' DO UPDATE SET
                     {", ".join(f"{f} = coalesce(excluded.{f}, v.{f})" for f in _VEHICLE_FIELDS)},
                     last_seen_at = now()
-                RETURNING id, (xmax = 0)""",
-            values).fetchone()
-        return row[0], "inserted" if row[1] else "updated"
-    if existing_vehicle_id is not None:
+                RETURNING vin, id, (xmax = 0)""",
+            _columns(rows, names)).fetchall()
+        for vin, vehicle_id, inserted in returned:
+            first, *rest = by_vin[vin]
+            out[first] = (vehicle_id, "inserted" if inserted else "updated")
+            for i in rest:
+                out[i] = (vehicle_id, "updated")
+    if by_id:
+        ids = sorted(by_id)
+        rows = [_merged([entries[i][0] for i in by_id[vid]]) for vid in ids]
         conn.execute(
             f"""UPDATE vehicles v SET
-                    vin = coalesce(v.vin, %(vin)s), vin_state = coalesce(v.vin_state, %(vin_state)s),
-                    {", ".join(f"{f} = coalesce(%({f})s, v.{f})" for f in _VEHICLE_FIELDS)},
+                    vin = coalesce(v.vin, t.vin), vin_state = coalesce(v.vin_state, t.vin_state),
+                    {", ".join(f"{f} = coalesce(t.{f}, v.{f})" for f in _VEHICLE_FIELDS)},
                     last_seen_at = now()
-                WHERE id = %(id)s""",
-            values | {"id": existing_vehicle_id})
-        return existing_vehicle_id, "updated"
-    row = conn.execute(
-        f"""INSERT INTO vehicles (vin, vin_state, {", ".join(_VEHICLE_FIELDS)})
-            VALUES (%(vin)s, %(vin_state)s, {", ".join(f"%({f})s" for f in _VEHICLE_FIELDS)}) RETURNING id""",
-        values).fetchone()
-    return row[0], "inserted"
+                FROM unnest(%s::bigint[], {_VEHICLE_UNNEST}) AS t(id, {_VEHICLE_COLUMNS})
+                WHERE v.id = t.id""",
+            [ids] + _columns(rows, names))
+        for vid in ids:
+            for i in by_id[vid]:
+                out[i] = (vid, "updated")
+    if new:
+        # Ids drawn first, so each page knows its vehicle without relying on the order of RETURNING.
+        ids = [r[0] for r in conn.execute(
+            "SELECT nextval(pg_get_serial_sequence('vehicles', 'id')) FROM generate_series(1, %s)", (len(new),))]
+        rows = [_merged([entries[i][0]]) for i in new]
+        conn.execute(
+            f"""INSERT INTO vehicles (id, {_VEHICLE_COLUMNS})
+                SELECT * FROM unnest(%s::bigint[], {_VEHICLE_UNNEST})""",
+            [ids] + _columns(rows, names))
+        for i, vid in zip(new, ids):
+            out[i] = (vid, "inserted")
+    return out  # type: ignore[return-value]
+
+
 
 
 def _listing_status(listing: VehicleListing) -> str:
@@ -144,141 +269,182 @@ def _listing_status(listing: VehicleListing) -> str:
     return "active"
 
 
-def _contract_json(listing: VehicleListing) -> dict:
-    return json.loads(json.dumps(listing.to_contract(), default=str))
-
-
-def update_listing(conn, listing_id: int, listing: VehicleListing, vehicle_id: int, snapshot: bytes | None,
-                   etag: str | None = None, last_modified: str | None = None) -> None:
-    """Record what the listing page said; known values survive a page that omits them."""
+def update_listings(conn, writes: Sequence[ListingWrite]) -> None:
+    """Record what each listing page said; known values survive a page that omits them."""
+    if not writes:
+        return
+    latest = {w.listing_id: w for w in writes}  # one row per listing, the latest page winning
+    rows = sorted(latest.values(), key=lambda w: w.listing_id)
     conn.execute(
-        """UPDATE listings SET
-               status = %(status)s, vehicle_id = %(vehicle_id)s,
-               title = coalesce(%(title)s, title),
-               url = %(url)s,
-               asking_price = coalesce(%(asking_price)s, asking_price),
-               currency = coalesce(%(currency)s, currency),
-               seller = coalesce(%(seller)s, seller),
-               location = coalesce(%(location)s, location),
-               mileage = coalesce(%(mileage)s, mileage),
-               mileage_unit = coalesce(%(mileage_unit)s, mileage_unit),
-               etag = coalesce(%(etag)s, etag), last_modified = coalesce(%(last_modified)s, last_modified),
-               last_snapshot = coalesce(%(snapshot)s, last_snapshot),
-               parsed = CASE WHEN parsed IS NULL THEN %(parsed)s::jsonb
-                             ELSE parsed || jsonb_strip_nulls(%(parsed)s::jsonb) END,
+        """UPDATE listings l SET
+               status = t.status, vehicle_id = t.vehicle_id,
+               title = coalesce(t.title, l.title),
+               url = t.url,
+               asking_price = coalesce(t.asking_price, l.asking_price),
+               currency = coalesce(t.currency, l.currency),
+               seller = coalesce(t.seller, l.seller),
+               location = coalesce(t.location, l.location),
+               mileage = coalesce(t.mileage, l.mileage),
+               mileage_unit = coalesce(t.mileage_unit, l.mileage_unit),
+               etag = coalesce(t.etag, l.etag), last_modified = coalesce(t.last_modified, l.last_modified),
+               last_snapshot = coalesce(t.snapshot, l.last_snapshot),
+               parsed = CASE WHEN l.parsed IS NULL THEN t.parsed::jsonb
+                             ELSE l.parsed || jsonb_strip_nulls(t.parsed::jsonb) END,
                last_fetched_at = now(), last_seen_at = now()
-           WHERE id = %(id)s""",
-        {"status": _listing_status(listing), "vehicle_id": vehicle_id, "title": listing.title, "url": listing.url,
-         "asking_price": listing.asking_price, "currency": listing.currency, "seller": listing.seller,
-         "location": listing.location, "mileage": listing.mileage, "mileage_unit": listing.mileage_unit,
-         "etag": etag, "last_modified": last_modified, "snapshot": snapshot,
-         "parsed": Jsonb(_contract_json(listing)), "id": listing_id},
+           FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::numeric[], %s::text[],
+                       %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::text[], %s::bytea[], %s::text[])
+                AS t(id, status, vehicle_id, title, url, asking_price, currency, seller, location, mileage,
+                     mileage_unit, etag, last_modified, snapshot, parsed)
+           WHERE l.id = t.id""",
+        ([w.listing_id for w in rows], [_listing_status(w.listing) for w in rows], [w.vehicle_id for w in rows],
+         [w.listing.title for w in rows], [w.listing.url for w in rows], [w.listing.asking_price for w in rows],
+         [w.listing.currency for w in rows], [w.listing.seller for w in rows], [w.listing.location for w in rows],
+         [w.listing.mileage for w in rows], [w.listing.mileage_unit for w in rows], [w.etag for w in rows],
+         [w.last_modified for w in rows], [w.snapshot for w in rows],
+         [json.dumps(w.listing.to_contract(), default=str) for w in rows]),
     )
+
+
 
 
 def mark_listing(conn, listing_id: int, status: str) -> None:
     conn.execute("UPDATE listings SET status = %s, last_fetched_at = now() WHERE id = %s", (status, listing_id))
 
 
-def record_observation(conn, listing_id: int, listing: VehicleListing, snapshot: bytes | None) -> bool:
-    """Append what this fetch saw, only when something changed since the last observation."""
-    price = listing.sale_price if listing.sale_price is not None else (
-        listing.high_bid if listing.high_bid is not None else listing.asking_price)
-    row = conn.execute(
+def record_observations(conn, writes: Sequence[ListingWrite]) -> list[bool]:
+    """Append what each fetch saw, only where something changed since the listing's last observation;
+    returns, per write, whether a row was added."""
+    if not writes:
+        return []
+    latest = {w.listing_id: w for w in writes}
+    rows = list(latest.values())
+    added = {r[0] for r in conn.execute(
         """INSERT INTO listing_observations (listing_id, snapshot_sha256, status, outcome, price, currency,
                                              bid_count, ended_at)
-           SELECT %(id)s, %(snap)s, %(status)s, %(outcome)s, %(price)s, %(currency)s, %(bids)s, %(ended)s
+           SELECT t.* FROM unnest(%s::bigint[], %s::bytea[], %s::text[], %s::text[], %s::numeric[], %s::char(3)[],
+                                  %s::int[], %s::timestamptz[])
+                AS t(listing_id, snap, status, outcome, price, currency, bids, ended)
            WHERE NOT EXISTS (
-               SELECT 1 FROM (SELECT status, outcome, price, currency, bid_count, ended_at
-                              FROM listing_observations WHERE listing_id = %(id)s
-                              ORDER BY observed_at DESC, id DESC LIMIT 1) last
-               WHERE last.status IS NOT DISTINCT FROM %(status)s AND last.outcome IS NOT DISTINCT FROM %(outcome)s
-                 AND last.price IS NOT DISTINCT FROM %(price)s::numeric
-                 AND last.currency IS NOT DISTINCT FROM %(currency)s::char(3)
-                 AND last.bid_count IS NOT DISTINCT FROM %(bids)s::int
-                 AND last.ended_at IS NOT DISTINCT FROM %(ended)s::timestamptz)
-           RETURNING id""",
-        {"id": listing_id, "snap": snapshot, "status": _listing_status(listing),
-         "outcome": str(listing.outcome) if listing.outcome else None, "price": price, "currency": listing.currency,
-         "bids": listing.bid_count, "ended": listing.ended_at},
-    ).fetchone()
-    return row is not None
+               SELECT 1 FROM (SELECT o.status, o.outcome, o.price, o.currency, o.bid_count, o.ended_at
+                              FROM listing_observations o WHERE o.listing_id = t.listing_id
+                              ORDER BY o.observed_at DESC, o.id DESC LIMIT 1) last
+               WHERE last.status IS NOT DISTINCT FROM t.status AND last.outcome IS NOT DISTINCT FROM t.outcome
+                 AND last.price IS NOT DISTINCT FROM t.price AND last.currency IS NOT DISTINCT FROM t.currency
+                 AND last.bid_count IS NOT DISTINCT FROM t.bids AND last.ended_at IS NOT DISTINCT FROM t.ended)
+           RETURNING listing_id""",
+        ([w.listing_id for w in rows], [w.snapshot for w in rows], [_listing_status(w.listing) for w in rows],
+         [str(w.listing.outcome) if w.listing.outcome else None for w in rows],
+         [_observed_price(w.listing) for w in rows], [w.listing.currency for w in rows],
+         [w.listing.bid_count for w in rows], [w.listing.ended_at for w in rows]),
+    )}
+    return [w.listing_id in added and latest[w.listing_id] is w for w in writes]
 
 
-def save_images(conn, listing_id: int, vehicle_id: int | None, urls: Sequence[str]) -> int:
-    if not urls:
-        return 0
-    # The count comes back as a row (not rowcount) so this also works inside a psycopg pipeline.
-    return conn.execute(
+def _observed_price(listing: VehicleListing):
+    if listing.sale_price is not None:
+        return listing.sale_price
+    return listing.high_bid if listing.high_bid is not None else listing.asking_price
+
+
+
+
+def save_images_many(conn, galleries: Sequence[tuple[int, int | None, Sequence[str]]]) -> list[int]:
+    """Image URLs of each listing (listing id, vehicle id, URLs) not stored yet; returns how many were new
+    per listing, in order."""
+    flat = [(vehicle_id, listing_id, url, position)
+            for listing_id, vehicle_id, urls in galleries for position, url in enumerate(urls)]
+    if not flat:
+        return [0] * len(galleries)
+    counts = dict(conn.execute(
         """WITH ins AS (
                INSERT INTO vehicle_images (vehicle_id, listing_id, url, position)
-               SELECT %s, %s, u, ord - 1 FROM unnest(%s::text[]) WITH ORDINALITY AS t(u, ord)
+               SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::int[])
                ON CONFLICT (listing_id, url) DO NOTHING
-               RETURNING 1)
-           SELECT count(*) FROM ins""",
-        (vehicle_id, listing_id, list(urls)),
-    ).fetchone()[0]
+               RETURNING listing_id)
+           SELECT listing_id, count(*) FROM ins GROUP BY listing_id""",
+        [list(column) for column in zip(*flat)]).fetchall())
+    return [counts.pop(listing_id, 0) for listing_id, _, _ in galleries]  # a listing twice in a batch counts once
+
+
 
 
 _EVENT_KEEP = ("high_bid", "currency", "bid_count", "comment_count", "view_count", "watcher_count", "no_reserve",
                "ended_at", "lot_number", "seller", "buyer")
 
 
-def upsert_auction_event(conn, listing_id: int, vehicle_id: int | None, listing: VehicleListing,
-                         snapshot: bytes | None) -> str:
-    """Write the auction's outcome. Known values are never replaced by null; but a corrected outcome
-    (a repair turning "sold" into "bid_to") clears the sale price, which only a sale may carry."""
-    if listing.outcome is None:
-        raise ValueError(f"{listing.url}: not an auction listing")
-    params = {name: getattr(listing, name) for name in _EVENT_KEEP}
-    params |= {"listing_id": listing_id, "vehicle_id": vehicle_id, "source": listing.source,
-               "outcome": str(listing.outcome), "sale_price": listing.sale_price,
-               "evidence": listing.outcome_evidence, "snapshot": snapshot,
-               "is_sale": listing.outcome in SALE_OUTCOMES,
-               "unknown": listing.outcome == Outcome.UNKNOWN}
-    before = conn.execute(
-        f"""SELECT outcome, sale_price, {", ".join(_EVENT_KEEP)} FROM auction_events WHERE listing_id = %s""",
-        (listing_id,)).fetchone()
-    conn.execute(
-        f"""INSERT INTO auction_events AS e (listing_id, vehicle_id, source, outcome, sale_price, evidence,
-                                            snapshot_sha256, {", ".join(_EVENT_KEEP)})
-            VALUES (%(listing_id)s, %(vehicle_id)s, %(source)s, %(outcome)s, %(sale_price)s, %(evidence)s,
-                    %(snapshot)s, {", ".join(f"%({f})s" for f in _EVENT_KEEP)})
-            ON CONFLICT (listing_id) DO UPDATE SET
-                vehicle_id = coalesce(excluded.vehicle_id, e.vehicle_id),
-                -- "unknown" never overwrites a decided outcome
-                outcome = CASE WHEN %(unknown)s THEN e.outcome ELSE excluded.outcome END,
-                sale_price = CASE WHEN %(unknown)s THEN e.sale_price
-                                  WHEN %(is_sale)s THEN coalesce(excluded.sale_price, e.sale_price)
-                                  ELSE NULL END,
-                evidence = CASE WHEN %(unknown)s THEN e.evidence ELSE coalesce(excluded.evidence, e.evidence) END,
-                snapshot_sha256 = CASE WHEN %(unknown)s THEN e.snapshot_sha256
-                                       ELSE coalesce(excluded.snapshot_sha256, e.snapshot_sha256) END,
-                {", ".join(f"{f} = coalesce(excluded.{f}, e.{f})" for f in _EVENT_KEEP)},
-                updated_at = now()""",
-        params)
-    if before is None:
-        return "inserted"
-    after = conn.execute(
-        f"""SELECT outcome, sale_price, {", ".join(_EVENT_KEEP)} FROM auction_events WHERE listing_id = %s""",
-        (listing_id,)).fetchone()
-    return "unchanged" if after == before else "updated"
+_EVENT_TYPES = {"high_bid": "numeric", "currency": "char(3)", "bid_count": "int", "comment_count": "int",
+                "view_count": "int", "watcher_count": "int", "no_reserve": "boolean", "ended_at": "timestamptz"}
 
 
-def save_comments(conn, listing_id: int, comments: Sequence[Comment]) -> int:
-    """Insert comments and bids not stored yet; returns how many were new."""
-    if not comments:
-        return 0
-    # The count comes back as a row (not rowcount) so this also works inside a psycopg pipeline.
-    return conn.execute(
+def upsert_auction_events(conn, writes: Sequence[ListingWrite]) -> list[str]:
+    """Write each auction's outcome; returns "inserted", "updated" or "unchanged" per write. Known values
+    are never replaced by null; but a corrected outcome (a repair turning "sold" into "bid_to") clears the
+    sale price, which only a sale may carry; and "unknown" never overwrites a decided outcome."""
+    for w in writes:
+        if w.listing.outcome is None:
+            raise ValueError(f"{w.listing.url}: not an auction listing")
+    if not writes:
+        return []
+    latest = {w.listing_id: w for w in writes}
+    rows = sorted(latest.values(), key=lambda w: w.listing_id)
+    keep = ", ".join(_EVENT_KEEP)
+    actions = dict(conn.execute(
+        f"""WITH t AS (
+                SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::numeric[], %s::text[],
+                                     %s::bytea[], {", ".join(f"%s::{_EVENT_TYPES.get(f, 'text')}[]" for f in _EVENT_KEEP)})
+                    AS t(listing_id, vehicle_id, source, outcome, sale_price, evidence, snapshot, {keep})),
+            before AS (
+                SELECT e.listing_id, {", ".join(f"e.{c}" for c in ("outcome", "sale_price") + _EVENT_KEEP)}
+                FROM auction_events e JOIN t USING (listing_id)),
+            written AS (
+                INSERT INTO auction_events AS e (listing_id, vehicle_id, source, outcome, sale_price, evidence,
+                                                snapshot_sha256, {keep})
+                SELECT * FROM t ORDER BY listing_id
+                ON CONFLICT (listing_id) DO UPDATE SET
+                    vehicle_id = coalesce(excluded.vehicle_id, e.vehicle_id),
+                    outcome = CASE WHEN excluded.outcome = 'unknown' THEN e.outcome ELSE excluded.outcome END,
+                    sale_price = CASE WHEN excluded.outcome = 'unknown' THEN e.sale_price
+                                      WHEN excluded.outcome IN ('sold', 'sold_after')
+                                          THEN coalesce(excluded.sale_price, e.sale_price)
+                                      ELSE NULL END,
+                    evidence = CASE WHEN excluded.outcome = 'unknown' THEN e.evidence
+                                    ELSE coalesce(excluded.evidence, e.evidence) END,
+                    snapshot_sha256 = CASE WHEN excluded.outcome = 'unknown' THEN e.snapshot_sha256
+                                           ELSE coalesce(excluded.snapshot_sha256, e.snapshot_sha256) END,
+                    {", ".join(f"{f} = coalesce(excluded.{f}, e.{f})" for f in _EVENT_KEEP)},
+                    updated_at = now()
+                RETURNING e.listing_id, {", ".join(f"e.{c}" for c in ("outcome", "sale_price") + _EVENT_KEEP)})
+            SELECT w.listing_id,
+                   CASE WHEN b.listing_id IS NULL THEN 'inserted'
+                        WHEN (w.outcome, w.sale_price, {", ".join(f"w.{f}" for f in _EVENT_KEEP)})
+                             IS NOT DISTINCT FROM (b.outcome, b.sale_price, {", ".join(f"b.{f}" for f in _EVENT_KEEP)})
+                            THEN 'unchanged'
+                        ELSE 'updated' END
+            FROM written w LEFT JOIN before b USING (listing_id)""",
+        [[w.listing_id for w in rows], [w.vehicle_id for w in rows], [w.listing.source for w in rows],
+         [str(w.listing.outcome) for w in rows], [w.listing.sale_price for w in rows],
+         [w.listing.outcome_evidence for w in rows], [w.snapshot for w in rows]]
+        + [[getattr(w.listing, f) for w in rows] for f in _EVENT_KEEP]).fetchall())
+    return [actions[w.listing_id] for w in writes]
+
+
+
+
+def save_comments_many(conn, threads: Sequence[tuple[int, Sequence[Comment]]]) -> list[int]:
+    """Insert the comments and bids not stored yet, for many listings at once; returns how many were new
+    per listing, in order."""
+    flat = [(listing_id, c.external_id, str(c.kind), c.author, c.posted_at, c.text, c.amount, c.currency)
+            for listing_id, comments in threads for c in comments]
+    if not flat:
+        return [0] * len(threads)
+    counts = dict(conn.execute(
         """WITH ins AS (
                INSERT INTO auction_comments (listing_id, external_id, kind, author, posted_at, body, amount, currency)
-               SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[],
-                                        %s::numeric[], %s::text[])
+               SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[],
+                                    %s::numeric[], %s::char(3)[])
                ON CONFLICT (listing_id, external_id) DO NOTHING
-               RETURNING 1)
-           SELECT count(*) FROM ins""",
-        (listing_id, [c.external_id for c in comments], [str(c.kind) for c in comments],
-         [c.author for c in comments], [c.posted_at for c in comments], [c.text for c in comments],
-         [c.amount for c in comments], [c.currency for c in comments]),
-    ).fetchone()[0]
+               RETURNING listing_id)
+           SELECT listing_id, count(*) FROM ins GROUP BY listing_id""",
+        [list(column) for column in zip(*flat)]).fetchall())
+    return [counts.pop(listing_id, 0) for listing_id, _ in threads]
+

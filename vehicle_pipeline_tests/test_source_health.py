@@ -80,3 +80,19 @@ def test_discovered_sources_enable_at_confidence_070_and_hand_disable_sticks(db)
     assert registry.upsert("dealer:high", "dealer", confidence=0.95, discovered=True).enabled is False
     with pytest.raises(ValueError):
         registry.upsert("x", "bogus")
+
+
+def test_a_burst_of_successes_is_one_write_and_a_failure_makes_the_next_success_count_at_once(db):
+    registry = SourceRegistry(db)
+    registry.upsert("bat", "auction", "https://bringatrailer.com")
+    registry.record_success("bat")
+    with db.connection() as conn:  # as if that write were long ago: any further write would move it
+        conn.execute("UPDATE sources SET last_success_at = '2020-01-01Z' WHERE name = 'bat'")
+    for _ in range(50):
+        registry.record_success("bat")
+    assert registry.get("bat").last_success_at.year == 2020, "successes within the interval are not written"
+    registry.record_failure("bat", blocked=False, reason="timeout")
+    assert registry.get("bat").consecutive_failures == 1
+    registry.record_success("bat")
+    health = registry.get("bat")
+    assert health.consecutive_failures == 0 and health.last_success_at.year > 2020, "a failure ends the interval"

@@ -11,6 +11,7 @@ they keep probing every 32 h.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -77,9 +78,14 @@ class UnknownSource(KeyError):
 class SourceRegistry:
     """Source rows over a `store.db.Database`. Also the HTTP client's health reporter."""
 
+    # A fetch succeeds hundreds of times a second on a fast site; one write per source in this window says
+    # the same as one per fetch (a failure recorded here clears it, so a recovery is written at once).
+    SUCCESS_WRITE_INTERVAL = 2.0
+
     def __init__(self, db, rng: random.Random | None = None):
         self.db = db
         self.rng = rng or random.Random()
+        self._success_written: dict[str, float] = {}
 
     def upsert(self, name: str, kind: str, base_url: str | None = None, *, confidence: float = 1.0,
                config: dict | None = None, discovered: bool = False) -> SourceHealth:
@@ -140,6 +146,10 @@ class SourceRegistry:
 
     # -- health (the HTTP client's HealthReporter protocol) --------------------------------------
     def record_success(self, source: str) -> None:
+        now = time.monotonic()
+        if now - self._success_written.get(source, -1e9) < self.SUCCESS_WRITE_INTERVAL:
+            return
+        self._success_written[source] = now
         with self.db.connection() as conn:
             row = conn.execute(
                 """UPDATE sources s SET consecutive_failures = 0, backoff_level = 0, backoff_until = NULL,
@@ -161,6 +171,7 @@ class SourceRegistry:
     def record_failure(self, source: str, *, blocked: bool, reason: str) -> SourceHealth | None:
         """Count a failure; on the threshold (or while recovering) raise the backoff level."""
         label = ("blocked: " if blocked else "failed: ") + reason
+        self._success_written.pop(source, None)
         with self.db.connection() as conn, conn.transaction():
             row = conn.execute(
                 """SELECT consecutive_failures, backoff_level, backoff_until, cap_strikes, kind

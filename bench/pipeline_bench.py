@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import multiprocessing
 import datetime as dt
 import io
 import os
@@ -46,6 +47,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +86,7 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## pipeline_bench"
 AUCTION_ASSETS = (bat_listings, carsandbids_listings, mecum_listings, broadarrow_listings)
 DRAIN_BUDGET = 900.0
+worker_usage: list[tuple[float, float]] = []  # (CPU s, peak RSS MB) of each drain process (--drain-processes)
 MAX_DRAIN_RUNS = 5
 
 
@@ -272,17 +275,50 @@ def materialize(instance, resources, phase: str, asset, partition=None, run_conf
                float(metadata.get("seconds", float("nan"))), metadata, error)
 
 
-def run_pipeline(args, db_url: str, site_url: str, profiler) -> tuple[list[Run], dict[str, float], float]:
-    instance = dg.DagsterInstance.ephemeral()
-    resources = {
+def bench_resources(db_url: str, site_url: str, max_index_pages: int, batch_size: int | None) -> dict:
+    return {
         "postgres": PostgresResource(database_url=db_url),
         "sites": SourceSitesResource(sample_site_url=site_url),
-        "settings": PipelineSettingsResource(max_index_pages=args.max_index_pages, time_budget_seconds=DRAIN_BUDGET,
-                                             **({"batch_size": args.batch_size} if args.batch_size else {})),
+        "settings": PipelineSettingsResource(max_index_pages=max_index_pages, time_budget_seconds=DRAIN_BUDGET,
+                                             **({"batch_size": batch_size} if batch_size else {})),
     }
+
+
+DRAIN_ASSETS = {"profiles": (vehicle_profiles, "listing_import"), "outcomes": (auction_outcomes, "deep_extraction")}
+
+
+def source_groups(db_url: str, queue: str, n: int) -> list[list[str]]:
+    """The queue's sources split into n groups of about equal pending work (largest first, greedy)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        counts = conn.execute("SELECT source, count(*) FROM work_items WHERE queue = %s AND state = 'pending' "
+                              "GROUP BY source ORDER BY 2 DESC, 1", (queue,)).fetchall()
+    groups: list[tuple[int, list[str]]] = [(0, []) for _ in range(n)]
+    for source, count in counts:
+        groups.sort(key=lambda g: g[0])
+        total, names = groups[0]
+        groups[0] = (total + count, names + [source])
+    return [names for _, names in groups if names]
+
+
+def drain_process(db_url: str, site_url: str, max_index_pages: int, batch_size: int | None, phase: str,
+                  sources: list[str]) -> tuple[Run, float, float]:
+    """One drain run restricted to `sources`, in a process of its own (run through a spawn pool), as drains
+    split per site run on several hosts. Returns the run, this process's CPU seconds and peak RSS (MB)."""
+    cpu0 = cpu_seconds()
+    asset, _ = DRAIN_ASSETS[phase]
+    config = {"ops": {asset.op.name: {"config": {"time_budget_seconds": DRAIN_BUDGET, "sources": sources}}}}
+    run = materialize(dg.DagsterInstance.ephemeral(), bench_resources(db_url, site_url, max_index_pages, batch_size),
+                      phase, asset, run_config=config)
+    return run, cpu_seconds() - cpu0, peak_rss_mb()
+
+
+def run_pipeline(args, db_url: str, site_url: str, profiler) -> tuple[list[Run], dict[str, float], float]:
+    instance = dg.DagsterInstance.ephemeral()
+    resources = bench_resources(db_url, site_url, args.max_index_pages, args.batch_size)
     day = dt.datetime.now(dt.timezone.utc).date().isoformat()
     runs: list[Run] = []
     phase_seconds: dict[str, float] = {}
+    worker_usage.clear()
 
     def log(r: Run) -> None:
         keys = ("found", "new", "enabled", "claimed", "done", "events_new", "failed", "dead", "blocked")
@@ -315,9 +351,20 @@ def run_pipeline(args, db_url: str, site_url: str, profiler) -> tuple[list[Run],
         log(materialize(instance, resources, "dealer index", dealer_inventory, dealer))
     phase_seconds["dealer index"] = time.perf_counter() - t
 
-    for phase, asset, queue in (("profiles", vehicle_profiles, "listing_import"),
-                                ("outcomes", auction_outcomes, "deep_extraction")):
+    for phase, (asset, queue) in DRAIN_ASSETS.items():
         t = time.perf_counter()
+        if args.drain_processes > 1:
+            groups = source_groups(db_url, queue, args.drain_processes)
+            with ProcessPoolExecutor(len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = [pool.submit(drain_process, db_url, site_url, args.max_index_pages, args.batch_size,
+                                       phase, group) for group in groups]
+                for group, future in zip(groups, futures):
+                    r, cpu, rss = future.result()
+                    r.partition = ",".join(group)[:26]
+                    worker_usage.append((cpu, rss))
+                    log(r)
+            phase_seconds[phase] = time.perf_counter() - t
+            continue
         config = {"ops": {asset.op.name: {"config": {"time_budget_seconds": DRAIN_BUDGET}}}}
         for _ in range(MAX_DRAIN_RUNS):
             r = materialize(instance, resources, phase, asset, run_config=config, profiler=profiler)
@@ -377,7 +424,10 @@ def build_report(r: dict) -> str:
     lines.append(f"- sample site: seed {r['seed']}, {r['site_listings']} generated listings, **{n:,} visible in "
                  f"/_truth** ({', '.join(f'{k} {v}' for k, v in sorted(r['by_source'].items()))}), "
                  f"{'in a child process (RSS below is the pipeline alone)' if not r['in_process_site'] else 'in this process'}; "
-                 f"pacing off on loopback, batch size {r['batch_size']}, drain budget {DRAIN_BUDGET:.0f} s")
+                 f"pacing off on loopback, batch size {r['batch_size']}, drain budget {DRAIN_BUDGET:.0f} s; "
+                 + (f"each drain as {r['drain_processes']} concurrent runs in processes of their own over sources "
+                    f"split by pending work (CPU and peak RSS below: the largest process's peak, all processes' CPU)"
+                    if r["drain_processes"] > 1 else "each drain one run in this process"))
     lines.append("")
     e2e, po = r["e2e_per_s"], r["parse"]["per_s"]
     ratio = e2e / po if po else 0.0
@@ -475,6 +525,9 @@ def main() -> int:
     p.add_argument("--profile-top", type=int, default=30)
     p.add_argument("--notes", type=Path, default=None, help="a file whose text is appended to the section")
     p.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
+    p.add_argument("--drain-processes", type=int, default=1,
+                   help="run each drain as this many concurrent runs, in processes of their own, over sources "
+                        "split into groups of about equal work (as drains per site run on several hosts)")
     args = p.parse_args()
     command = ".venv/bin/python bench/pipeline_bench.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
@@ -494,6 +547,9 @@ def main() -> int:
             load0, cpu0, site_cpu0 = os.getloadavg()[0], cpu_seconds(), process_cpu_seconds(site.pid)
             runs, phase_seconds, wall = run_pipeline(args, db_url, site.url, profiler)
             rss, cpu, load1 = peak_rss_mb(), cpu_seconds() - cpu0, os.getloadavg()[0]
+            # Drain processes: their CPU joins the pipeline's; the peak is the largest single process.
+            cpu += sum(c for c, _ in worker_usage)
+            rss = max([rss] + [r for _, r in worker_usage])
             site_cpu = process_cpu_seconds(site.pid) - site_cpu0
             time.sleep(1.5)  # let the pool's backends exit and flush their statistics
             stats1, tables1 = db_stats(server_url, dbname), table_stats(db_url)
@@ -523,7 +579,7 @@ def main() -> int:
         "cpu": cpu, "site_cpu": site_cpu, "load": (load0, load1), "fetch_per_s": parse["fetch_per_s"],
         "db_delta": {k: stats1[k] - stats0[k] for k in stats0}, "tables": tables, "parse": parse,
         "guard": {"ok": guard_ok, "profiles": profiles, "dead": dead, "events": events, "auctions": auctions},
-        "notes": args.notes.read_text() if args.notes else "",
+        "notes": args.notes.read_text() if args.notes else "", "drain_processes": args.drain_processes,
     }
     text = build_report(results)
     print("\n" + text)

@@ -63,7 +63,8 @@ def external_id(url: str) -> str | None:
     """The listing slug, e.g. '2009-porsche-911-carrera-4s-coupe-28'."""
     if not isinstance(url, str):
         return None
-    m = _LISTING_PATH.search(urlsplit(url).path)
+    plain = pk.PLAIN_URL.fullmatch(url)  # urlsplit's path, for the plain URLs a results page lists
+    m = _LISTING_PATH.search(plain.group(3) if plain else urlsplit(url).path)
     return m.group(1).lower() if m else None
 
 
@@ -111,7 +112,7 @@ def _with_page(url: str, page: int) -> str:
 def parse(content: bytes | str, url: str | None = None, deep: bool = False):
     data = content.encode("utf-8", "replace") if isinstance(content, str) else bytes(content or b"")
     page = url or "page"
-    if not data.strip():
+    if not data or data.isspace():  # `not data.strip()` without copying the page
         raise ParseError(NAME, page, "empty page")
     head = data[:64].lstrip()
     if head[:1] in (b"{", b"["):
@@ -189,6 +190,8 @@ def _outcome_from_text(text: str | None) -> Outcome | None:
     return None
 
 
+_ON = re.compile(r"\bon\b")
+_ON_OR_PAREN = re.compile(r"\bon\b|\(")
 _TAG = re.compile(r"<[^>]*>")
 _BREAK = re.compile(r"<br\s*/?>|</p>|</div>|</li>", re.I)
 
@@ -205,7 +208,7 @@ def _ref_from_item(item: dict, live: bool) -> ListingRef | None:
     price = None
     currency = item.get("currency") if isinstance(item.get("currency"), str) else "USD"
     if outcome in (Outcome.SOLD, Outcome.BID_TO) and sold_text:
-        amount_text = re.split(r"\bon\b", sold_text, maxsplit=1)[0]
+        amount_text = _ON.split(sold_text, maxsplit=1)[0]
         money = parse_money(amount_text, currency)
         if money:
             price, currency = money
@@ -214,15 +217,16 @@ def _ref_from_item(item: dict, live: bool) -> ListingRef | None:
         bid = item.get("current_bid")
         price = bid if isinstance(bid, int) and not isinstance(bid, bool) and bid > 0 else None
     noreserve = item.get("noreserve")
-    return ListingRef(
-        url=url,
-        external_id=ext,
-        title=clean_text(item.get("title")) if isinstance(item.get("title"), str) else None,
-        outcome=outcome,
-        price=price,
-        currency=currency if price is not None else None,
-        ended_at=epoch_to_utc(item.get("timestamp_end")),
-        no_reserve=noreserve if isinstance(noreserve, bool) else None,
+    title = item.get("title")
+    return ListingRef(  # positional: a results page builds 36 of these (url, id, title, outcome, price, …)
+        url,
+        ext,
+        clean_text(title) if isinstance(title, str) else None,
+        outcome,
+        price,
+        currency if price is not None else None,
+        epoch_to_utc(item.get("timestamp_end")),
+        noreserve if isinstance(noreserve, bool) else None,
     )
 
 
@@ -276,7 +280,7 @@ def _parse_cards(tree: LexborHTMLParser, cards: list[LexborNode], url: str | Non
         outcome = _outcome_from_text(result)
         price = currency = None
         if outcome in (Outcome.SOLD, Outcome.BID_TO):
-            money = parse_money(re.split(r"\bon\b", result, maxsplit=1)[0])
+            money = parse_money(_ON.split(result, maxsplit=1)[0])
             if money:
                 price, currency = money
         elif outcome is None:
@@ -386,6 +390,25 @@ def _after_label(label: LexborNode) -> tuple[str | None, LexborNode | None]:
     return text, link
 
 
+def _first(nodes: list):
+    return nodes[0] if nodes else None
+
+
+# The listing page's elements looked for anywhere in the document, found in one walk (see pk.hits):
+# name → (selector, a test of a hit of the union that is exact where it answers True/False).
+_LISTING_PARTS = {
+    "current": ("[data-listing-current][data-amount]", lambda tag, a: "data-listing-current" in a and "data-amount" in a),
+    "views": ('[data-stats-item="views"]', lambda tag, a: pk.attr_equals(a, "data-stats-item", "views")),
+    "watchers": ('[data-stats-item="watchers"]', lambda tag, a: pk.attr_equals(a, "data-stats-item", "watchers")),
+    "essentials": ("div.essentials", lambda tag, a: tag == "div" and pk.class_verdict(a.get("class"), "essentials")),
+    "chips": ("button.group-title", lambda tag, a: tag == "button" and pk.class_verdict(a.get("class"), "group-title")),
+    # both alternatives need the class on the hit itself; which ancestor holds the intro, lexbor tells
+    "no_reserve": (".listing-intro-top .item-tag-noreserve, .listing-intro .item-tag-noreserve",
+                   lambda tag, a: None if pk.class_verdict(a.get("class"), "item-tag-noreserve") is not False else False),
+    "gallery": ("[data-gallery-items]", lambda tag, a: "data-gallery-items" in a),
+}
+
+
 def _parse_listing(data, tree, banner, bid_table, title_el, url, page, deep) -> VehicleListing:
     page_url = _page_url_from_head(data)
     canonical = page_url if page_url and external_id(page_url) else None
@@ -436,14 +459,15 @@ def _parse_listing(data, tree, banner, bid_table, title_el, url, page, deep) -> 
             outcome = Outcome.UNKNOWN  # "closed on …": ended without a stated result
         evidence = "title"
         banner_text = title_match.group(0).split("-", 1)[-1]
-    current_el = tree.css_first("[data-listing-current][data-amount]")
+    found = pk.hits(tree, _LISTING_PARTS)
+    current_el = _first(found["current"])
     if outcome is None and current_el is not None:
         outcome, evidence = Outcome.LIVE, "[data-listing-current]"
     if outcome is None:
         raise ParseError(NAME, page, "no result element (.listing-available-info verb, <title> result, current bid)")
 
     if outcome in (Outcome.SOLD, Outcome.BID_TO):
-        amount_text = re.split(r"\bon\b|\(", banner_text or "", maxsplit=1)[0]
+        amount_text = _ON_OR_PAREN.split(banner_text or "", maxsplit=1)[0]
         money = parse_money(amount_text)
         if money is None:
             raise ParseError(NAME, page, f"{evidence} says {outcome} but shows no amount")
@@ -489,13 +513,13 @@ def _parse_listing(data, tree, banner, bid_table, title_el, url, page, deep) -> 
     if cnode is not None:
         comment_count = parse_int(_text(cnode))
 
-    views = tree.css_first('[data-stats-item="views"]')
-    watchers = tree.css_first('[data-stats-item="watchers"]')
+    views = _first(found["views"])
+    watchers = _first(found["watchers"])
 
     # ---- essentials
     seller = location = lot = vin = None
     mileage = mileage_unit = engine = transmission = drivetrain = ext_color = int_color = None
-    essentials = tree.css_first("div.essentials")
+    essentials = _first(found["essentials"])
     if essentials is not None:
         labels = _labelled(essentials)
         for key in ("seller",):
@@ -517,7 +541,7 @@ def _parse_listing(data, tree, banner, bid_table, title_el, url, page, deep) -> 
 
     # ---- identity from title and chips
     chip_make = None
-    for chip in tree.css("button.group-title"):
+    for chip in found["chips"]:
         label = chip.css_first(".group-title-label")
         if label is not None and clean_text(label.text()) == "Make":
             parts = [n.text_content for n in chip.iter(include_text=True) if n.is_text_node]
@@ -528,11 +552,11 @@ def _parse_listing(data, tree, banner, bid_table, title_el, url, page, deep) -> 
     no_reserve = None
     if title:
         no_reserve = title.lower().startswith("no reserve")
-        intro = tree.css_first(".listing-intro-top .item-tag-noreserve, .listing-intro .item-tag-noreserve")
+        intro = _first(found["no_reserve"])
         if intro is not None and "display: none" not in (intro.attributes.get("style") or "").replace(":none", ": none"):
             no_reserve = True
 
-    images = _images(tree)
+    images = _images(tree, _first(found["gallery"]))
 
     comments = None
     if deep:
@@ -580,8 +604,8 @@ def _parse_listing(data, tree, banner, bid_table, title_el, url, page, deep) -> 
     )
 
 
-def _images(tree: LexborHTMLParser) -> list[str]:
-    node = tree.css_first("[data-gallery-items]")
+def _images(tree: LexborHTMLParser, node: LexborNode | None) -> list[str]:
+    """From the first `[data-gallery-items]` (`node`), else og:image."""
     if node is not None:
         try:
             items = json.loads(node.attributes.get("data-gallery-items") or "[]")

@@ -30,7 +30,7 @@ Currency comes from the amount's symbol or code ($ → USD, € → EUR, £ → 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from vehicle_pipeline.model import IndexPage, ListingRef, Outcome, ParseError, VehicleListing
 from vehicle_pipeline.sources import _pagekit as pk
@@ -56,8 +56,9 @@ def external_id(url: str) -> str | None:
     return m.group("id").lower() if m else None
 
 
-def canonical_url(url: str) -> str:
-    parts = urlsplit(url)
+def canonical_url(url: str, parts: SplitResult | None = None) -> str:
+    """`parts`: `urlsplit(url)` when the caller has it already."""
+    parts = parts or urlsplit(url)
     m = _LOT_PATH.search(parts.path)
     if not m:
         # list pages keep their page parameter: it is part of the page's identity
@@ -82,11 +83,14 @@ def _amount(text: str | None) -> tuple[int, str] | None:
     return parse_money(text, default_currency="USD")
 
 
+_DIGIT = re.compile(r"\d")
+
+
 def classify_label(text: str | None):
     """(outcome, price, currency) from a price/result label such as "Sold for $1,234,000"."""
     t = clean_text(text) or ""
     low = t.lower()
-    money = _amount(t) if re.search(r"\d", t) else None
+    money = _amount(t) if _DIGIT.search(t) else None
     if low.startswith("sold"):
         return Outcome.SOLD, (money[0] if money else None), (money[1] if money else None)
     if low.startswith("withdrawn"):
@@ -106,13 +110,13 @@ def classify_label(text: str | None):
 
 @pk.guarded(NAME)
 def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> VehicleListing | IndexPage:
-    text = pk.to_text(content, NAME)
-    marker = pk.challenge_marker(text)
+    head, body = pk.read_page(content, NAME)
+    marker = pk.page_challenge(head, body)
     if marker:
         raise ParseError(NAME, "page", f"bot challenge page ({marker}), not a Broad Arrow page")
-    if pk.looks_like_json(text):
+    if pk.looks_like_json(head):
         raise ParseError(NAME, "JSON", "Broad Arrow pages are HTML; no results list or lot page in a JSON body")
-    tree = pk.html_tree(text)
+    tree = pk.Tree(body)
     page_url = pk.canonical_link(tree, url) or url
     if tree.css_first("div.ft-vehicle-item.grid-block"):
         return _parse_list(tree, page_url or f"{DEFAULT_BASE_URL}/vehicles/results")
@@ -130,15 +134,26 @@ def _page_of(url: str | None) -> int | None:
     return int(v) if v and v.isdigit() else None
 
 
+_CARD = ("div", "div.ft-vehicle-item.grid-block")
+_CARD_PARTS = {"a": "a.vehicle-card", "span": "a.vehicle-card > div.bottom > div.price > div.bot > span"}
+
+
 def _parse_list(tree, page_url: str) -> IndexPage:
     items: list[ListingRef] = []
-    for card in tree.css("div.ft-vehicle-item.grid-block"):
-        link = card.css_first("a.vehicle-card")
+    # every card's link and price label from one walk of the page, not two queries per card
+    walked = pk.walk_rows(tree, _CARD, _CARD_PARTS)
+    if walked is None:
+        walked = [(card, {tag: card.css_first(sel) for tag, sel in _CARD_PARTS.items()}) for card in tree.css(_CARD[1])]
+    for card, parts in walked:
+        link = parts.get("a")
         href = pk.absolute(pk.attr(link, "href"), page_url)
-        if not href or not _LOT_PATH.search(urlsplit(href).path):
+        if not href:
             continue
-        lot_url = canonical_url(href)
-        label = pk.node_text(card.css_first("a.vehicle-card > div.bottom > div.price > div.bot > span"))
+        parsed = urlsplit(href)
+        if not _LOT_PATH.search(parsed.path):
+            continue
+        lot_url = canonical_url(href, parsed)
+        label = pk.node_text(parts.get("span"))
         outcome, price, _cur = classify_label(label)
         if outcome is None:
             outcome = Outcome.UNKNOWN

@@ -101,9 +101,14 @@ _AUCTION_ID = re.compile(r"[A-Za-z0-9]{6,12}")
 
 # ASCII bytes → themselves for [a-z0-9], a space for everything else (a list page slugs 50 titles).
 _SLUG_BYTES = bytes(c if (48 <= c <= 57 or 97 <= c <= 122) else 32 for c in range(256))
+# The same with A-Z folded to a-z, so an ASCII title needs no `lower()` pass of its own.
+_SLUG_FOLD_BYTES = bytes(c + 32 if 65 <= c <= 90 else _SLUG_BYTES[c] for c in range(256))
 
 
 def slugify(title: str) -> str:
+    if title.isascii():
+        # lower() of ASCII text is this table's A-Z fold
+        return b"-".join(title.encode("ascii").translate(_SLUG_FOLD_BYTES).split()).decode("ascii")
     low = title.lower()
     if low.isascii():
         # same result as the regex below, without its per-character matching: runs of other
@@ -139,7 +144,7 @@ def auction_url(base: str, auction_id: str, title: str | None) -> str:
 def parse(content: bytes | str, url: str | None = None, deep: bool = False):
     data = content.encode("utf-8", "replace") if isinstance(content, str) else bytes(content or b"")
     page = url or "page"
-    if not data.strip():
+    if not data or data.isspace():  # `not data.strip()` without copying the page
         raise ParseError(NAME, page, "empty page")
     if data[:64].lstrip()[:1] in (b"{", b"["):
         try:
@@ -179,6 +184,10 @@ def _num(value) -> int | None:
 
 
 def _amount(value) -> int | None:
+    if value.__class__ is int:  # what the API sends; bools (an int subclass) take the path below
+        return value if value >= 0 else None
+    if value is None:
+        return None
     if isinstance(value, dict):
         value = value.get("amount")
     n = _num(value)
@@ -337,30 +346,39 @@ def _parse_list(obj: dict, url: str | None) -> IndexPage:
     list_base = _list_base(url) if url else base + "/v2/autos/auctions"
     page_url = _list_url(list_base, status, limit or 50, offset, extra)
     refs = []
+    append = refs.append
     fullmatch_id = _AUCTION_ID.fullmatch
+    status_of = _STATUS.get
+    unknown, live, sales = Outcome.UNKNOWN, Outcome.LIVE, (Outcome.SOLD, Outcome.SOLD_AFTER)
+    auctions_base = f"{base}/auctions/"
     for a in auctions:
+        # A list page is 50-95 of these: the per-item work is kept to plain dict reads and one call
+        # per field that needs normalizing (same rules as the detail page's helpers).
         aid = a.get("id")
         if not isinstance(aid, str) or not fullmatch_id(aid):
             continue
-        title = _str(a.get("title"))
+        title = a.get("title")
+        title = _str(title) if title is not None else None
         item_status = a.get("status")
-        outcome = _STATUS.get(item_status.lower(), Outcome.UNKNOWN) if isinstance(item_status, str) else Outcome.LIVE
+        outcome = status_of(item_status.lower(), unknown) if isinstance(item_status, str) else live
         price = None
-        if outcome in (Outcome.SOLD, Outcome.SOLD_AFTER):
+        if outcome in sales:
             price = _amount(a.get("sale_amount"))
-        if price is None and a.get("current_bid") is not None:
-            price = _amount(a.get("current_bid"))
+        if price is None:
+            bid = a.get("current_bid")
+            if bid is not None:
+                price = _amount(bid)
         end = a.get("auction_end")
         no_reserve = a.get("no_reserve")
-        refs.append(ListingRef(
-            url=auction_url(base, aid, title),
-            external_id=aid,
-            title=title,
-            outcome=outcome,
-            price=price,
-            currency="USD" if price is not None else None,
-            ended_at=parse_iso_utc(end, assume_utc=True) if end is not None else None,
-            no_reserve=no_reserve if isinstance(no_reserve, bool) else None,
+        append(ListingRef(
+            f"{auctions_base}{aid}/{slugify(title)}" if title else auctions_base + aid,
+            aid,
+            title,
+            outcome,
+            price,
+            "USD" if price is not None else None,
+            parse_iso_utc(end, True) if end is not None else None,
+            no_reserve if no_reserve is True or no_reserve is False else None,
         ))
     page_no = pages_total = next_url = None
     if limit:
@@ -422,9 +440,8 @@ def parse_shown_time(text: str | None, year_hint: int | None = None) -> datetime
     return None
 
 
-def _dd_text(dd: LexborNode) -> str | None:
-    """A quick-facts value without its buttons ('Save') and contact links."""
-    link = dd.css_first("a.user")
+def _dd_text(dd: LexborNode, link: LexborNode | None) -> str | None:
+    """A quick-facts value without its buttons ('Save') and contact links; `link` is its first a.user."""
     if link is not None:
         return clean_text(link.text(deep=True))
     parts = []
@@ -439,12 +456,16 @@ def _dd_text(dd: LexborNode) -> str | None:
 def _facts(tree: LexborHTMLParser) -> dict[str, str]:
     facts: dict[str, str] = {}
     for dl in tree.css("div.quick-facts dl"):
+        # every value's first a.user from one walk of the list, not one query per value (~15 a page)
+        walked = pk.walk_rows(dl, ("dd", "dd"), {"a": "a.user"})
+        users = {dd.mem_id: parts.get("a") for dd, parts in walked} if walked is not None else None
         label = None
         for node in dl.iter():
             if node.tag == "dt":
                 label = clean_text(node.text(deep=True))
             elif node.tag == "dd" and label:
-                value = _dd_text(node)
+                key = node.mem_id
+                value = _dd_text(node, users[key] if users is not None and key in users else node.css_first("a.user"))
                 if value is not None:
                     facts.setdefault(label.lower(), value)
                 label = None

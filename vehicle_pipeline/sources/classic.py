@@ -102,13 +102,13 @@ def score(website: str | None, inventory_url: str | None, listing_count: int | N
 # ------------------------------------------------------------------------------------------------
 @pk.guarded(NAME)
 def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> SellerDirectoryPage | VehicleListing:
-    text = pk.to_text(content, NAME)
-    if pk.looks_like_json(text):
+    head, body = pk.read_page(content, NAME)
+    if pk.looks_like_json(head):
         raise ParseError(NAME, "JSON", "classic.com directory and seller pages are HTML")
-    marker = pk.challenge_marker(text)
+    marker = pk.page_challenge(head, body)
     if marker:
         raise ParseError(NAME, "page", f"bot challenge page ({marker}), not a classic.com page")
-    tree = pk.html_tree(text)
+    tree = pk.Tree(body)
     page_url = pk.canonical_link(tree, url) or url
     if not page_url:
         raise ParseError(NAME, "page", "no link[rel=canonical] and no --url (the URL decides the page kind)")

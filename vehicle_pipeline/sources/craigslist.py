@@ -74,6 +74,10 @@ _ANY_PID = re.compile(r"/(?P<pid>\d{6,})\.html$")
 _SEARCH_PATH = re.compile(r"/search/(?:[a-z]+/)?(?P<cat>[a-z]{3})/?$")
 
 
+_POST_ID = re.compile(r"post id:\s*(\d+)")
+_CODE = re.compile(r"[A-Z]{3}")
+
+
 def matches(url: str) -> bool:
     path = urlsplit(url).path
     m = _POSTING_PATH.search(path)
@@ -84,12 +88,17 @@ def matches(url: str) -> bool:
 
 
 def external_id(url: str) -> str | None:
-    m = _ANY_PID.search(urlsplit(url).path)
+    plain = pk.PLAIN_URL.fullmatch(url)  # urlsplit's path, for the plain URLs a search page lists
+    m = _ANY_PID.search(plain.group(3) if plain else urlsplit(url).path)
     return m.group("pid") if m else None
 
 
 def canonical_url(url: str) -> str:
-    if _ANY_PID.search(urlsplit(url).path):
+    plain = pk.PLAIN_URL.fullmatch(url)
+    if plain:  # a search page holds 120 of these: the pattern gives urlsplit's path without splitting
+        if _ANY_PID.search(plain.group(3)):
+            return url  # = pk.strip_query(url)
+    elif _ANY_PID.search(urlsplit(url).path):
         return pk.strip_query(url)
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc.lower()}{parts.path}" + (f"?{parts.query}" if parts.query else "")
@@ -141,24 +150,27 @@ def _is_canadian(url: str | None) -> bool:
 
 @pk.guarded(NAME)
 def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> VehicleListing | IndexPage:
-    text = pk.to_text(content, NAME)
-    if pk.looks_like_json(text):
-        data = pk.load_json(text, NAME, "sapi response")
+    head, body = pk.read_page(content, NAME)
+    if pk.looks_like_json(head):
+        data = pk.load_json(pk.body_text(body), NAME, "sapi response")
         if isinstance(data, dict) and isinstance(data.get("data"), dict) and isinstance(data["data"].get("items"), list):
             return _parse_sapi(data["data"], url)
         raise ParseError(NAME, "JSON", "no data.items (expected a sapi search response)")
-    marker = pk.challenge_marker(text)
+    marker = pk.page_challenge(head, body)
     if marker:
         raise ParseError(NAME, "page", f"bot challenge page ({marker}), not a craigslist page")
-    tree = pk.html_tree(text, content)
+    tree = pk.Tree(body)
     page_url = pk.canonical_link(tree, url) or url
-    if tree.css_first("li.result-row"):
-        return _parse_legacy_search(tree, page_url, url)
-    if tree.css_first("li.cl-static-search-result"):
+    # one walk for both search layouts; only a page that has the current one walks again for the legacy
+    # rows, which win wherever they are
+    row = tree.css_first("li.result-row, li.cl-static-search-result")
+    if row is not None:
+        if pk.has_class(row, "result-row") or tree.css_first("li.result-row"):
+            return _parse_legacy_search(tree, page_url, url)
         return _parse_static_search(tree, page_url, url)
-    if tree.css_first("#titletextonly") or tree.css_first("#ld_posting_data") or tree.css_first("section#postingbody"):
+    if tree.css_first("#titletextonly, #ld_posting_data, section#postingbody"):
         return _parse_posting(tree, page_url, url)
-    if tree.css_first("ol.cl-static-search-results") or tree.css_first("ul.rows"):
+    if tree.css_first("ol.cl-static-search-results, ul.rows"):
         return IndexPage(source=NAME, url=page_url or url or DEFAULT_BASE_URL, items=[], total_items=0)
     raise ParseError(
         NAME, "page", "no search rows (li.result-row / li.cl-static-search-result) and no posting (#titletextonly)"
@@ -170,21 +182,32 @@ def _price(text: str | None, canadian: bool) -> tuple[int, str] | None:
     return parse_money(text, default_currency="CAD" if canadian else "USD") if text else None
 
 
+_LEGACY_ROW = ("li", "li.result-row")
+_LEGACY_PARTS = {"a": "a.result-title", "span": "span.result-price"}
+
+
 def _parse_legacy_search(tree, page_url: str | None, url: str | None) -> IndexPage:
     page_url = page_url or url
     if not page_url:
         raise ParseError(NAME, "search page", "no link[rel=canonical] and no --url")
     canadian = _is_canadian(page_url)
     items: list[ListingRef] = []
-    for node in tree.css("li.result-row, h4.ban.nearby"):
-        if node.tag == "h4":
-            break  # everything below the banner is from nearby metros
-        link = node.css_first("a.result-title")
+    walked = pk.walk_rows(tree, _LEGACY_ROW, _LEGACY_PARTS, {"h4": "h4.ban.nearby"})
+    if walked is None:  # rows inside rows: each row queried on its own
+        walked = []
+        for node in tree.css("li.result-row, h4.ban.nearby"):
+            walked.append(node if node.tag == "h4" else (node, {"a": node.css_first("a.result-title"),
+                                                                 "span": node.css_first("span.result-price")}))
+    for entry in walked:
+        if not isinstance(entry, tuple):
+            break  # the h4 banner: everything below it is from nearby metros
+        node, parts = entry
+        link = parts.get("a")
         href = pk.absolute(pk.attr(link, "href"), page_url)
         pid = pk.attr(node, "data-pid") or (external_id(href) if href else None)
         if not href or not pid:
             continue
-        money = _price(pk.node_text(node.css_first("span.result-price")), canadian)
+        money = _price(pk.node_text(parts.get("span")), canadian)
         items.append(
             ListingRef(
                 url=canonical_url(href),
@@ -194,17 +217,23 @@ def _parse_legacy_search(tree, page_url: str | None, url: str | None) -> IndexPa
                 currency=money[1] if money else None,
             )
         )
-    total = parse_int(pk.first_text(tree, "span.totalcount"))
-    range_from = parse_int(pk.first_text(tree, "span.rangeFrom"))
+    # the page's totals and next link, from one more walk (few hits, told apart by tag and class)
+    total_node = range_node = next_href = None
+    for node in tree.css("span.totalcount, span.rangeFrom, a.button.next"):
+        if node.tag == "a":
+            if next_href is None:
+                next_href = pk.attr(node, "href")
+            continue
+        if total_node is None and pk.has_class(node, "totalcount"):
+            total_node = node
+        if range_node is None and pk.has_class(node, "rangeFrom"):
+            range_node = node
+    total = parse_int(pk.node_text(total_node))
+    range_from = parse_int(pk.node_text(range_node))
     # Legacy search pages hold 120 rows; `s=` is the offset of the first row.
     page = (range_from - 1) // 120 + 1 if range_from else None
     pages_total = math.ceil(total / 120) if total is not None else None
-    next_url = None
-    for a in tree.css("a.button.next"):
-        href = pk.attr(a, "href")
-        if href:
-            next_url = pk.absolute(href, page_url)
-            break
+    next_url = pk.absolute(next_href, page_url) if next_href else None
     return IndexPage(
         source=NAME,
         url=page_url,
@@ -216,31 +245,38 @@ def _parse_legacy_search(tree, page_url: str | None, url: str | None) -> IndexPa
     )
 
 
+_STATIC_ROW = ("li", "ol.cl-static-search-results > li.cl-static-search-result")
+
+
 def _parse_static_search(tree, page_url: str | None, url: str | None) -> IndexPage:
     page_url = page_url or url
     if not page_url:
         raise ParseError(NAME, "search page", "no link[rel=canonical] and no --url")
     canadian = _is_canadian(page_url)
     items: list[ListingRef] = []
-    for li in tree.css("ol.cl-static-search-results > li.cl-static-search-result"):
-        href = pk.absolute(pk.first_attr(li, "a", "href"), page_url)
+    # a row's link and price in one walk, its title (another div) in a second
+    walked = pk.walk_rows(tree, _STATIC_ROW, {"a": "a", "div": "div.price"})
+    titles = pk.walk_rows(tree, _STATIC_ROW, {"div": "div.title"}) if walked is not None else None
+    if walked is None or titles is None:  # rows inside rows: each row queried on its own
+        walked = [(li, {"a": li.css_first("a"), "div": li.css_first("div.price")}) for li in tree.css(_STATIC_ROW[1])]
+        titles = [(li, {"div": li.css_first("div.title")}) for li, _ in walked]
+    for (li, parts), (_, title_part) in zip(walked, titles):
+        href = pk.absolute(pk.attr(parts.get("a"), "href"), page_url)
         pid = external_id(href) if href else None
         if not pid:
             continue
-        money = _price(pk.node_text(li.css_first("div.price")), canadian)
+        money = _price(pk.node_text(parts.get("div")), canadian)
         items.append(
             ListingRef(
                 url=canonical_url(href),
                 external_id=pid,
-                title=pk.node_text(li.css_first("div.title")) or clean_text(pk.attr(li, "title")),
+                title=pk.node_text(title_part.get("div")) or clean_text(pk.attr(li, "title")),
                 price=money[0] if money else None,
                 currency=money[1] if money else None,
             )
         )
-    next_url = pk.absolute(
-        pk.first_attr(tree, 'link[rel="next"]', "href") or pk.first_attr(tree, 'a[rel="next"]', "href"), page_url
-    )
-    page = parse_int(pk.query_param(page_url, "page")) or (1 if not tree.css_first('link[rel="prev"]') else None)
+    next_url = pk.absolute(pk.link_rel(tree, "next") or pk.first_attr(tree, 'a[rel="next"]', "href"), page_url)
+    page = parse_int(pk.query_param(page_url, "page")) or (1 if not pk.has_link_rel(tree, "prev") else None)
     return IndexPage(source=NAME, url=page_url, items=items, page=page, next_page_url=next_url)
 
 
@@ -334,7 +370,11 @@ def _ld_posting(tree) -> dict | None:
 def _attributes(tree) -> dict[str, str]:
     """Attribute key → value text, from both posting layouts; keys use the 2024+ class names."""
     out: dict[str, str] = {}
-    for div in tree.css("div.attrgroup div.attr"):
+    # each attribute's first value span from one walk of the page, not one query per attribute
+    walked = pk.walk_rows(tree, ("div", "div.attrgroup div.attr"), {"span": "span.valu"})
+    if walked is None:
+        walked = [(div, {"span": div.css_first("span.valu")}) for div in tree.css("div.attrgroup div.attr")]
+    for div, parts in walked:
         classes = (pk.attr(div, "class") or "").split()
         keys = [c for c in classes if c not in ("attr", "important")]
         if "important" in classes:
@@ -345,7 +385,7 @@ def _attributes(tree) -> dict[str, str]:
             if mm:
                 out.setdefault("makemodel", mm)
             continue
-        value = pk.node_text(div.css_first("span.valu"))
+        value = pk.node_text(parts.get("span"))
         if keys and value:
             out.setdefault(keys[0], value)
     legacy_keys = {
@@ -360,24 +400,26 @@ def _attributes(tree) -> dict[str, str]:
         "title status": "auto_title_status",
         "condition": "condition",
     }
-    for group in tree.css("p.attrgroup"):
-        for span in group.css("span"):
-            bold = span.css_first("b")
-            if bold is None:
-                continue
-            whole = pk.node_text(span) or ""
-            value = pk.node_text(bold)
-            if ":" in whole.split(value or "\x00", 1)[0]:
-                label = whole.split(":", 1)[0].strip().lower()
-                key = legacy_keys.get(label)
-                if key and value:
-                    out.setdefault(key, value)
-            elif value and "makemodel" not in out and re.match(r"^(18|19|20)\d\d\b", value):
-                # the first bold span of a legacy car posting is "<year> <make model>"
-                out.setdefault("year", value[:4])
-                rest = clean_text(value[4:])
-                if rest:
-                    out.setdefault("makemodel", rest)
+    walked = pk.walk_rows(tree, ("span", "p.attrgroup span"), {"b": "b"})
+    if walked is None:
+        walked = [(span, {"b": span.css_first("b")}) for group in tree.css("p.attrgroup") for span in group.css("span")]
+    for span, parts in walked:
+        bold = parts.get("b")
+        if bold is None:
+            continue
+        whole = pk.node_text(span) or ""
+        value = pk.node_text(bold)
+        if ":" in whole.split(value or "\x00", 1)[0]:
+            label = whole.split(":", 1)[0].strip().lower()
+            key = legacy_keys.get(label)
+            if key and value:
+                out.setdefault(key, value)
+        elif value and "makemodel" not in out and re.match(r"^(18|19|20)\d\d\b", value):
+            # the first bold span of a legacy car posting is "<year> <make model>"
+            out.setdefault("year", value[:4])
+            rest = clean_text(value[4:])
+            if rest:
+                out.setdefault("makemodel", rest)
     return out
 
 
@@ -390,16 +432,17 @@ def _parse_posting(tree, page_url: str | None, url: str | None) -> VehicleListin
     if page_url:
         m = _POSTING_PATH.search(urlsplit(page_url).path)
         category = m.group("cat") if m else None
+    if category is not None and category not in VEHICLE_CATEGORIES:
+        # before reading anything else: housing and jobs postings are most of what a metro lists
+        raise ParseError(NAME, "posting", f"not a vehicle posting (category {category})")
     attrs = _attributes(tree)
     is_vehicle = any(k in attrs for k in _VEHICLE_ATTRS)
-    if category is not None and category not in VEHICLE_CATEGORIES:
-        raise ParseError(NAME, "posting", f"not a vehicle posting (category {category})")
     if not is_vehicle:
         raise ParseError(NAME, "posting", "not a vehicle posting (no year/make/model, VIN or odometer attribute)")
 
     post_id = None
     for p in tree.css("p.postinginfo"):
-        m = re.search(r"post id:\s*(\d+)", pk.node_text(p) or "")
+        m = _POST_ID.search(pk.node_text(p) or "")
         if m:
             post_id = m.group(1)
             break
@@ -418,7 +461,7 @@ def _parse_posting(tree, page_url: str | None, url: str | None) -> VehicleListin
         if money:
             asking = money[0]
             cur = offers.get("priceCurrency")
-            currency = cur if isinstance(cur, str) and re.fullmatch(r"[A-Z]{3}", cur) else money[1]
+            currency = cur if isinstance(cur, str) and _CODE.fullmatch(cur) else money[1]
     if asking is None:
         money = _price(pk.first_text(tree, "h1 span.price") or pk.first_text(tree, "span.price"), canadian)
         if money:

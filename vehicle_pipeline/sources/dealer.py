@@ -53,6 +53,9 @@ _PATH_SHAPE = re.compile(
 _CONDITION_PREFIX = re.compile(r"^(?:(?:used|new|pre-owned|certified|certified pre-owned|cpo)\s+)+", re.I)
 
 
+_CODE = re.compile(r"[A-Z]{3}")
+
+
 def matches(url: str) -> bool:
     return bool(_PATH_SHAPE.search(urlsplit(url).path))
 
@@ -75,13 +78,13 @@ def index_url(base_url: str, inventory_path: str = "/inventory/", page: int | No
 # ------------------------------------------------------------------------------------------------
 @pk.guarded(NAME)
 def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> VehicleListing | IndexPage:
-    text = pk.to_text(content, NAME)
-    if pk.looks_like_json(text):
+    head, body = pk.read_page(content, NAME)
+    if pk.looks_like_json(head):
         raise ParseError(NAME, "JSON", "dealer sources are HTML pages (JSON-LD inside); a bare JSON body is not one")
-    marker = pk.challenge_marker(text)
+    marker = pk.page_challenge(head, body)
     if marker:
         raise ParseError(NAME, "page", f"bot challenge page ({marker}), not a dealer page")
-    tree = pk.html_tree(text, content)
+    tree = pk.Tree(body)
     page_url = pk.canonical_link(tree, url) or url
     nodes = [n for block in pk.json_ld_blocks(tree) for n in pk.flatten_ld(block)]
     vehicles, offers_by_id = _vehicle_nodes(nodes)
@@ -187,7 +190,7 @@ def _offer_price(offers, default_currency: str | None = None) -> tuple[int | Non
                 continue
             money = parse_money(str(price), default_currency=cur if isinstance(cur, str) else (default_currency or "USD"))
             if money and money[0] > 0:
-                currency = cur if isinstance(cur, str) and re.fullmatch(r"[A-Z]{3}", cur) else money[1]
+                currency = cur if isinstance(cur, str) and _CODE.fullmatch(cur) else money[1]
                 return money[0], currency
     return None, None
 
@@ -275,7 +278,7 @@ def _listing(tree, node: dict, wrap: dict | None, page_url: str | None) -> Vehic
                 cur = pk.meta(tree, key.replace("amount", "currency"))
                 money = parse_money(amount, default_currency=cur or "USD")
                 if money and money[0] > 0:
-                    price, currency = money[0], (cur if cur and re.fullmatch(r"[A-Z]{3}", cur) else money[1])
+                    price, currency = money[0], (cur if cur and _CODE.fullmatch(cur) else money[1])
                     break
     stock = stock or clean_text(pk.meta(tree, "product:retailer_item_id"))
     make = make or clean_text(pk.meta(tree, "product:brand"))
@@ -422,7 +425,7 @@ def _index(tree, page_url: str | None, refs: list[ListingRef], item_lists: list[
     if page_param and page_param.isdigit():
         page = int(page_param)
     else:
-        page = 1 if not (tree.css_first('link[rel="prev"]') or tree.css_first('a[rel="prev"]')) else None
+        page = 1 if not (pk.has_link_rel(tree, "prev") or tree.css_first('a[rel="prev"]')) else None
     pages_total = None
     if total is not None and page is not None and next_url is None:
         pages_total = page

@@ -125,9 +125,22 @@ _DOLLAR_CURRENCIES = frozenset({"USD", "CAD", "AUD", "NZD", "HKD", "SGD"})
 _CODE_RE = re.compile(r"(?<![A-Za-z])(" + "|".join(_CURRENCY_CODES) + r")(?![A-Za-z])")
 _MULTIPLIER = re.compile(r"\s?([kKmM])(?![A-Za-z])")
 _ZERO_DECIMAL = frozenset({"JPY"})
+# A number token `_to_decimal` reads as a whole number: digits, or digits grouped by commas (a group
+# starting with 0, "0,123", is a decimal there). At most 18 digits, so that even times a million it stays
+# inside Decimal's 28-digit context, where the general path would give up.
+_PLAIN_INT = re.compile(r"[1-9]\d{0,2}(?:,\d{3}){1,5}|\d{1,18}")
+# "$1,234" / "$5995" and nothing else (no code, no other symbol, no decimals, no k/M): that whole number
+# of the default dollar currency, as the general path reads it.
+_PLAIN_DOLLARS = re.compile(r"\$([1-9]\d{0,2}(?:,\d{3}){1,5}|\d{1,18})")
+
+
+# No letter and no "$": none of the codes or symbols below can be in the text (a bare JSON price).
+_NO_MARK = re.compile(r"[^A-Za-z$]*")
 
 
 def _currency_of(text: str, default_currency: str) -> str:
+    if text.isascii() and _NO_MARK.fullmatch(text):
+        return default_currency
     m = _CODE_RE.search(text.upper())
     if m:
         return m.group(1)
@@ -154,10 +167,23 @@ def parse_money(text: str | None, default_currency: str = "USD") -> tuple[int, s
         text = repr(text)
     if not isinstance(text, str):
         return None
+    plain = _PLAIN_DOLLARS.fullmatch(text)
+    if plain:
+        return int(plain.group(1).replace(",", "")), (
+            default_currency if default_currency in _DOLLAR_CURRENCIES else "USD"
+        )
     m = _NUMBER.search(text)
     if not m:
         return None
-    value = _to_decimal(m.group(0))
+    token = m.group(0)
+    if _PLAIN_INT.fullmatch(token):
+        # a whole number: what the Decimal path below yields, without it (up to 18 digits, times k/M)
+        amount = int(token.replace(",", ""))
+        mult = _MULTIPLIER.match(text, m.end())
+        if mult:
+            amount *= 1000 if mult.group(1) in "kK" else 1_000_000
+        return amount, _currency_of(text, default_currency)
+    value = _to_decimal(token)
     if value is None:
         return None
     mult = _MULTIPLIER.match(text, m.end())
@@ -355,6 +381,9 @@ def epoch_to_utc(value) -> datetime | None:
     """Unix seconds (or milliseconds) as int/float/str → aware UTC datetime; junk → None."""
     if value is None or isinstance(value, bool):
         return None
+    if value.__class__ is int and 0 < value <= 100_000_000_000:
+        # whole seconds, as the APIs send them: what the float round trip below gives for them
+        return datetime.fromtimestamp(value, tz=timezone.utc)
     try:
         if isinstance(value, str):
             value = value.strip()
@@ -374,6 +403,7 @@ def epoch_to_utc(value) -> datetime | None:
         return None
 
 
+_fromisoformat = datetime.fromisoformat
 _ISO = re.compile(
     r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$",
     re.I,
@@ -388,6 +418,14 @@ def parse_iso_utc(s, assume_utc: bool = False) -> datetime | None:
     """
     if not isinstance(s, str):
         return None
+    if s.endswith("+00:00"):
+        # The form APIs send (C&B writes it on every list item): a UTC datetime needs no conversion.
+        try:
+            dt = _fromisoformat(s)
+        except ValueError:
+            dt = None
+        if dt is not None and dt.tzinfo is timezone.utc:
+            return dt
     if len(s) >= 20 and s[10:11] == "T" and s[-1] == "Z" or s[-6:-5] in ("+", "-") and s[-3:-2] == ":":
         # Fast path for the common API forms ("…Z", "…+00:00"); anything odd falls through to the regex.
         try:

@@ -50,9 +50,20 @@ is_auction = True
 ALGOLIA_INDEX = "mecum_lots"
 
 _LOT_PATH = re.compile(r"/lots/(?P<id>[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)/(?P<slug>[^/?#]+)/?")
-_NEXT_DATA = re.compile(
-    r"<script[^>]*\bid=[\"']__NEXT_DATA__[\"'][^>]*>(?P<body>.*?)(?:</script>|\Z)", re.S | re.I
-)
+# `<script id="__NEXT_DATA__">…</script>` (or to the end of a cut page). The body is found by searching
+# for its end tag, not by a lazy `.*?` that tries the end tag at every character of a 100 KB JSON body.
+_NEXT_DATA_OPEN = re.compile(r"<script[^>]*\bid=[\"']__NEXT_DATA__[\"'][^>]*>", re.S | re.I)
+_SCRIPT_END = re.compile(r"</script>", re.S | re.I)
+
+
+def _next_data(text: str) -> str | None:
+    r"""The body of the first __NEXT_DATA__ script: the same text as
+    `<script[^>]*\bid=["']__NEXT_DATA__["'][^>]*>(?P<body>.*?)(?:</script>|\Z)` (re.S | re.I) finds."""
+    m = _NEXT_DATA_OPEN.search(text)
+    if not m:
+        return None
+    end = _SCRIPT_END.search(text, m.end())
+    return text[m.end() : end.start() if end else len(text)]
 
 
 def matches(url: str) -> bool:
@@ -85,9 +96,9 @@ def index_url(base_url: str, page: int = 1, hits_per_page: int = 50, query: str 
 
 @pk.guarded(NAME)
 def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> VehicleListing | IndexPage:
-    text = pk.to_text(content, NAME)
-    if pk.looks_like_json(text):
-        data = pk.load_json(text, NAME, "search response")
+    head, body = pk.read_page(content, NAME)
+    if pk.looks_like_json(head):
+        data = pk.load_json(pk.body_text(body), NAME, "search response")
         if isinstance(data, dict) and isinstance(data.get("hits"), list):
             return _parse_algolia(data, url)
         if isinstance(data, dict) and isinstance(data.get("results"), list) and data["results"]:
@@ -96,14 +107,14 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> V
             if isinstance(first, dict) and isinstance(first.get("hits"), list):
                 return _parse_algolia(first, url)
         raise ParseError(NAME, "JSON", "no Algolia `hits` array (expected a mecum_lots query response)")
-    marker = pk.challenge_marker(text)
+    marker = pk.page_challenge(head, body)
     if marker:
         raise ParseError(NAME, "page", f"bot challenge page ({marker}), not a Mecum page")
-    m = _NEXT_DATA.search(text)
-    if not m:
+    next_data = _next_data(pk.body_text(body))
+    if next_data is None:
         raise ParseError(NAME, "page", "no script#__NEXT_DATA__ (not a Mecum lot page)")
     try:
-        data = json.loads(m.group("body"))
+        data = json.loads(next_data)
     except ValueError:
         raise ParseError(NAME, "lot page", "script#__NEXT_DATA__ is not valid JSON") from None
     post = _dig(data, "props", "pageProps", "post")

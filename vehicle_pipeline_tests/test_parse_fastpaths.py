@@ -1,0 +1,384 @@
+"""The parsers' fast paths give what the general code they stand in for gives.
+
+Each helper that skips work (a single walk for many selectors, a class test in Python instead of a selector
+query, a str that is never built, a regex that is never run) is checked here against the plain way of
+computing the same thing, on hand-picked edge cases and on generated input.
+"""
+
+from __future__ import annotations
+
+
+import re
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from selectolax.lexbor import LexborHTMLParser
+
+from vehicle_pipeline.model import ParseError
+from vehicle_pipeline.sources import _pagekit as pk
+from vehicle_pipeline.sources import bat, broadarrow, carsandbids, craigslist, fields, mecum
+
+FAST = settings(max_examples=300, deadline=None)
+
+
+# ---------------------------------------------------------------- references: the general code paths
+
+
+def parse_money_ref(text, default_currency="USD"):
+    m = fields._NUMBER.search(text)
+    if not m:
+        return None
+    value = fields._to_decimal(m.group(0))
+    if value is None:
+        return None
+    mult = fields._MULTIPLIER.match(text, m.end())
+    if mult:
+        value *= 1000 if mult.group(1) in "kK" else 1_000_000
+    try:
+        amount = int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    except InvalidOperation:
+        return None
+    return amount, currency_of_ref(text, default_currency)
+
+
+def currency_of_ref(text, default_currency):
+    m = fields._CODE_RE.search(text.upper())
+    if m:
+        return m.group(1)
+    for symbol, code in fields._CURRENCY_SYMBOLS:
+        if symbol in text:
+            return code
+    if "$" in text:
+        return default_currency if default_currency in fields._DOLLAR_CURRENCIES else "USD"
+    return default_currency
+
+
+def strip_query_ref(url):
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path, "", ""))
+
+
+def absolute_ref(href, base):
+    if not href:
+        return None
+    href = href.strip()
+    if href.startswith("//"):
+        return "https:" + href
+    if urlsplit(href).scheme:
+        return href
+    return urljoin(base, href) if base else None
+
+
+def outcome(fn, *args, **kwargs):
+    """The value, or the exception type and message: a fast path must also fail where the general one does."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - compared, not swallowed
+        return (type(exc).__name__, str(exc))
+
+
+def lexbor_matches(tree, node, selector):
+    return any(hit.mem_id == node.mem_id for hit in tree.css(selector))
+
+
+# ---------------------------------------------------------------- fields
+
+
+@pytest.mark.parametrize("text", ["$5995", "$1,234", "$12,345,678", "$0", "$007", "$0,123", "$1,2345", "$45k", "$1.5M",
+                                  "$1,234.50", "USD $105,000", "Sold for     $337,000", "€85.000", "1.234,56", "$ 5",
+                                  "$" + "9" * 18, "$" + "9" * 19, "$" + "9" * 40, "$1,234,567,890,123,456,789", "CA$4,000",
+                                  "137,000", "0,5", "12,50", "99 k", "$2,000,000 - $3,000,000"])
+@pytest.mark.parametrize("currency", ["USD", "CAD", "EUR"])
+def test_parse_money_matches_decimal_path(text, currency):
+    assert fields.parse_money(text, default_currency=currency) == parse_money_ref(text, currency)
+
+
+@FAST
+@given(st.text(alphabet=st.sampled_from(list("$0123456789,. kMUSD€")), max_size=16))
+def test_parse_money_generated(text):
+    assert fields.parse_money(text) == parse_money_ref(text)
+    assert fields.parse_money(text, default_currency="CAD") == parse_money_ref(text, "CAD")
+
+
+@FAST
+@given(st.text(alphabet=st.sampled_from(list("0123456789.,- $aUSDEURfrß€")), max_size=10))
+def test_currency_of_generated(text):
+    for default in ("USD", "EUR", "CAD"):
+        assert fields._currency_of(text, default) == currency_of_ref(text, default)
+
+
+@pytest.mark.parametrize("value", ["2022-04-23T03:15:40.365+00:00", "2022-04-23T03:15:40+00:00", "2022-04-23 03:15+00:00",
+                                   "2022-13-23T03:15:40+00:00", "x+00:00", "+00:00", "2022-04-23T03:15:40-00:00",
+                                   "2022-04-23T03:15:40Z", "2022-04-23T03:15:40+05:30"])
+def test_parse_iso_utc_fast_path(value):
+    general = None
+    try:
+        parsed = datetime.fromisoformat(value)
+        general = parsed.astimezone(timezone.utc) if parsed.tzinfo is not None else None
+    except ValueError:
+        pass
+    got = fields.parse_iso_utc(value, assume_utc=True)
+    if general is not None:
+        assert got == general and got.tzinfo is not None and got.utcoffset() == timedelta(0)
+    if value.endswith("+00:00") and general is None:
+        assert got is None or got.tzinfo is not None  # left to the regex path
+
+
+@pytest.mark.parametrize("value", [1, 1766430772, 100_000_000_000, 100_000_000_001, 1766430772000, 0, -5, 10**30])
+def test_epoch_to_utc_int_fast_path(value):
+    seconds = float(value)
+    if seconds > 1e11:
+        seconds /= 1000.0
+    try:
+        expected = datetime.fromtimestamp(int(seconds), tz=timezone.utc) if seconds > 0 else None
+    except (OverflowError, OSError, ValueError):
+        expected = None
+    assert fields.epoch_to_utc(value) == expected
+
+
+# ---------------------------------------------------------------- URLs
+
+
+@pytest.mark.parametrize("url", ["https://sacramento.craigslist.org/cto/d/x/6879524822.html", "http://127.0.0.1:8765/a/b",
+                                 "HTTPS://host/a", "https://Host/a", "https://host", "https://host/a?q=1", "https://host/a#f",
+                                 "https://host//a", "https://host/a b", "https://host:80/a", "https://user@host/a",
+                                 "https://[::1]/a", "https://host/%7Ea/~b/(c)", "https://host/a\tb"])
+def test_strip_query_and_absolute_fast_paths(url):
+    assert outcome(pk.strip_query, url) == outcome(strip_query_ref, url)
+    for base in (None, "https://example.com/dir/page"):
+        assert outcome(pk.absolute, url, base) == outcome(absolute_ref, url, base)
+        assert outcome(pk.absolute, " " + url + " ", base) == outcome(absolute_ref, " " + url + " ", base)
+
+
+@pytest.mark.parametrize("url", ["https://sacramento.craigslist.org/cto/d/x/6879524822.html",
+                                 "https://sacramento.craigslist.org/cto/d/x/6879524822.html?s=1#top",
+                                 "https://Sacramento.craigslist.org/cto/d/x/6879524822.html",
+                                 "https://sacramento.craigslist.org/search/cto?query=miata",
+                                 "http://127.0.0.1:8765/craigslist/sfbay/cto/d/y/7948143985.html"])
+def test_craigslist_canonical_url_fast_path(url):
+    parts = urlsplit(url)
+    m = craigslist._ANY_PID.search(parts.path)
+    assert craigslist.external_id(url) == (m.group("pid") if m else None)
+    if craigslist._ANY_PID.search(parts.path):
+        expected = strip_query_ref(url)
+    else:
+        expected = f"{parts.scheme}://{parts.netloc.lower()}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+    assert craigslist.canonical_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["https://bringatrailer.com/listing/2009-Porsche-911/", "http://127.0.0.1:8765/bat/listing/x-1/",
+                                 "https://bringatrailer.com/listing/a?x=/listing/b/", "https://[bad/listing/x/",
+                                 "HTTPS://BRINGATRAILER.COM/listing/x/", "https://bringatrailer.com/auctions/"])
+def test_bat_external_id_fast_path(url):
+    m = outcome(lambda: bat._LISTING_PATH.search(urlsplit(url).path))
+    expected = m if isinstance(m, tuple) else (m.group(1).lower() if m else None)
+    assert outcome(bat.external_id, url) == expected
+
+
+def test_broadarrow_canonical_url_takes_the_split_it_is_given():
+    url = "https://www.broadarrowauctions.com/vehicles/zo26_010/2005-ford-gt?x=1"
+    assert broadarrow.canonical_url(url, urlsplit(url)) == broadarrow.canonical_url(url)
+
+
+@pytest.mark.parametrize("title", ["2004 Volkswagen Phaeton W12 Premiere Edition", "  --Mixed CASE!! 911 ", "Citroën DS",
+                                   "\u212a-Car", "İstanbul Taxi", "", "---"])
+def test_slugify_matches_regex(title):
+    assert carsandbids.slugify(title) == carsandbids._NON_SLUG.sub("-", title.lower()).strip("-")
+
+
+def test_amount_fast_path():
+    for value, expected in ((5678, 5678), (-1, None), (True, None), (None, None), ({"amount": 12}, 12), ("1,234", 1234)):
+        assert carsandbids._amount(value) == expected
+
+
+# ---------------------------------------------------------------- page text
+
+
+PAGES = [
+    b"<html><head><title>x</title></head><body>plain</body></html>",
+    "<p>caf\u00e9 \u2019quoted\u2019 \U0001f600</p>".encode() * 3000,  # non-ASCII, longer than one decode chunk
+    "<p>\u00e9</p>".encode() * 20,
+    b"\xef\xbb\xbf<p>bom</p>",
+    b"<p>bad \xff byte</p>" * 5000,
+    b"<p>cut " + "\u00e9".encode()[:1],
+    b"   \n\t  ",
+    b"",
+    b" " * 30000 + b"<p>late</p>",
+    b"  {\"a\": 1}",
+    bytearray(b"<p>bytearray</p>"),
+    "<p>str \u00e9</p>",
+]
+
+
+@pytest.mark.parametrize("content", PAGES)
+def test_read_page_is_to_text(content):
+    expected = outcome(pk.to_text, content, "test")
+    got = outcome(pk.read_page, content, "test")
+    if isinstance(expected, tuple):
+        assert got == expected
+        return
+    head, body = got
+    assert pk.body_text(body) == expected
+    assert head == expected[: len(head)] and len(head) >= min(len(expected), pk.HEAD_CHARS)
+    assert pk.looks_like_json(head) == pk.looks_like_json(expected)
+    if isinstance(body, bytes):
+        assert body == expected.encode("utf-8")
+    assert pk.page_challenge(head, body) == pk.challenge_marker(expected)
+
+
+@FAST
+@given(st.binary(max_size=300), st.integers(0, 40000))
+def test_utf8_head_is_a_strict_decode(raw, pad):
+    raw = "\u00e9".encode() * (pad // 2) + raw
+    try:
+        expected = raw.decode("utf-8")[: pk.HEAD_CHARS]
+    except UnicodeDecodeError:
+        expected = None
+    assert pk._utf8_head(raw) == expected
+
+
+@pytest.mark.parametrize("head", [
+    "<title>Just a moment...</title>",
+    "\u00e9 <title>Just A Moment...</title> cf_chl_ x",
+    "\u00e9" * 30 + "ACCESS DENIED</TITLE> and later px-captcha",
+    "\u017fome cf-browser-verification",  # a character where str.lower and re.I disagree: the regex decides
+    "\u00e9 nothing here",
+    "\u00e9" + "x" * 19990 + "cf_chl_",  # straddles the 20,000-character head
+])
+def test_page_challenge_matches_challenge_marker(head):
+    body = head.encode("utf-8")
+    got = pk.page_challenge(pk._utf8_head(body), body)
+    assert got == pk.challenge_marker(head)
+    m = pk._CHALLENGE.search(head[:20000])
+    assert got == (m.group(1) if m else None)
+
+
+# ---------------------------------------------------------------- class, id and attribute tests
+
+
+CLASS_VALUES = ["a", "A", "a b", " a\tb\nc\fd\re ", "x\x0ba", "a\x1cb", "\xa0a", "ab", "b-a", "", "Ä a", "a\u00e9"]
+NAMES = ["a", "b", "e", "rangeFrom", "A"]
+
+
+@pytest.mark.parametrize("doctype", ["<!DOCTYPE html>", ""])
+def test_has_class_and_has_id_are_lexbor_matching(doctype):
+    items = "".join(f'<i class="{v}" id="{v}">{n}</i>' for n, v in enumerate(CLASS_VALUES))
+    tree = LexborHTMLParser(doctype + "<body>" + items + '<i class="rangefrom" id="RANGEFROM">x</i></body>')
+    for node in tree.css("i"):
+        for name in NAMES + ["rangefrom", "RANGEFROM"]:
+            assert pk.has_class(node, name) == lexbor_matches(tree, node, "." + name), (node.attributes, name)
+            if re.fullmatch(r"[A-Za-z][\w-]*", name):
+                assert pk.has_id(node, name) == lexbor_matches(tree, node, "#" + name), (node.attributes, name)
+
+
+@pytest.mark.parametrize("doctype", ["<!DOCTYPE html>", ""])
+def test_attr_equals_never_contradicts_lexbor(doctype):
+    tree = LexborHTMLParser(doctype + '<i data-s="views" type="text"></i><i data-s="VIEWS" type="TEXT"></i><i></i>')
+    for node in tree.css("i"):
+        for name, value in (("data-s", "views"), ("type", "text")):
+            verdict = pk.attr_equals(node.attributes, name, value)
+            if verdict is not None:
+                assert verdict == lexbor_matches(tree, node, f'[{name}="{value}"]')
+
+
+# ---------------------------------------------------------------- one walk for many queries
+
+
+ROWS = [
+    # rows that are siblings, with parts in and out of them
+    '<span class="p">stray</span><ul><li class="r"><a class="t">1</a><span class="p">$1</span><span class="p">$2</span></li>'
+    '<li class="r"><span class="p">$3</span></li><li class="r"><a class="t">3</a></li></ul><a class="t">after</a>',
+    # rows in two lists
+    '<ul><li class="r"><a class="t">1</a></li></ul><h4 class="m">banner</h4><ol><li class="r"><a class="t">2</a></li></ol>',
+    # a row inside a row
+    '<ul><li class="r"><ul><li class="r"><a class="t">inner</a></li></ul><a class="t">outer</a></li></ul>',
+    '<p>no rows</p>',
+]
+
+
+@pytest.mark.parametrize("body", ROWS)
+def test_walk_rows_gives_each_row_its_first_parts(body):
+    tree = pk.Tree("<!DOCTYPE html><body>" + body + "</body>")
+    walked = pk.walk_rows(tree, ("li", "li.r"), {"a": "a.t", "span": "span.p"}, {"h4": "h4.m"})
+    rows = tree.css("li.r")
+    nested = any(len(r.css("li.r")) > 1 for r in rows)  # a query rooted at a row also returns the row
+    if nested:
+        assert walked is None
+        return
+    got_rows = [entry for entry in walked if isinstance(entry, tuple)]
+    marks = [entry for entry in walked if not isinstance(entry, tuple)]
+    assert [r.mem_id for r, _ in got_rows] == [r.mem_id for r in rows]
+    assert [m.mem_id for m in marks] == [m.mem_id for m in tree.css("h4.m")]
+    for row, parts in got_rows:
+        for tag, sel in (("a", "a.t"), ("span", "span.p")):
+            expected = row.css_first(sel)
+            got = parts.get(tag)
+            assert (got.mem_id if got else None) == (expected.mem_id if expected else None)
+
+
+@pytest.mark.parametrize("padding", [0, pk.HITS_MIN_BYTES])  # a small page is queried selector by selector
+def test_hits_is_one_query_per_selector(padding):
+    tree = pk.Tree('<!DOCTYPE html><body><div class="essentials">e</div><div class="intro"><b class="nr">x</b></div>'
+                   '<b class="nr">y</b><i data-stats-item="views">1</i><i data-stats-item="VIEWS">2</i>'
+                   '<button class="group-title">a</button><button class="group-title x">b</button>'
+                   + "<p>filler</p>" * (padding // 13) + '<button class="group-title">c</button></body>')
+    wanted = {
+        "essentials": ("div.essentials", lambda tag, a: tag == "div" and pk.class_verdict(a.get("class"), "essentials")),
+        "views": ('[data-stats-item="views"]', lambda tag, a: pk.attr_equals(a, "data-stats-item", "views")),
+        "chips": ("button.group-title", lambda tag, a: tag == "button" and pk.class_verdict(a.get("class"), "group-title")),
+        "no_reserve": (".intro .nr", lambda tag, a: None if pk.class_verdict(a.get("class"), "nr") is not False else False),
+        "undecided": ("b", lambda tag, a: None),  # every hit left to lexbor
+    }
+    found = pk.hits(tree, wanted)
+    for name, (selector, _) in wanted.items():
+        assert [n.mem_id for n in found[name]] == [n.mem_id for n in tree.css(selector)], name
+
+
+@pytest.mark.parametrize("padding", [0, pk.HEAD_FIRST_BYTES])  # a small page skips the <head> pass
+def test_head_lookups_match_a_scan_of_the_whole_document(padding):
+    page = ('<!DOCTYPE html><html><head><meta name="og:url" content="https://n/"><meta property="x" content=" ">'
+            '<link rel="Next" href="/p2"></head><body><meta property="og:url" content="https://p/">'
+            '<meta property="x" content="late"><link rel="canonical" href="/c">' + "<p>filler</p>" * (padding // 13)
+            + '<link rel="prev" href="/p0"></body></html>')
+    tree = pk.Tree(page)
+    assert bool(tree.head_attributes_of("link")) == (padding > 0)
+    plain = LexborHTMLParser(page)
+    for key in ("og:url", "x", "missing"):
+        assert pk.meta(tree, key) == pk.meta(plain, key)
+    for rel in ("next", "canonical", "prev"):
+        assert pk.link_rel(tree, rel) == pk.link_rel(plain, rel) == pk.first_attr(plain, f'link[rel="{rel}"]', "href")
+        assert pk.has_link_rel(tree, rel) == pk.has_link_rel(plain, rel) == (plain.css_first(f'link[rel="{rel}"]') is not None)
+
+
+# ---------------------------------------------------------------- source-specific scans
+
+
+NEXT_DATA_OLD = re.compile(r"<script[^>]*\bid=[\"']__NEXT_DATA__[\"'][^>]*>(?P<body>.*?)(?:</script>|\Z)", re.S | re.I)
+
+
+@pytest.mark.parametrize("text", [
+    '<script id="__NEXT_DATA__" type="application/json">{"a": 1}</script>',
+    "<SCRIPT ID='__NEXT_DATA__'>{}</SCRIPT><script id=\"__NEXT_DATA__\">2</script>",
+    '<script id="__NEXT_DATA__">{"cut": ',
+    '<script id="__NEXT_DATA__">{}</script >x</script>',
+    '<script data-id="__NEXT_DATA__">no</script>',
+    '<script id="__NEXT_DATA__">{}</\u017fcript>',
+    '<script a=">" id="__NEXT_DATA__">{}</script>',
+    "nothing",
+])
+def test_mecum_next_data_matches_the_lazy_regex(text):
+    m = NEXT_DATA_OLD.search(text)
+    assert mecum._next_data(text) == (m.group("body") if m else None)
+
+
+def test_read_page_refuses_what_to_text_refuses():
+    for content in (None, b"", b"  ", b"\x00binary", 42):
+        with pytest.raises(ParseError) as a:
+            pk.to_text(content, "test")
+        with pytest.raises(ParseError) as b:
+            pk.read_page(content, "test")
+        assert str(a.value) == str(b.value)

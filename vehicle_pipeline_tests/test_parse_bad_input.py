@@ -197,3 +197,31 @@ def test_unreadable_canonical_link_is_a_parse_error_not_a_crash(path):
         module.parse(page)
     except ParseError:
         pass
+
+
+# Scripts the bot-protection vendors put into the ordinary pages they protect (Cloudflare's JS detection,
+# Incapsula's resource loader): a page carrying them is still a page, not a challenge.
+_VENDOR_SCRIPTS = (b'<script src="/cdn-cgi/challenge-platform/scripts/jsd/main.js"></script>'
+                   b'<script src="/_Incapsula_Resource?SWJIYLWA=719d34d31c8e3a6e6fffd425f7e032f3"></script>')
+_PROTECTED = [("dealer", "dealer/ddc_vdp.html"), ("dealer", "dealer/srp_itemlist.html"),
+              ("craigslist", "craigslist/posting_modern.html"), ("craigslist", "craigslist/legacy_search.html"),
+              ("mecum", "mecum/lot_sold.html"), ("broadarrow", "broadarrow/lot_sold.html"),
+              ("classic", "classic/seller_dealer.html"), ("bat", "bat/listing_sold.html"),
+              ("carsandbids", "carsandbids/auction_sold.html")]
+
+
+@pytest.mark.parametrize("source,fixture", _PROTECTED)
+def test_a_protected_page_with_the_vendors_scripts_still_parses(source, fixture):
+    page = (FIXTURES / fixture).read_bytes()
+    assert b"</head>" in page
+    with_scripts = page.replace(b"</head>", _VENDOR_SCRIPTS + b"</head>", 1)
+    parse = sources.get(source).parse
+    assert repr(parse(with_scripts)) == repr(parse(page))
+
+
+@pytest.mark.parametrize("source", sorted(set(existing_modules()) - set(MINE)))
+@pytest.mark.parametrize("vendor", ["cloudflare", "perimeterx", "incapsula"])
+def test_the_interstitials_are_still_refused_by_every_parser(source, vendor):
+    with pytest.raises(ParseError) as err:
+        sources.get(source).parse(CHALLENGES[vendor])
+    assert "challenge" in err.value.missing

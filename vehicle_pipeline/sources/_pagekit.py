@@ -561,9 +561,12 @@ def query_param(url: str | None, name: str) -> str | None:
     return None
 
 
+# Markers of the interstitials themselves. Not the vendors' script paths: Cloudflare injects
+# /cdn-cgi/challenge-platform/ and Incapsula /_Incapsula_Resource into ordinary pages they protect, so those
+# would reject real listings (the HTTP client's detect_challenge draws the same line).
 _CHALLENGE = re.compile(
-    r"(cf-browser-verification|challenge-platform|cf_chl_|Attention Required! \| Cloudflare|"
-    r"Just a moment\.\.\.|px-captcha|_Incapsula_Resource|Access Denied</title>)",
+    r"(cf-browser-verification|cf_chl_|Attention Required! \| Cloudflare|"
+    r"Just a moment\.\.\.|px-captcha|Incapsula incident ID|Access Denied</title>)",
     re.I,
 )
 
@@ -573,8 +576,8 @@ _CHALLENGE = re.compile(
 # the cost of parsing a small page. No two markers can match at the same position, so the leftmost
 # `find` hit is the match the regex returns.
 _CHALLENGE_LOWER = (
-    "cf-browser-verification", "challenge-platform", "cf_chl_", "attention required! | cloudflare",
-    "just a moment...", "px-captcha", "_incapsula_resource", "access denied</title>",
+    "cf-browser-verification", "cf_chl_", "attention required! | cloudflare",
+    "just a moment...", "px-captcha", "incapsula incident id", "access denied</title>",
 )
 # Characters for which `str.lower()` and re.I disagree with plain ASCII case folding on these markers
 # (U+0130 lowers to two characters; U+0131, U+017F and U+212A match 'i', 's' and 'k' under re.I).

@@ -1,6 +1,7 @@
 """Work-queue benchmark (run by hand, not a test).
 
-    .venv/bin/python bench/queue_bench.py [--items 100000] [--run-items 30000] [--embedded] [--no-write]
+    .venv/bin/python bench/queue_bench.py [--items 100000] [--run-items 30000] [--rounds 3] [--no-vacuum]
+                                          [--embedded] [--no-write]
 
 One run, one server, one fresh database (CREATE DATABASE qbench_<random>, migrated, dropped at the end):
 
@@ -10,13 +11,17 @@ One run, one server, one fresh database (CREATE DATABASE qbench_<random>, migrat
    priority 75 (repair), the rest at 100, enqueued with enqueue_many in batches of 1,000.
 2. Claim latency: `--items / 50` claims of 50 by one worker (claim, then complete_many); p50/p95/p99 of
    the claim call as the worker sees it (client round trip included). EXPLAIN (ANALYZE, BUFFERS) of
-   store.queue._CLAIM_SQL on the full queue (rolled back).
+   store.queue._CLAIM_SQL on the full queue (rolled back), and how often the latency worker's connection
+   planned the prepared claim (pg_prepared_statements: generic vs custom plans).
 3. Throughput of claim(50) + complete_many with 1, 4 and 8 worker threads, each with its own
-   Database(max_size=1), draining `--run-items` freshly enqueued items per run.
+   Database(max_size=1), draining `--run-items` freshly enqueued items per run; `--rounds` pairs of runs
+   (real, bare) per worker count, the median ratio reported with its range (one pair swings ±10 points on
+   a shared machine). Before each timed run the table it drains is vacuumed (see prepare_table;
+   `--no-vacuum` only analyzes it, leaving the dead tuples of the earlier phases in the claims' way).
 4. Bare baseline, same server, same run, alternating with 3: table (id bigserial, state text, payload jsonb)
    with one partial index on (id) WHERE state = 'pending'; claim = one UPDATE … WHERE id IN (SELECT …
    ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED); finish = one UPDATE … WHERE id = ANY(%s).
-5. Dead-tuple share of work_items right after the run and after `--vacuum-wait` seconds, the reloptions in
+5. Dead-tuple share of work_items right after the last run and after `--vacuum-wait` seconds, the reloptions in
    force, and the time of queue.purge_finished(timedelta(0)) over the done rows.
 
 Server: DATABASE_URL if set, else Debian's cluster at postgresql://postgres:ci-postgres@127.0.0.1:5432/postgres;
@@ -32,14 +37,17 @@ import os
 import platform
 import random
 import shlex
+import statistics
 import sys
 import threading
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -188,7 +196,7 @@ def bare_worker(url: str):
 
 def explain_claim(db: Database) -> list[str]:
     params = {"queue": QUEUE, "n": BATCH, "low_n": int(BATCH * 0.2), "share_below": PRIORITY_NEW,
-              "ttl": timedelta(minutes=15), "worker": "qbench-explain", "sources": None}
+              "ttl": timedelta(minutes=15), "worker": "qbench-explain", "token": uuid.uuid4()}
     with db.connection() as conn:
         with conn.transaction(force_rollback=True):
             plan = [r[0] for r in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + queue_mod._CLAIM_SQL, params)]
@@ -212,6 +220,17 @@ def key_plan_lines(plan: list[str]) -> list[str]:
     return out
 
 
+def prepare_table(db: Database, table: str, *, vacuum: bool) -> None:
+    """Before a timed run: statistics, and (unless --no-vacuum) the dead tuples of earlier runs gone, as
+    autovacuum leaves a queue drained at a real pace. Without it, every claim first steps over the index
+    entries of all the items drained since the last autovacuum (the latency phase alone leaves 100,000 in
+    front of the real queue's walks, the bare table starts clean), and later runs inherit more than earlier
+    ones."""
+    with db.connection() as conn:
+        statement = sql.SQL("VACUUM (ANALYZE) {}" if vacuum else "ANALYZE {}")
+        conn.execute(statement.format(sql.Identifier(table)))
+
+
 def table_stats(conn, table: str) -> dict:
     conn.execute("SELECT pg_stat_clear_snapshot()")
     row = conn.execute(
@@ -227,6 +246,9 @@ def main() -> None:
     p.add_argument("--items", type=int, default=100_000, help="claimable items for the latency phase")
     p.add_argument("--skipped", type=int, default=10_000, help="items of the backed-off source (not counted)")
     p.add_argument("--run-items", type=int, default=30_000, help="items drained per throughput run")
+    p.add_argument("--rounds", type=int, default=3, help="real/bare pairs per worker count (median reported)")
+    p.add_argument("--no-vacuum", action="store_true",
+                   help="only ANALYZE before each timed run (the dead tuples of earlier phases stay)")
     p.add_argument("--vacuum-wait", type=float, default=20.0, help="seconds to wait for autovacuum")
     p.add_argument("--embedded", action="store_true", help="use a private embedded server")
     p.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
@@ -303,6 +325,10 @@ def run(args, url: str) -> dict:
                 assert all(it.source != BACKED_OFF for it in got), "claimed an item of a backed-off source"
                 lq.complete_many([(it, None) for it in got])
                 claimed += len(got)
+            with lat_db.connection() as conn:  # the pool's one connection: the one the claims ran on
+                out["plan_cache"] = conn.execute(
+                    """SELECT generic_plans, custom_plans FROM pg_prepared_statements
+                       WHERE statement LIKE '%%WITH low AS%%' ORDER BY generic_plans DESC LIMIT 1""").fetchone()
         finally:
             lat_db.close()
         n = len(lat)
@@ -323,21 +349,29 @@ def run(args, url: str) -> dict:
             conn.execute(BARE_DDL)
         out["throughput"] = {}
         for w in WORKERS:
-            fresh = make_items(args.run_items, f"run{w}", HEALTHY, rng)
-            enqueue_all(queue, fresh)
-            with db.connection() as conn:
-                conn.execute("ANALYZE work_items")
-            done, secs = run_threads(w, real_worker(url))
-            real = done / secs
-            bare_fill(url, args.run_items, f"run{w}")
-            with db.connection() as conn:
-                conn.execute("ANALYZE bare_queue")
-            bdone, bsecs = run_threads(w, bare_worker(url))
-            bare = bdone / bsecs
-            out["throughput"][w] = {"real": real, "real_items": done, "real_s": secs,
-                                    "bare": bare, "bare_items": bdone, "bare_s": bsecs, "ratio": real / bare}
-            print(f"throughput {w} worker(s): real {real:,.0f} items/s ({done:,} in {secs:.1f} s), "
-                  f"bare {bare:,.0f} items/s ({bdone:,} in {bsecs:.1f} s), ratio {real / bare:.0%}", flush=True)
+            rounds = []
+            for rnd in range(args.rounds):
+                fresh = make_items(args.run_items, f"run{w}-{rnd}", HEALTHY, rng)
+                enqueue_all(queue, fresh)
+                prepare_table(db, "work_items", vacuum=not args.no_vacuum)
+                done, secs = run_threads(w, real_worker(url))
+                bare_fill(url, args.run_items, f"run{w}-{rnd}")
+                prepare_table(db, "bare_queue", vacuum=not args.no_vacuum)
+                bdone, bsecs = run_threads(w, bare_worker(url))
+                rounds.append({"real": done / secs, "real_items": done, "real_s": secs,
+                               "bare": bdone / bsecs, "bare_items": bdone, "bare_s": bsecs,
+                               "ratio": (done / secs) / (bdone / bsecs)})
+                t = rounds[-1]
+                print(f"throughput {w} worker(s), round {rnd + 1}: real {t['real']:,.0f} items/s ({done:,} in "
+                      f"{secs:.1f} s), bare {t['bare']:,.0f} items/s ({bdone:,} in {bsecs:.1f} s), "
+                      f"ratio {t['ratio']:.0%}", flush=True)
+            ratios = sorted(t["ratio"] for t in rounds)
+            out["throughput"][w] = {"real": statistics.median(t["real"] for t in rounds),
+                                    "bare": statistics.median(t["bare"] for t in rounds),
+                                    "ratio": statistics.median(ratios), "ratio_min": ratios[0],
+                                    "ratio_max": ratios[-1], "rounds": rounds}
+            print(f"throughput {w} worker(s): median ratio {out['throughput'][w]['ratio']:.0%} "
+                  f"(rounds {', '.join(f'{r:.0%}' for r in ratios)})", flush=True)
 
         # 5. dead tuples, autovacuum, purge
         with db.connection() as conn:
@@ -395,10 +429,15 @@ def render(r: dict) -> str:
         f"| claim latency p50, first / last 10 % of the drain (ms) | {L['p50_first10']:.2f} / {L['p50_last10']:.2f} | |",
         f"| claim plan uses work_items_claim, no Seq Scan on work_items | {'yes' if r['plan_ok'] else '**NO**'} | yes |",
     ]
+    if r.get("plan_cache"):
+        generic, custom = r["plan_cache"]
+        lines.append(f"| claim statement on the latency worker's connection: generic / custom plans | "
+                     f"{generic:,} / {custom:,} | planned once |")
     for w, t in r["throughput"].items():
         target = "≥ 50 %" if w == 8 else ""
-        lines.append(f"| claim(50)+complete_many, {w} worker(s): real / bare items/s (ratio) | "
-                     f"{t['real']:,.0f} / {t['bare']:,.0f} (**{t['ratio']:.0%}**) | {target} |")
+        lines.append(f"| claim(50)+complete_many, {w} worker(s): real / bare items/s, median of "
+                     f"{len(t['rounds'])} (ratio; min–max) | {t['real']:,.0f} / {t['bare']:,.0f} "
+                     f"(**{t['ratio']:.0%}**; {t['ratio_min']:.0%}–{t['ratio_max']:.0%}) | {target} |")
     d0, d1, d2 = r["dead_now"], r["dead_waited"], r["dead_after_purge"]
     lines += [
         f"| work_items dead-tuple share right after the run | {d0['share']:.1%} ({d0['dead']:,} dead / {d0['live']:,} live) | |",
@@ -411,17 +450,24 @@ def render(r: dict) -> str:
         "work_items reloptions: `" + ", ".join(r["reloptions"] or []) + "`",
         "",
         f"Throughput runs drain {r['args']['run_items']:,} freshly enqueued items each (real queue, then the bare "
-        "table, alternating per worker count; threads, one connection each). Latency is the claim call as the "
-        "worker sees it, client round trip included. Bare baseline: one partial index on (id) WHERE "
-        "state='pending', claim `UPDATE … WHERE id IN (SELECT … ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)`, "
-        "finish `UPDATE … WHERE id = ANY(%s)`, plain psycopg connection.",
+        f"table, alternating, {r['args']['rounds']} pairs per worker count; threads, one connection each); before "
+        "each run the table about to be drained is "
+        + ("only analyzed (--no-vacuum: the dead tuples of earlier phases stay in front of the claims)"
+           if r["args"].get("no_vacuum") else "vacuumed and analyzed (as autovacuum leaves a queue drained at a real "
+           "pace; --no-vacuum keeps the dead tuples of earlier phases)")
+        + ". Latency is the claim call as the worker sees it, client round trip included. Bare baseline: one "
+        "partial index on (id) WHERE state='pending', claim `UPDATE … WHERE id IN (SELECT … ORDER BY id LIMIT 50 "
+        "FOR UPDATE SKIP LOCKED)`, finish `UPDATE … WHERE id = ANY(%s)`, plain psycopg connection.",
         "",
         "Notes: every state change touches `state`, which is in the partial-index predicates, so no queue "
         "update is HOT: a claim writes 2 index entries per row (pkey, work_items_live_key) and a completion 1 "
-        "(pkey), against 1 + 1 for the bare table, on a wider row (lease token, worker, timestamps), and the "
-        "claim also runs the repair-share subquery and the source-backoff filter. Items of a source in backoff "
-        "are parked (available_at moved to the end of the backoff, sql/004), so claims no longer walk past "
-        f"them: after the drain the claim's index scans removed {removed(r['plan_end'])} rows by filter.",
+        "(pkey), against 1 + 1 for the bare table, on a wider row (URL key, payload, lease token, worker, "
+        "timestamps), with four CHECK constraints evaluated on every update, and the claim takes two walks (the "
+        "repair share, then the rest) with the source-backoff filter. Workers run the claim as a prepared "
+        "statement on its generic plan (the plan-cache row above); the Planning Time in the EXPLAIN below is "
+        "that of a one-off statement. Items of a source in backoff are parked (available_at moved to the end of "
+        "the backoff, sql/004), so claims no longer walk past them: after the drain the claim's index scans "
+        f"removed {removed(r['plan_end'])} rows by filter.",
         "",
         "Claim plan on the full queue (EXPLAIN (ANALYZE, BUFFERS), key lines):",
         "",

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import psycopg
 
 from vehicle_pipeline.store.db import Database
 from vehicle_pipeline.store.queue import (
+    _CLAIM_BIG_SQL,
     _CLAIM_SOURCES_SQL,
     _CLAIM_SQL,
     PRIORITY_NEW,
@@ -343,19 +347,102 @@ def test_finished_items_leave_the_hot_table(db):
     assert any(o.startswith("autovacuum_vacuum_scale_factor") for o in options)
 
 
+def _as_prepared(statement: str) -> tuple[str, list[str]]:
+    """The statement with its %(name)s placeholders numbered, for PREPARE."""
+    names: list[str] = []
+
+    def number(match):
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    prepared = re.sub(r"%\((\w+)\)s", number, statement)
+    return prepared, names
+
+
 def test_the_claim_walks_the_partial_index(db):
-    """The real claim statement, on a uniform queue (where array-valued filters once made the planner pick a
-    sequential scan and a sort of the whole table)."""
+    """The real claim statements, on a uniform queue (where array-valued filters once made the planner pick a
+    sequential scan and a sort of the whole table), with the values known (a custom plan) and unknown (the
+    generic plan a worker's connection settles on after a few claims)."""
     _register_sources(db)
     queue = WorkQueue(db)
     for start in range(0, 20_000, 2_000):
         queue.enqueue_many([NewItem("listing_import", "bat", f"k{i}") for i in range(start, start + 2_000)])
     params = {"queue": "listing_import", "n": 50, "low_n": 10, "share_below": PRIORITY_NEW,
-              "ttl": timedelta(minutes=15), "worker": "explain", "sources": ["bat", "mecum"]}
+              "ttl": timedelta(minutes=15), "worker": "explain", "token": uuid.uuid4(), "sources": ["bat", "mecum"]}
     with db.connection() as conn:
         conn.execute("ANALYZE work_items")
-        for statement in (_CLAIM_SQL, _CLAIM_SOURCES_SQL):
+        for statement in (_CLAIM_SQL, _CLAIM_SOURCES_SQL, _CLAIM_BIG_SQL):
             with conn.transaction(force_rollback=True):
-                plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + statement, params))
-            assert "work_items_claim" in plan, plan
-            assert "Seq Scan on work_items" not in plan, plan
+                custom = "\n".join(r[0] for r in conn.execute("EXPLAIN " + statement, params))
+                conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+                prepared, names = _as_prepared(statement)
+                conn.execute("PREPARE claim_plan AS " + prepared)
+                try:
+                    generic = "\n".join(r[0] for r in psycopg.ClientCursor(conn).execute(
+                        f"EXPLAIN EXECUTE claim_plan({', '.join(['%s'] * len(names))})", [params[n] for n in names]))
+                finally:
+                    conn.execute("DEALLOCATE claim_plan")
+            for plan in (custom, generic):
+                assert "work_items_claim" in plan, plan
+                assert "Seq Scan on work_items" not in plan, plan
+
+
+def test_one_token_per_claim_still_fences_each_item(db):
+    """The items of one claim share its token; an item taken over by another worker is still refused alone."""
+    _register_sources(db)
+    queue_a = WorkQueue(db, worker_id="A", lease_ttl=timedelta(milliseconds=200))
+    queue_b = WorkQueue(db, worker_id="B")
+    queue_a.enqueue_many([NewItem("listing_import", "bat", k) for k in ("x", "y")])
+    kept, lost = queue_a.claim("listing_import", 2)
+    assert kept.claim_token == lost.claim_token
+    assert queue_a.renew([kept], lease_ttl=timedelta(hours=1)) == [kept.id]
+    time.sleep(0.3)
+    assert queue_b.reap_expired() == {"pending": 1, "dead": 0}
+    [taken] = queue_b.claim("listing_import", 5)
+    assert taken.id == lost.id and taken.claim_token != lost.claim_token
+    report = queue_a.complete_many([(kept, None), (lost, None)])
+    assert (report.accepted, report.refused) == ([kept.id], [lost.id])
+    assert queue_b.complete(taken)
+    assert _counts(db) == {"done": 2}
+
+
+def test_completing_items_of_several_claims_in_one_batch(db):
+    _register_sources(db)
+    queue = WorkQueue(db)
+    _fill(queue, 6)
+    first = queue.claim("listing_import", 3)
+    second = queue.claim("listing_import", 3)
+    assert first[0].claim_token != second[0].claim_token
+    stale = first[0]._replace(claim_token=uuid.uuid4())
+    report = queue.complete_many([(i, None) for i in [stale, *first[1:], *second]])
+    assert report.refused == [stale.id]
+    assert sorted(report.accepted) == sorted(i.id for i in [*first[1:], *second])
+    assert queue.complete(first[0])
+    assert _counts(db) == {"done": 6}
+
+
+def test_a_claim_bigger_than_the_plan_caps_keeps_the_repair_share(db):
+    _register_sources(db)
+    queue = WorkQueue(db)
+    queue.enqueue_many([NewItem("deep_extraction", "bat", f"r{i}", priority=PRIORITY_REPAIR) for i in range(300)])
+    queue.enqueue_many([NewItem("deep_extraction", "bat", f"n{i}") for i in range(900)])
+    batch = queue.claim("deep_extraction", 800, low_priority_share=0.25)
+    assert len(batch) == 800 and len({i.id for i in batch}) == 800
+    assert sum(1 for i in batch if i.priority == PRIORITY_REPAIR) == 200
+    assert [i.priority for i in batch] == sorted((i.priority for i in batch), reverse=True)
+    rest = queue.claim("deep_extraction", 800)
+    assert len(rest) == 400 and {i.id for i in rest}.isdisjoint(i.id for i in batch)
+    assert sum(1 for i in rest if i.priority == PRIORITY_REPAIR) == 100
+
+
+def test_claimed_payload_round_trips(db):
+    _register_sources(db)
+    queue = WorkQueue(db)
+    payload = {"url": "https://example.com/l/1?q=\u00e9", "listing_id": 12, "nested": {"a": [1, 2.5, None, True]},
+               "quote": "say \"hi\"\n", "emoji": "\U0001F697"}
+    queue.enqueue(NewItem("listing_import", "bat", "p", payload))
+    [item] = queue.claim("listing_import", 1)
+    assert item.payload == payload
+    assert item.queue == "listing_import" and item.source == "bat" and item.dedupe_key == "p"
+    assert item.attempts == 1 and item.max_attempts == 5 and item.lease_expires_at > datetime.now(timezone.utc)

@@ -23,17 +23,23 @@ from vehicle_pipeline.sources.fields import clean_text
 MAX_PAGE_BYTES = 8 * 1024 * 1024
 
 
+def _acceptable_bytes(content: bytes | bytearray | memoryview, source: str) -> bytes:
+    """The page's bytes, unless it is oversized or binary (a ParseError, as every reader refuses it)."""
+    raw = bytes(content)
+    if len(raw) > MAX_PAGE_BYTES:
+        raise ParseError(source, "input", f"page of {len(raw)} bytes exceeds the {MAX_PAGE_BYTES}-byte limit")
+    # NUL bytes never occur in HTML or JSON text; they mean a binary file (image, gzip body).
+    if b"\x00" in raw[:4096]:
+        raise ParseError(source, "input", "binary content, not an HTML page or JSON")
+    return raw
+
+
 def to_text(content: bytes | str | None, source: str) -> str:
     """Bytes → str (UTF-8, lenient). Empty, oversized or binary input is a ParseError, not a crash."""
     if content is None:
         raise ParseError(source, "input", "empty input")
     if isinstance(content, (bytes, bytearray, memoryview)):
-        raw = bytes(content)
-        if len(raw) > MAX_PAGE_BYTES:
-            raise ParseError(source, "input", f"page of {len(raw)} bytes exceeds the {MAX_PAGE_BYTES}-byte limit")
-        # NUL bytes never occur in HTML or JSON text; they mean a binary file (image, gzip body).
-        if b"\x00" in raw[:4096]:
-            raise ParseError(source, "input", "binary content, not an HTML page or JSON")
+        raw = _acceptable_bytes(content, source)
         text = raw.decode("utf-8", errors="replace")
     elif isinstance(content, str):
         text = content
@@ -74,12 +80,7 @@ def read_page(content: bytes | str | None, source: str) -> tuple[str, bytes | st
     are the text itself, as `to_text` returns it.
     """
     if isinstance(content, (bytes, bytearray, memoryview)):
-        raw = bytes(content)
-        # the first two checks of to_text, so a refused page fails with the same error
-        if len(raw) > MAX_PAGE_BYTES:
-            raise ParseError(source, "input", f"page of {len(raw)} bytes exceeds the {MAX_PAGE_BYTES}-byte limit")
-        if b"\x00" in raw[:4096]:
-            raise ParseError(source, "input", "binary content, not an HTML page or JSON")
+        raw = _acceptable_bytes(content, source)
         if not raw.startswith(b"\xef\xbb\xbf"):
             head = _utf8_head(raw)
             # a head of only whitespace leaves `looks_like_json` and the empty check to the whole text

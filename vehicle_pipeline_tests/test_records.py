@@ -196,3 +196,16 @@ def test_one_bad_record_costs_only_itself(db):
     assert [type(r).__name__ for r in (results[0], results[2])] == ["ListingStored", "ListingStored"]
     with db.connection() as conn:
         assert conn.execute("SELECT count(*) FROM listings WHERE vehicle_id IS NOT NULL").fetchone()[0] == 2
+
+
+def test_an_unreadable_page_is_kept_and_marks_the_listing_on_the_last_attempt(db):
+    from vehicle_pipeline.store.records import mark_unreadable
+
+    with db.connection() as conn:
+        _setup(conn)
+        a, b = [lid for lid, _ in upsert_listing_refs(conn, "bat", [ListingRef("u", "x"), ListingRef("v", "y")]).new]
+        sha = save_snapshot(conn, "u", 200, "text/html", b"<html>markup the parser does not know</html>")
+        mark_unreadable(conn, [(a, sha, False), (b, sha, True)])
+        rows = conn.execute("SELECT id, status, last_snapshot = %s, last_fetched_at IS NOT NULL FROM listings "
+                            "ORDER BY id", (sha,)).fetchall()
+        assert rows == [(a, "discovered", True, False), (b, "unparseable", True, True)]

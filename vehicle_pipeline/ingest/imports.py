@@ -12,7 +12,14 @@ from vehicle_pipeline.ingest.context import Ingest
 from vehicle_pipeline.ingest.drain import DrainReport, drain, fail_item, payload_listing_id, snooze_until, write_batch
 from vehicle_pipeline.model import ParseError, VehicleListing
 from vehicle_pipeline.store.queue import ClaimedItem, NewItem
-from vehicle_pipeline.store.records import ListingWrite, Page, mark_listing, save_snapshots, store_profiles
+from vehicle_pipeline.store.records import (
+    ListingWrite,
+    Page,
+    mark_listing,
+    mark_unreadable,
+    save_snapshots,
+    store_profiles,
+)
 
 def _listing_rows(conn, items: list[ClaimedItem]) -> dict[int, tuple]:
     """The registry rows of a batch's listings in one round trip (listing id → row)."""
@@ -85,15 +92,7 @@ def _write_pages(ingest: Ingest, conn, pages: list) -> list:
     stored = iter(store_profiles(conn, readable, images=not ingest.settings.fast_mode))
     unreadable = [(row[0], sha, item.is_last_attempt)
                   for (item, row, _, parsed), sha in zip(pages, shas) if not isinstance(parsed, VehicleListing)]
-    if unreadable:
-        # The page is kept as the listing's latest; on the last attempt the listing is marked unparseable.
-        conn.execute(
-            """UPDATE listings l SET last_snapshot = t.sha,
-                   status = CASE WHEN t.last_attempt THEN 'unparseable' ELSE l.status END,
-                   last_fetched_at = CASE WHEN t.last_attempt THEN now() ELSE l.last_fetched_at END
-               FROM unnest(%s::bigint[], %s::bytea[], %s::boolean[]) AS t(id, sha, last_attempt)
-               WHERE l.id = t.id""",
-            [list(column) for column in zip(*unreadable)])
+    mark_unreadable(conn, unreadable)
     return [next(stored) if isinstance(parsed, VehicleListing) else parsed for _, _, _, parsed in pages]
 
 

@@ -320,6 +320,20 @@ def mark_listing(conn, listing_id: int, status: str) -> None:
     conn.execute("UPDATE listings SET status = %s, last_fetched_at = now() WHERE id = %s", (status, listing_id))
 
 
+def mark_unreadable(conn, pages: Sequence[tuple[int, bytes, bool]]) -> None:
+    """Pages the parser could not read, as (listing id, snapshot sha256, last attempt): each is kept as its
+    listing's latest page, and on the last attempt the listing is marked unparseable."""
+    if not pages:
+        return
+    conn.execute(
+        """UPDATE listings l SET last_snapshot = t.sha,
+               status = CASE WHEN t.last_attempt THEN 'unparseable' ELSE l.status END,
+               last_fetched_at = CASE WHEN t.last_attempt THEN now() ELSE l.last_fetched_at END
+           FROM unnest(%b::bigint[], %b::bytea[], %b::boolean[]) AS t(id, sha, last_attempt)
+           WHERE l.id = t.id""",
+        [list(column) for column in zip(*pages)])
+
+
 def record_observations(conn, writes: Sequence[ListingWrite]) -> list[bool]:
     """Append what each fetch saw, only where something changed since the listing's last observation;
     returns, per write, whether a row was added."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import email.utils
+import functools
 import ipaddress
 import logging
 import os
@@ -39,6 +40,7 @@ import queue
 import random
 import re
 import socket
+import ssl
 import threading
 import time
 import weakref
@@ -451,6 +453,12 @@ def detect_challenge(status: int, headers: Mapping[str, str], body: bytes) -> st
 # Connect-time address guard
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Loading the CA store takes ~20 ms; every run builds a client, and the context is safe to share.
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class _RefusedConnect(httpcore.ConnectError):
     pass
 
@@ -718,7 +726,7 @@ class PoliteClient:
                 keepalive_expiry=cfg.keepalive_expiry,
             )
             # trust_env=False: no proxy from the environment; all traffic goes where the URL says.
-            transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+            transport = httpx.AsyncHTTPTransport(verify=_tls_context(), limits=limits, trust_env=False)
             pool = getattr(transport, "_pool", None)
             if not isinstance(pool, httpcore.AsyncConnectionPool) or not hasattr(pool, "_network_backend"):
                 raise RuntimeError("httpx transport layout changed: cannot install the address guard")

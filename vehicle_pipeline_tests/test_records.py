@@ -124,6 +124,25 @@ def test_snapshots_are_stored_once_by_content(db):
         assert conn.execute("SELECT count(*), max(size_bytes) FROM page_snapshots").fetchone() == (1, 9)
 
 
+def test_snapshots_are_zstd_and_zlib_rows_stay_readable(db):
+    """New snapshots are zstd-compressed; rows written as zlib before that change still read back."""
+    import zlib
+
+    from vehicle_pipeline.store.records import load_snapshot
+
+    page = b"<html>" + b"<div class='comment'>Sold for $33,000 on a sunny day</div>" * 500 + b"</html>"
+    with db.connection() as conn:
+        sha = save_snapshot(conn, "https://bringatrailer.com/listing/x/", 200, "text/html", page)
+        compression, stored = conn.execute("SELECT compression, body FROM page_snapshots WHERE sha256 = %s",
+                                           (sha,)).fetchone()
+        assert compression == "zstd" and len(stored) < len(page) // 20
+        assert load_snapshot(conn, sha)[:2] == ("https://bringatrailer.com/listing/x/", page)
+        old = b"<html>an older page</html>"
+        conn.execute("INSERT INTO page_snapshots (sha256, url, http_status, size_bytes, compression, body) "
+                     "VALUES (%s, 'u-old', 200, %s, 'zlib', %s)", (b"o" * 32, len(old), zlib.compress(old, 3)))
+        assert load_snapshot(conn, b"o" * 32)[1] == old
+
+
 def test_a_batch_writes_like_the_pages_one_after_another(db):
     """Two pages of one VIN in one batch are one vehicle (the later page's values win, none erased); pages
     without a valid VIN keep their own vehicles; every page gets its row, observation and images."""

@@ -27,7 +27,7 @@ from vehicle_pipeline.http import (
     PoliteClient,
     Reason,
     SourcePolicy,
-    _GuardedBackend,
+    _GuardedResolver,
     _RefusedConnect,
 )
 
@@ -418,10 +418,29 @@ def test_connect_guard_refuses_names_that_resolve_to_loopback():
 
     async def attempt():
         # "localhost" resolves to loopback: the guard must refuse it before opening a socket
-        await _GuardedBackend([]).connect_tcp("localhost", 9, timeout=5)
+        resolver = _GuardedResolver([])
+        try:
+            await resolver.resolve("localhost", 9)
+        finally:
+            await resolver.close()
 
     with pytest.raises(_RefusedConnect):
         asyncio.run(attempt())
+
+
+def test_connect_guard_refusal_is_a_refused_url_not_a_connection_error(site):
+    """Past the URL check (as after a DNS answer changed), a name that resolves to loopback is refused at
+    connect time, reported as refused_url (not retried as a connection error) and never connected to."""
+    import asyncio
+
+    port = site.base_url.rsplit(":", 1)[1]
+    before = len(admin_requests(site))
+    with PoliteClient(HttpConfig(pace=NO_PACE, obey_robots=False)) as client:
+        got = asyncio.run_coroutine_threadsafe(
+            client._attempt(f"http://localhost:{port}/_fault/status/200?k={key()}", {}), client._ensure_loop()
+        ).result(timeout=30)
+    assert got.reason is Reason.REFUSED_URL and "loopback" in got.detail and not got.retryable
+    assert got.status is None and len(admin_requests(site)) == before
 
 
 # ---- conditional GET and removed listings

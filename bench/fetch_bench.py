@@ -3,8 +3,9 @@
     .venv/bin/python bench/fetch_bench.py [--pages 2000] [--write]
 
 1. Raw speed: the same listing URLs from the sample site on loopback, pacing off, at concurrency 1, 8 and
-   32, through `PoliteClient.fetch_many` and through a bare httpx loop (AsyncClient + semaphore) in the same
-   run, alternating, best of `--repeats`. The sample site (ThreadingHTTPServer) runs in its own process so
+   32, through `PoliteClient.fetch_many`, through a bare httpx loop (AsyncClient + semaphore: the issue's
+   baseline) and through a bare aiohttp loop (the client's own transport, so client / bare aiohttp is the
+   cost of politeness alone) in the same run, alternating, best of `--repeats`. The sample site (ThreadingHTTPServer) runs in its own process so
    the client and the server do not share a GIL; it is the same server for both, so the ratio is fair
    even when the server is the bottleneck.
 2. Politeness: 20 hosts (one sample site with 19 extra ports), 0.2 s between requests, concurrency 1 per
@@ -29,6 +30,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import aiohttp
 import httpx
 
 from vehicle_pipeline.http import FetchRequest, HttpConfig, Pace, PoliteClient
@@ -136,6 +138,28 @@ async def bare_loop(urls: list[str], concurrency: int) -> tuple[float, int, int]
         return time.perf_counter() - started, nbytes, ok
 
 
+async def bare_aiohttp_loop(urls: list[str], concurrency: int) -> tuple[float, int, int]:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
+        async with session.get(urls[0]) as r:
+            await r.read()
+        sem = asyncio.Semaphore(concurrency)
+        nbytes = ok = 0
+
+        async def one(url: str) -> None:
+            nonlocal nbytes, ok
+            async with sem:
+                async with session.get(url) as r:
+                    nbytes += len(await r.read())
+                    ok += r.status == 200
+
+        started = time.perf_counter()
+        cpu = time.process_time()
+        await asyncio.gather(*(one(u) for u in urls))
+        bare_aiohttp_loop.cpu = time.process_time() - cpu
+        return time.perf_counter() - started, nbytes, ok
+
+
 def polite_loop(urls: list[str], concurrency: int) -> tuple[float, int, int]:
     cfg = HttpConfig(pace=Pace(0, 0, concurrency=concurrency), allow_private_hosts=["127.0.0.1"])
     with PoliteClient(cfg) as client:
@@ -184,15 +208,18 @@ def raw_speed(args) -> tuple[list[dict], dict]:
         urls, note = listing_urls(base, args.pages)
         extra["note"] = note
         for c in args.concurrency:
-            best = {"bare": None, "client": None}
-            cpu = {"bare": [], "client": []}
+            best = {"bare": None, "aio": None, "client": None}
+            cpu = {"bare": [], "aio": [], "client": []}
             paired = []  # client/bare of back-to-back runs: less exposed to load swings than best-of
             for _ in range(args.repeats):
                 pair = {}
-                for name in ("bare", "client"):
+                for name in ("bare", "aio", "client"):
                     if name == "bare":
                         secs, nbytes, ok = asyncio.run(bare_loop(urls, c))
                         cpu[name].append(bare_loop.cpu)
+                    elif name == "aio":
+                        secs, nbytes, ok = asyncio.run(bare_aiohttp_loop(urls, c))
+                        cpu[name].append(bare_aiohttp_loop.cpu)
                     else:
                         secs, nbytes, ok = polite_loop(urls, c)
                         cpu[name].append(polite_loop.cpu)
@@ -209,13 +236,16 @@ def raw_speed(args) -> tuple[list[dict], dict]:
                 # CPU of this process per page: the client's own cost, much less sensitive to the shared load
                 row[f"{name}_cpu_ms"] = min(cpu[name]) / len(urls) * 1000
             row["ratio"] = row["client_pps"] / row["bare_pps"]
+            row["aio_ratio"] = row["client_pps"] / row["aio_pps"]
             row["paired"] = statistics.median(paired)
             row["avg_kb"] = best["client"][1] / len(urls) / 1024
             rows.append(row)
             print(
                 f"c={c:>2}  bare {row['bare_pps']:7.0f} p/s {row['bare_mbps']:6.1f} MB/s   "
-                f"client {row['client_pps']:7.0f} p/s {row['client_mbps']:6.1f} MB/s   ratio {row['ratio']:.0%} (paired median {row['paired']:.0%})   "
-                f"cpu/page bare {row['bare_cpu_ms']:.2f} ms client {row['client_cpu_ms']:.2f} ms",
+                f"aiohttp {row['aio_pps']:7.0f} p/s   "
+                f"client {row['client_pps']:7.0f} p/s {row['client_mbps']:6.1f} MB/s   ratio {row['ratio']:.0%} (paired median {row['paired']:.0%}), "
+                f"vs aiohttp {row['aio_ratio']:.0%}   "
+                f"cpu/page bare {row['bare_cpu_ms']:.2f} ms aiohttp {row['aio_cpu_ms']:.2f} ms client {row['client_cpu_ms']:.2f} ms",
                 flush=True,
             )
         few = urls[: args.design_calls]
@@ -281,7 +311,7 @@ def machine() -> str:
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return (
         f"nproc {os.cpu_count()}, RAM {mem_gb:.0f} GiB, Python {platform.python_version()}, "
-        f"httpx {httpx.__version__}, {platform.system()} {platform.release()}"
+        f"httpx {httpx.__version__}, aiohttp {aiohttp.__version__}, {platform.system()} {platform.release()}"
     )
 
 
@@ -309,15 +339,19 @@ def render(args, rows, extra, polite) -> str:
         "",
         "### Raw speed (pacing off, one host, loopback)",
         "",
-        "| concurrency | bare httpx pages/s | bare MB/s | client pages/s | client MB/s | client / bare (best of) "
-        "| client / bare (median of paired runs) | CPU ms/page bare / client |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "The client's transport is aiohttp. The target compares it with a bare httpx loop (the issue's "
+        "baseline); client / bare aiohttp is what politeness itself (lanes, robots, checks, the sync facade) costs.",
+        "",
+        "| concurrency | bare httpx pages/s | bare MB/s | bare aiohttp pages/s | client pages/s | client MB/s "
+        "| client / bare httpx (best of) | client / bare httpx (median of paired runs) | client / bare aiohttp "
+        "| CPU ms/page httpx / aiohttp / client |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['concurrency']} | {r['bare_pps']:.0f} | {r['bare_mbps']:.1f} | {r['client_pps']:.0f} "
-            f"| {r['client_mbps']:.1f} | **{r['ratio']:.0%}** | {r['paired']:.0%} "
-            f"| {r['bare_cpu_ms']:.2f} / {r['client_cpu_ms']:.2f} |"
+            f"| {r['concurrency']} | {r['bare_pps']:.0f} | {r['bare_mbps']:.1f} | {r['aio_pps']:.0f} | {r['client_pps']:.0f} "
+            f"| {r['client_mbps']:.1f} | **{r['ratio']:.0%}** | {r['paired']:.0%} | {r['aio_ratio']:.0%} "
+            f"| {r['bare_cpu_ms']:.2f} / {r['aio_cpu_ms']:.2f} / {r['client_cpu_ms']:.2f} |"
         )
     lines += [
         "",

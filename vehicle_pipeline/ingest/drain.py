@@ -6,8 +6,10 @@ start, so never one run per item); each batch is handed to the step's batch hand
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -82,6 +84,13 @@ def drain(ingest, queue_name: str, handle_batch: Callable[[list[ClaimedItem]], N
         handle_batch(items)
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def page_workers() -> ThreadPoolExecutor:
+    """Threads for the per-page CPU work of a drain: parsing, hashing, compressing and decompressing pages.
+    lexbor's parse, zstd and hashlib release the GIL, and they are most of that work on a real-sized page,
+    so pages are worked on with every core while the main thread fetches and writes."""
+    return ThreadPoolExecutor(min(4, os.cpu_count() or 2), thread_name_prefix="page-work")
 
 
 def write_batch(ingest, entries: list, write: Callable[[object, list], list]) -> list:

@@ -7,16 +7,28 @@ maps to one queue action, and nothing is lost: an item ends done, retried, snooz
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from vehicle_pipeline.http import FetchKind, FetchRequest, FetchResult
 from vehicle_pipeline.ingest.context import Ingest
-from vehicle_pipeline.ingest.drain import DrainReport, drain, fail_item, payload_listing_id, snooze_until, write_batch
+from vehicle_pipeline.ingest.drain import (
+    DrainReport,
+    drain,
+    fail_item,
+    page_workers,
+    payload_listing_id,
+    snooze_until,
+    write_batch,
+)
 from vehicle_pipeline.model import ParseError, VehicleListing
 from vehicle_pipeline.store.queue import ClaimedItem, NewItem
 from vehicle_pipeline.store.records import (
     ListingWrite,
+    PackedBody,
     Page,
     mark_listing,
     mark_unreadable,
+    pack_body,
     save_snapshots,
     store_profiles,
 )
@@ -34,11 +46,12 @@ def _listing_rows(conn, items: list[ClaimedItem]) -> dict[int, tuple]:
 def drain_imports(ingest: Ingest, *, time_budget: float | None = None, batch_size: int | None = None,
                   sources: list[str] | None = None) -> DrainReport:
     report = DrainReport()
-    return drain(ingest, "listing_import", lambda items: _import_batch(ingest, items, report), report,
-                 time_budget=time_budget, batch_size=batch_size, sources=sources)
+    with page_workers() as workers:
+        return drain(ingest, "listing_import", lambda items: _import_batch(ingest, items, report, workers), report,
+                     time_budget=time_budget, batch_size=batch_size, sources=sources)
 
 
-def _import_batch(ingest: Ingest, items: list[ClaimedItem], report: DrainReport) -> None:
+def _import_batch(ingest: Ingest, items: list[ClaimedItem], report: DrainReport, workers: ThreadPoolExecutor) -> None:
     requests = []
     with ingest.db.connection() as conn:
         rows = _listing_rows(conn, items)
@@ -50,25 +63,36 @@ def _import_batch(ingest: Ingest, items: list[ClaimedItem], report: DrainReport)
     # Interleave sources so one slow host does not hold every in-flight slot.
     requests.sort(key=lambda r: hash(r.source) % 7)
     completed: list[tuple[ClaimedItem, dict]] = []
-    fetched: list[tuple[ClaimedItem, tuple, FetchResult, VehicleListing | str]] = []
+    working = []
     for request, result in ingest.client.fetch_many(requests, max_in_flight=64):
         item, row = request.tag
+        if row is not None and result.kind is FetchKind.OK:
+            # Worked on as the pages arrive, while the rest of the batch is still being fetched.
+            working.append((item, row, result, workers.submit(_read_page, ingest, item, result)))
+            continue
         try:
-            if row is not None and result.kind is FetchKind.OK:
-                # Parsed as the pages arrive, while the rest of the batch is still being fetched.
-                fetched.append((item, row, result, _parse(ingest, item, result)))
-                continue
             outcome = _handle_unfetched(ingest, item, row, result, report)
         except Exception as exc:  # a bug or a database error on one item must not lose the batch
             outcome = None
             fail_item(ingest, item, f"{type(exc).__name__}: {exc}", report)
         if outcome is not None:
             completed.append((item, outcome))
+    fetched: list[tuple[ClaimedItem, tuple, FetchResult, VehicleListing | str, PackedBody]] = []
+    for item, row, result, work in working:
+        try:
+            fetched.append((item, row, result, *work.result()))
+        except Exception as exc:  # a parser bug on one page must not lose the batch
+            fail_item(ingest, item, f"{type(exc).__name__}: {exc}", report)
     completed += _store_pages(ingest, fetched, report)
     if completed:
         done = ingest.queue.complete_many(completed)
         report.done += len(done.accepted)
         report.refused += len(done.refused)
+
+
+def _read_page(ingest: Ingest, item: ClaimedItem, result: FetchResult) -> tuple[VehicleListing | str, PackedBody]:
+    """A fetched page's listing (or why it holds none) and its snapshot form; runs on a page worker."""
+    return _parse(ingest, item, result), pack_body(result.content)
 
 
 def _parse(ingest: Ingest, item: ClaimedItem, result: FetchResult) -> VehicleListing | str:
@@ -85,15 +109,15 @@ def _parse(ingest: Ingest, item: ClaimedItem, result: FetchResult) -> VehicleLis
 def _write_pages(ingest: Ingest, conn, pages: list) -> list:
     """Snapshots of every page (readable or not, so a parser fix can replay them), then the profiles of the
     readable ones; per page, what storing it did or why it could not be read."""
-    shas = save_snapshots(conn, [Page(r.final_url, r.status or 200, r.content_type, r.content)
-                                 for _, _, r, _ in pages])
+    shas = save_snapshots(conn, [Page(r.final_url, r.status or 200, r.content_type, r.content, packed=packed)
+                                 for _, _, r, _, packed in pages])
     readable = [ListingWrite(row[0], row[3], parsed, sha, etag=r.etag, last_modified=r.last_modified)
-                for (_, row, r, parsed), sha in zip(pages, shas) if isinstance(parsed, VehicleListing)]
+                for (_, row, r, parsed, _), sha in zip(pages, shas) if isinstance(parsed, VehicleListing)]
     stored = iter(store_profiles(conn, readable, images=not ingest.settings.fast_mode))
     unreadable = [(row[0], sha, item.is_last_attempt)
-                  for (item, row, _, parsed), sha in zip(pages, shas) if not isinstance(parsed, VehicleListing)]
+                  for (item, row, _, parsed, _), sha in zip(pages, shas) if not isinstance(parsed, VehicleListing)]
     mark_unreadable(conn, unreadable)
-    return [next(stored) if isinstance(parsed, VehicleListing) else parsed for _, _, _, parsed in pages]
+    return [next(stored) if isinstance(parsed, VehicleListing) else parsed for _, _, _, parsed, _ in pages]
 
 
 def _store_pages(ingest: Ingest, pages: list, report: DrainReport) -> list[tuple[ClaimedItem, dict]]:
@@ -102,7 +126,7 @@ def _store_pages(ingest: Ingest, pages: list, report: DrainReport) -> list[tuple
     results = write_batch(ingest, pages, lambda conn, entries: _write_pages(ingest, conn, entries))
     completed: list[tuple[ClaimedItem, dict]] = []
     follow_ups: list[tuple[ClaimedItem, list[NewItem]]] = []
-    for (item, row, _, parsed), stored in zip(pages, results):
+    for (item, row, _, parsed, _), stored in zip(pages, results):
         if isinstance(stored, Exception):
             fail_item(ingest, item, f"{type(stored).__name__}: {stored}", report)
             continue

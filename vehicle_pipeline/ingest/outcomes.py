@@ -6,11 +6,20 @@ no snapshot, or when the item asks for a fresh copy (`refetch`, used by repairs 
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from vehicle_pipeline.http import FetchKind, FetchRequest
 from vehicle_pipeline.ingest.context import Ingest
-from vehicle_pipeline.ingest.drain import DrainReport, drain, fail_item, payload_listing_id, snooze_until, write_batch
+from vehicle_pipeline.ingest.drain import (
+    DrainReport,
+    drain,
+    fail_item,
+    page_workers,
+    payload_listing_id,
+    snooze_until,
+    write_batch,
+)
 from vehicle_pipeline.model import ParseError, VehicleListing
 from vehicle_pipeline.store.queue import ClaimedItem
 from vehicle_pipeline.store.records import ListingWrite, mark_listing, save_snapshot, snapshot_body, store_auctions
@@ -28,12 +37,23 @@ class OutcomeReport(DrainReport):
 def drain_outcomes(ingest: Ingest, *, time_budget: float | None = None, batch_size: int | None = None,
                    sources: list[str] | None = None) -> OutcomeReport:
     report = OutcomeReport()
-    return drain(ingest, "deep_extraction", lambda items: _extract_batch(ingest, items, report), report,
-                 time_budget=time_budget, batch_size=batch_size, sources=sources)
+    with page_workers() as workers:
+        return drain(ingest, "deep_extraction", lambda items: _extract_batch(ingest, items, report, workers),
+                     report, time_budget=time_budget, batch_size=batch_size, sources=sources)
 
 
-def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeReport) -> None:
-    pages: dict[int, tuple[bytes, str, bytes]] = {}  # item id → (body, url, snapshot sha)
+def _deep_parse(ingest: Ingest, source: str, url: str, body: bytes):
+    """The deep parse of a page; runs on a page worker."""
+    return ingest.module(source).parse(body, url=url, deep=True)
+
+
+def _deep_parse_snapshot(ingest: Ingest, source: str, url: str, compression: str | None, stored: bytes):
+    """The deep parse of a stored snapshot; runs on a page worker (decompressing releases the GIL too)."""
+    return _deep_parse(ingest, source, url, snapshot_body(compression, stored))
+
+
+def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeReport, workers: ThreadPoolExecutor) -> None:
+    pages: dict[int, tuple[Future, str, bytes]] = {}  # item id → (its deep parse, url, snapshot sha)
     rows = {}
     to_fetch = []
     # The batch's listings and their stored pages in one round trip (not two per item).
@@ -52,13 +72,11 @@ def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeRepo
         rows[item.id] = row
         if row is None:
             continue
-        snap = None
         if row[3] is not None and full[4] is not None and not item.payload.get("refetch"):
-            snap = (full[4], snapshot_body(full[5], full[6]))
-        if snap is None:
-            to_fetch.append(FetchRequest(row[1], source=item.source, tag=item))
+            pages[item.id] = (workers.submit(_deep_parse_snapshot, ingest, item.source, full[4], full[5], full[6]),
+                              full[4], bytes(row[3]))
         else:
-            pages[item.id] = (snap[1], snap[0], bytes(row[3]))
+            to_fetch.append(FetchRequest(row[1], source=item.source, tag=item))
     by_id = {item.id: item for item in items}
     for request, result in ingest.client.fetch_many(to_fetch):
         item = request.tag
@@ -66,7 +84,8 @@ def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeRepo
         if result.kind is FetchKind.OK:
             with ingest.db.connection() as conn:
                 sha = save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content)
-            pages[item.id] = (result.content, result.final_url, sha)
+            pages[item.id] = (workers.submit(_deep_parse, ingest, item.source, result.final_url, result.content),
+                              result.final_url, sha)
         elif result.kind is FetchKind.GONE:
             with ingest.db.connection() as conn:
                 mark_listing(conn, rows[item.id][0], "gone")
@@ -82,11 +101,11 @@ def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeRepo
             fail_item(ingest, item, result.describe(), report)
 
     parsed_pages: list[tuple[ClaimedItem, ListingWrite]] = []
-    for item_id, (body, url, sha) in pages.items():
+    for item_id, (work, url, sha) in pages.items():
         item = by_id[item_id]
         listing_id, _, vehicle_id, _ = rows[item_id]
         try:
-            parsed = ingest.module(item.source).parse(body, url=url, deep=True)
+            parsed = work.result()
             if not isinstance(parsed, VehicleListing) or parsed.outcome is None:
                 raise ParseError(item.source, url, "an auction listing page (no outcome found)")
         except ParseError as exc:

@@ -19,7 +19,9 @@ One run, one server, one fresh database (CREATE DATABASE pbench_<random>, migrat
    tup_updated + tup_deleted) deltas of the bench database and pg_stat_user_tables per table, ÷ listings.
 3. Parse-only: every listing page of the truth fetched once with httpx into memory (not timed), then
    `sources.get(source).parse(body, url=url, deep=True)` over all of them, timed; listings/s and the ratio
-   end-to-end ÷ parse-only (target ≥ 0.5). Peak RSS (ru_maxrss) is read before this phase (target < 1 GB).
+   end-to-end ÷ parse-only (target ≥ 0.5). For reference, the same parses on the drains' page-worker threads
+   (`ingest.drain.page_workers`), where the drains parse. Peak RSS (ru_maxrss) is read before this phase
+   (target < 1 GB).
 4. Correctness guard: listings with a profile == the truth's listing count, no dead work items; otherwise a
    warning and exit status 1.
 

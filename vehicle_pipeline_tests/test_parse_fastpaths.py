@@ -382,3 +382,107 @@ def test_read_page_refuses_what_to_text_refuses():
         with pytest.raises(ParseError) as b:
             pk.read_page(content, "test")
         assert str(a.value) == str(b.value)
+
+
+# ---------------------------------------------------------------- second round: chrome-sized pages
+
+URL_BITS = st.sampled_from(["/", "//", ".", "..", "./", "../", "a", "Z9", "s", "-", "_", "~", "%2F", "?", "#", ";", ":", "@",
+                            "!", "$", "&", "'", "(", "=", "+", ",", "*", " ", "\t", "\n", "\\", "[", "]", "\u00e9", "\x7f"])
+BASES = ["http://127.0.0.1:8765/classic/dealers/", "HTTPS://Host.Example:8443/a/b?x#y", "https://h", "ftp://h/x",
+         "http:///x", "https://[::1]/a/", "https://user@h:1/p;q?r", "https://[bad/a", "", None]
+
+
+@pytest.mark.parametrize("href", ["/", "/a/b/", "/a//b", "/a/./b", "/a/../b", "/a/..", "/.", "/a?", "/a#", "/a?q#f", "/a;p",
+                                  "/a/b;p/c", "/a b", "/a\tb", "/\u00e9", "//h/a", "/s/x-abcde12/", "/a?#", "/%7E/~b/(c)"])
+@pytest.mark.parametrize("base", BASES)
+def test_absolute_root_relative_fast_path(href, base):
+    assert outcome(pk.absolute, href, base) == outcome(absolute_ref, href, base)
+
+
+@FAST
+@given(st.lists(URL_BITS, max_size=12), st.sampled_from(BASES))
+def test_absolute_root_relative_generated(bits, base):
+    href = "/" + "".join(bits)
+    assert outcome(pk.absolute, href, base) == outcome(absolute_ref, href, base)
+
+
+NEXT_BITS = st.sampled_from(["<script", "<SCRIPT", "<\u017fcript", " id=", " ID=", " data-id=", "'", '"', "__NEXT_DATA__",
+                             "__next_data__", "__nExT_dAtA__", "__NEXT_DATA_", "_", "__N", "__n", ">", "</script>",
+                             "</SCR\u0130PT>", "</\u017fcript>", "</scr\u0131pt>", "</", "<", "/", "x", " ", "{}", "\n",
+                             "\u212a", "<" * 70])
+
+
+@FAST
+@given(st.lists(NEXT_BITS, max_size=16))
+def test_mecum_next_data_generated(bits):
+    text = "".join(bits)
+    m = NEXT_DATA_OLD.search(text)
+    assert mecum._next_data(text) == (m.group("body") if m else None)
+
+
+@pytest.mark.parametrize("content", PAGES + ["\u00e9" * 30000, b"\xef\xbb\xbf{}", b"  \n  {\"a\": 1}", b"\xff\xfe", b"<p>\xc3</p>"])
+def test_read_text_is_read_page_and_body_text(content):
+    def reference():
+        head, body = pk.read_page(content, "test")
+        return head, pk.body_text(body)
+
+    assert outcome(pk.read_text, content, "test") == outcome(reference)
+
+
+@FAST
+@given(st.integers(0, 12000), st.integers(0, 70000), st.binary(max_size=40), st.integers(0, 3))
+def test_utf8_head_after_the_head_skips_only_clean_ascii(wide, ascii_pad, tail, cut):
+    """Past the head, ASCII chunks are not decoded: an invalid byte or a character cut across a chunk
+    boundary further on must still make the page not UTF-8."""
+    raw = "\u20ac".encode() * wide + b"a" * ascii_pad + tail + "\u20ac".encode()[: 3 - cut]
+    try:
+        expected = raw.decode("utf-8")[: pk.HEAD_CHARS]
+    except UnicodeDecodeError:
+        expected = None
+    assert pk._utf8_head(raw) == expected
+
+
+@FAST
+@given(st.sampled_from(["http://", "https://H.example", "javascript:", "x:", "https:///"]),
+       st.lists(st.sampled_from(["/vehicles/", "am23_064", "AM23_064", "ql26_r0158x", "/", "slug", "?", "#", "vehicles", "_",
+                                 "12", "//", ";p", ":", "@", "%2F", "/vehicles/zz99_1/"]), max_size=10))
+def test_broadarrow_lot_url_and_id_from_one_match(prefix, bits):
+    href = prefix + "".join(bits)
+    try:
+        parts = urlsplit(href)
+    except ValueError:
+        return
+    m = broadarrow._LOT_PATH.search(parts.path)
+    if not m or not parts.scheme:
+        return
+    lot_url = broadarrow._lot_url(parts, m)
+    assert lot_url == broadarrow.canonical_url(href)
+    assert m.group("id").lower() == broadarrow.external_id(lot_url)
+
+
+def test_classic_content_selectors_skip_exactly_the_chrome():
+    from vehicle_pipeline.sources import classic
+
+    page = ("<html><body><header><div><a href='/s/h-abcde/'>h</a></div></header><nav><a href='/s/n-abcde/'>n</a></nav>"
+            "<main><a href='/s/m-abcde/'>m</a><div><aside><p><a href='/s/a-abcde/'>a</a></p></aside></div>"
+            "<footer><a href='/s/f-abcde/'>f</a></footer><article><header>in an article header</header>"
+            "<a href='/s/k-abcde/' class='seller-type'>k</a></article></main><aside class='seller-type'>own</aside></body></html>")
+    tree = pk.Tree(page)
+
+    def in_chrome(node):
+        node = node.parent
+        while node is not None:
+            if node.tag in ("header", "nav", "footer", "aside"):
+                return True
+            node = node.parent
+        return False
+
+    want = [a.attributes["href"] for a in tree.css("a[href]") if not in_chrome(a)]
+    assert [a.attributes["href"] for a in tree.css(classic._CONTENT_LINKS)] == want == ["/s/m-abcde/", "/s/k-abcde/"]
+    assert [n.text() for n in tree.css(classic._in_content(".seller-type"))] == ["k", "own"]
+
+
+@FAST
+@given(st.text(alphabet="0123456789\u0661\u00b2", max_size=24), st.sampled_from(["USD", "CAD", "EUR"]))
+def test_parse_money_bare_digits_fast_path(text, currency):
+    assert outcome(fields.parse_money, text, currency) == outcome(parse_money_ref, text, currency)

@@ -103,6 +103,9 @@ def _utf8_head(raw: bytes) -> str | None:
         carry = b""
         for start in range(0, len(raw), _DECODE_CHUNK):
             chunk = carry + raw[start : start + _DECODE_CHUNK]
+            if have >= HEAD_CHARS and chunk.isascii():
+                carry = b""  # valid, and nothing of it is wanted: no str built
+                continue
             piece, used = codecs.utf_8_decode(chunk, "strict", False)
             carry = chunk[used:]  # a character cut at the chunk's end, decoded with the next chunk
             if have < HEAD_CHARS:
@@ -113,6 +116,24 @@ def _utf8_head(raw: bytes) -> str | None:
     except UnicodeDecodeError:
         return None
     return "".join(parts)[:HEAD_CHARS]
+
+
+def read_text(content: bytes | str | None, source: str) -> tuple[str, str]:
+    """`(head, body_text(body))` for `head, body = read_page(content, source)`, decoding the page once:
+    for a parser that reads the page's whole text anyway (a regex over it, its JSON)."""
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        raw = _acceptable_bytes(content, source)
+        if not raw.startswith(b"\xef\xbb\xbf"):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+            if text is not None:
+                head = text[:HEAD_CHARS]
+                if head and not head.isspace():
+                    return head, text
+    text = to_text(content, source)
+    return text, text
 
 
 def body_text(body: bytes | str) -> str:
@@ -528,9 +549,39 @@ def absolute(href: str | None, base: str | None) -> str | None:
         return href  # what the scheme test below finds, without splitting each of a page's links
     if href.startswith("//"):
         return "https:" + href
+    if href.startswith("/") and base and _plain_root_path(href):
+        origin = _origin(base)
+        if origin is not None:
+            return origin + href  # what urljoin gives; pages link their own site's pages like this by the hundred
     if urlsplit(href).scheme:
         return href
     return urljoin(base, href) if base else None
+
+
+_PRINTABLE_ASCII = re.compile(r"[!-~]+")
+
+
+def _plain_root_path(href: str) -> bool:
+    """Whether urljoin copies the root-relative reference `href` unchanged after the base's origin:
+    printable ASCII (nothing urlsplit strips or removes), no dot segments, no ';' (urlparse's params),
+    a query and a fragment only when not empty (urljoin drops an empty "?" or "#")."""
+    if href[1:2] == "/" or not _PRINTABLE_ASCII.fullmatch(href):
+        return False
+    before, hash_, fragment = href.partition("#")
+    path, question, query = before.partition("?")
+    if (hash_ and not fragment) or (question and not query) or ";" in path:
+        return False
+    return "/." not in path or all(seg not in (".", "..") for seg in path.split("/"))
+
+
+@functools.lru_cache(maxsize=64)
+def _origin(base: str) -> str | None:
+    """`scheme://netloc` of an http(s) base URL as urljoin rebuilds it (the scheme lower-cased, the
+    netloc as written), or None when urljoin might do otherwise. Raises what urlsplit raises."""
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 # An http(s) URL that urlsplit/urlunsplit give back unchanged: lower-case scheme and host (an optional

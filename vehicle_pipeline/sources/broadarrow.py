@@ -11,7 +11,8 @@ Results list (`/vehicles/results?page=N`, `/vehicles/available`)
     "Current Bid $…" / "Withdrawn". Pagination: links carrying `page=N`; next = `a[rel=next]` or the link
     to page current+1. Total count: `[data-total-results]` attribute when present, else unknown.
 
-Lot page (`/vehicles/<saleCode>_<lot>/<slug>`)
+Lot page (`/vehicles/<saleCode>_<lot>/<slug>`), told from a results list by its lot header: it may show other
+    lots ("More from this auction") as the same cards a list is made of.
     `link[rel=canonical]`; `h1.vehicle-title` (or the first `h1`);
     `.lot-sale` text "Lot 155 | The Amelia Auction 2023" (a `Lot N | Sale` header is required);
     `.vehicle-estimate` "Estimate: $4,500,000 - $5,500,000";
@@ -65,6 +66,11 @@ def canonical_url(url: str, parts: SplitResult | None = None) -> str:
         page = pk.query_param(url, "page")
         base = pk.strip_query(url)
         return pk.with_query(base, page=page) if page else base
+    return _lot_url(parts, m)
+
+
+def _lot_url(parts: SplitResult, m: re.Match) -> str:
+    """The canonical URL of a lot page, from its split URL and the `_LOT_PATH` match in its path."""
     prefix = parts.path[: m.start()]
     tail = f"/{m.group('slug')}" if m.group("slug") else ""
     return f"{parts.scheme}://{parts.netloc.lower()}{prefix}/vehicles/{m.group('id').lower()}{tail}"
@@ -118,10 +124,22 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> V
         raise ParseError(NAME, "JSON", "Broad Arrow pages are HTML; no results list or lot page in a JSON body")
     tree = pk.Tree(body)
     page_url = pk.canonical_link(tree, url) or url
-    if tree.css_first("div.ft-vehicle-item.grid-block"):
-        return _parse_list(tree, page_url or f"{DEFAULT_BASE_URL}/vehicles/results")
-    if tree.css_first(".lot-sale") or tree.css_first(".vehicle-result") or tree.css_first(".vehicle-estimate"):
-        return _parse_lot(tree, page_url)
+    # The lot header first: a lot page shows other lots ("More from this auction") as the same cards a
+    # results list is made of, so cards alone do not make a list.
+    header = tree.css_first(".lot-sale")
+    if header is not None:
+        return _parse_lot(tree, page_url, header)
+    # every card's link and price label from one walk of the page, not two queries per card
+    walked = pk.walk_rows(tree, _CARD, _CARD_PARTS)
+    if walked is None:
+        walked = [(card, {tag: card.css_first(sel) for tag, sel in _CARD_PARTS.items()}) for card in tree.css(_CARD[1])]
+    if walked:
+        if page_url and _LOT_PATH.search(urlsplit(page_url).path):
+            # a lot page that lost its header: its cards are other lots, not this page's content
+            raise ParseError(NAME, "lot page", "lot header `.lot-sale` reading 'Lot N | <sale>'")
+        return _parse_list(tree, page_url or f"{DEFAULT_BASE_URL}/vehicles/results", walked)
+    if tree.css_first(".vehicle-result") or tree.css_first(".vehicle-estimate"):
+        return _parse_lot(tree, page_url, None)
     if page_url and _LIST_PATH.search(urlsplit(page_url).path):
         if tree.css_first(".vehicle-grid, .no-results"):
             return IndexPage(source=NAME, url=page_url, items=[], total_items=0)
@@ -138,21 +156,19 @@ _CARD = ("div", "div.ft-vehicle-item.grid-block")
 _CARD_PARTS = {"a": "a.vehicle-card", "span": "a.vehicle-card > div.bottom > div.price > div.bot > span"}
 
 
-def _parse_list(tree, page_url: str) -> IndexPage:
+def _parse_list(tree, page_url: str, walked: list) -> IndexPage:
+    """The results list: `walked` are its cards, each with its first `_CARD_PARTS`, as pk.walk_rows gives them."""
     items: list[ListingRef] = []
-    # every card's link and price label from one walk of the page, not two queries per card
-    walked = pk.walk_rows(tree, _CARD, _CARD_PARTS)
-    if walked is None:
-        walked = [(card, {tag: card.css_first(sel) for tag, sel in _CARD_PARTS.items()}) for card in tree.css(_CARD[1])]
     for card, parts in walked:
         link = parts.get("a")
         href = pk.absolute(pk.attr(link, "href"), page_url)
         if not href:
             continue
         parsed = urlsplit(href)
-        if not _LOT_PATH.search(parsed.path):
+        m = _LOT_PATH.search(parsed.path)
+        if not m:
             continue
-        lot_url = canonical_url(href, parsed)
+        lot_url = _lot_url(parsed, m)
         label = pk.node_text(parts.get("span"))
         outcome, price, _cur = classify_label(label)
         if outcome is None:
@@ -161,7 +177,8 @@ def _parse_list(tree, page_url: str) -> IndexPage:
         items.append(
             ListingRef(
                 url=lot_url,
-                external_id=external_id(lot_url),
+                # external_id(lot_url) is this match's id whenever the URL has a scheme (lot_url keeps the match)
+                external_id=m.group("id").lower() if parsed.scheme else external_id(lot_url),
                 title=title,
                 outcome=outcome,
                 price=price,
@@ -225,13 +242,14 @@ def _spec(specs: dict[str, str], *names: str) -> str | None:
     return None
 
 
-def _parse_lot(tree, page_url: str | None) -> VehicleListing:
+def _parse_lot(tree, page_url: str | None, header_node) -> VehicleListing:
+    """A lot page; `header_node` is its first `.lot-sale` (None when it has none)."""
     if not page_url:
         raise ParseError(NAME, "lot page", "no link[rel=canonical] and no --url")
     ext = external_id(page_url)
     if not ext:
         raise ParseError(NAME, "lot page", f"URL {page_url} has no /vehicles/<sale>_<lot>/ segment")
-    header = pk.node_text(tree.css_first(".lot-sale"))
+    header = pk.node_text(header_node)
     hm = _LOT_HEADER.match(header or "")
     if not hm:
         raise ParseError(NAME, "lot page", "lot header `.lot-sale` reading 'Lot N | <sale>'")

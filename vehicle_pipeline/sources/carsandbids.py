@@ -403,6 +403,9 @@ _SHOWN_TIME = re.compile(
 )
 
 
+_ENDS_YEAR = re.compile(r"Auction ends \w+ \d{1,2},? (\d{4})")
+
+
 def parse_shown_time(text: str | None, year_hint: int | None = None) -> datetime | None:
     """'Apr 21, 2022 10:46pm PKT' / 'Thu, Apr 28 12:38am PKT' → UTC, when the zone is known.
 
@@ -574,11 +577,14 @@ def _parse_page(tree: LexborHTMLParser, stats: LexborNode, url: str | None, page
     if subtitle is not None:
         no_reserve = subtitle.css_first(".no-reserve") is not None
 
-    desc = tree.css_first('meta[name="description"]')
     year_hint = None
-    if desc is not None:
-        m = re.search(r"Auction ends \w+ \d{1,2},? (\d{4})", desc.attributes.get("content") or "")
-        year_hint = int(m.group(1)) if m else None
+    # The page's own description (react-helmet's) says when the auction ends; a site-wide default
+    # description left in the static shell can come before it.
+    for desc in tree.css('meta[name="description"]'):
+        m = _ENDS_YEAR.search(desc.attributes.get("content") or "")
+        if m:
+            year_hint = int(m.group(1))
+            break
     shown = rows.get("ended") or rows.get("ending")
     ended_at = parse_shown_time(shown, year_hint)
 

@@ -6,12 +6,14 @@ definition. A page that does not match it is a ParseError naming what was missin
 
 Seller directory (`/dealers/…`, `/auction-houses/…`, `?page=N`)
     every seller row is the nearest `li` / `tr` / `article` / `[class*=row]` / `[class*=card]` around an
-    `a[href^="/s/"]` (or an absolute `…/s/<slug>-<id>/`) link; in the row: the seller name (the link
+    `a[href^="/s/"]` (or an absolute `…/s/<slug>-<id>/`) link outside the site's chrome (`header`, `nav`,
+    `footer`, `aside`: menus and "featured dealers" link other sellers); in the row: the seller name (the link
     text, or `.seller-name`), `.seller-location`, `.seller-listing-count` ("154 listings"),
     `.seller-type` ("Dealer" | "Auction House"; without it the directory path decides).
     Totals: `[data-total-results]` or `.results-count` ("1,234 dealers"); next page `a[rel=next]` /
     `link[rel=next]`; last page from the highest `page=N` link.
-Seller profile (`/s/<slug>-<id>/`)
+Seller profile (`/s/<slug>-<id>/`), every part read outside the site's chrome (a sidebar of other sellers
+    has the same fields):
     `h1` (name), `.seller-type`, `.seller-location`, `.seller-listing-count`, the website link
     `a.seller-website[href]` (or an external link whose text is "Website"/"Visit website"), the
     inventory link `a.seller-inventory[href]` (else an external link on the website's host whose path
@@ -140,6 +142,18 @@ def _kind_from(text: str | None, default: SellerKind | None) -> SellerKind | Non
     return default
 
 
+# Where a site keeps its own navigation and sidebars ("Featured dealers", menus of profiles): links to
+# seller profiles in these are not rows of the directory, and a profile page's sidebar of other sellers
+# carries the same fields (name, location, type, listing count) as the profile itself.
+_CHROME = ("header", "nav", "footer", "aside")
+_CONTENT_LINKS = "a[href]:not(" + ", ".join(f"{tag} a" for tag in _CHROME) + ")"
+
+
+def _in_content(selector: str) -> str:
+    """`selector` (one compound selector) restricted to elements outside the site's chrome."""
+    return f"{selector}:not(" + ", ".join(f"{tag} *" for tag in _CHROME) + ")"
+
+
 def _row_of(link):
     node = link.parent
     while node is not None and node.tag not in ("body", "html"):
@@ -155,7 +169,7 @@ def _parse_directory(tree, page_url: str) -> SellerDirectoryPage:
     default_kind = SellerKind.AUCTION_HOUSE if m and m.group("kind") == "auction-houses" else SellerKind.DEALER
     sellers: list[SellerRef] = []
     seen = set()
-    for link in tree.css("a[href]"):
+    for link in tree.css(_CONTENT_LINKS):
         href = pk.absolute(pk.attr(link, "href"), page_url)
         if not href or not _SELLER_PATH.search(urlsplit(href).path):
             continue
@@ -195,7 +209,7 @@ def _parse_directory(tree, page_url: str) -> SellerDirectoryPage:
     page_param = pk.query_param(page_url, "page")
     page = int(page_param) if page_param and page_param.isdigit() else 1
     next_url = pk.absolute(
-        pk.first_attr(tree, 'a[rel="next"]', "href") or pk.first_attr(tree, 'link[rel="next"]', "href"), page_url
+        pk.first_attr(tree, 'a[rel="next"]', "href") or pk.link_rel(tree, "next"), page_url
     )
     pages = [page]
     for a in tree.css("a[href*='page=']"):
@@ -213,9 +227,17 @@ def _parse_directory(tree, page_url: str) -> SellerDirectoryPage:
     )
 
 
+def _content_first(tree, selector: str):
+    return tree.css_first(_in_content(selector))
+
+
+def _content_text(tree, selector: str) -> str | None:
+    return pk.node_text(_content_first(tree, selector))
+
+
 def _external_links(tree, page_url: str):
     own = (urlsplit(page_url).hostname or "").lower()
-    for a in tree.css("a[href]"):
+    for a in tree.css(_CONTENT_LINKS):  # menus, social links and footers are the site's, not the seller's
         href = pk.absolute(pk.attr(a, "href"), page_url)
         if not href or urlsplit(href).scheme not in ("http", "https"):
             continue
@@ -230,16 +252,16 @@ def _external_links(tree, page_url: str):
 
 
 def _parse_profile(tree, page_url: str) -> SellerRef:
-    name = pk.first_text(tree, "h1.seller-name") or pk.first_text(tree, "h1")
+    name = _content_text(tree, "h1.seller-name") or _content_text(tree, "h1")
     if not name:
         raise ParseError(NAME, "seller page", "h1 (seller name)")
-    kind = _kind_from(pk.first_text(tree, ".seller-type"), None)
+    kind = _kind_from(_content_text(tree, ".seller-type"), None)
     if kind is None:
         raise ParseError(NAME, "seller page", ".seller-type (Dealer / Auction House)")
-    location = pk.first_text(tree, ".seller-location")
-    count = parse_int(pk.first_text(tree, ".seller-listing-count"))
-    website = pk.absolute(pk.first_attr(tree, "a.seller-website", "href"), page_url)
-    inventory = pk.absolute(pk.first_attr(tree, "a.seller-inventory", "href"), page_url)
+    location = _content_text(tree, ".seller-location")
+    count = parse_int(_content_text(tree, ".seller-listing-count"))
+    website = pk.absolute(pk.attr(_content_first(tree, "a.seller-website"), "href"), page_url)
+    inventory = pk.absolute(pk.attr(_content_first(tree, "a.seller-inventory"), "href"), page_url)
     if website is None or inventory is None:
         for a, href in _external_links(tree, page_url):
             label = (pk.node_text(a) or "").lower()

@@ -400,7 +400,8 @@ def _attributes(tree) -> dict[str, str]:
         "title status": "auto_title_status",
         "condition": "condition",
     }
-    walked = pk.walk_rows(tree, ("span", "p.attrgroup span"), {"b": "b"})
+    # the legacy groups' walk (a descendant selector tried at every span) only where there are any
+    walked = pk.walk_rows(tree, ("span", "p.attrgroup span"), {"b": "b"}) if tree.css_first("p.attrgroup") else []
     if walked is None:
         walked = [(span, {"b": span.css_first("b")}) for group in tree.css("p.attrgroup") for span in group.css("span")]
     for span, parts in walked:

@@ -167,6 +167,8 @@ def parse_money(text: str | None, default_currency: str = "USD") -> tuple[int, s
         text = repr(text)
     if not isinstance(text, str):
         return None
+    if text.isdigit() and text.isascii() and len(text) <= 18:
+        return int(text), default_currency  # a bare whole number (data-price="45995"): what the path below gives
     plain = _PLAIN_DOLLARS.fullmatch(text)
     if plain:
         return int(plain.group(1).replace(",", "")), (

@@ -56,14 +56,43 @@ _NEXT_DATA_OPEN = re.compile(r"<script[^>]*\bid=[\"']__NEXT_DATA__[\"'][^>]*>", 
 _SCRIPT_END = re.compile(r"</script>", re.S | re.I)
 
 
+# The script's name anywhere (any case; '_' has none): a literal-prefix search, unlike the open tag's.
+_NEXT_DATA_NAME = re.compile(r"__(?i:NEXT_DATA__)")
+
+
 def _next_data(text: str) -> str | None:
     r"""The body of the first __NEXT_DATA__ script: the same text as
-    `<script[^>]*\bid=["']__NEXT_DATA__["'][^>]*>(?P<body>.*?)(?:</script>|\Z)` (re.S | re.I) finds."""
-    m = _NEXT_DATA_OPEN.search(text)
+    `<script[^>]*\bid=["']__NEXT_DATA__["'][^>]*>(?P<body>.*?)(?:</script>|\Z)` (re.S | re.I) finds.
+
+    Both halves of that regex try every character of a 200 KB page. The open tag holds the name
+    "__next_data__" (any case) and no ">" before its own end, so no match starts before the last ">"
+    ahead of the name's first occurrence; the end tag is looked for only where a "<" is.
+    """
+    name = _NEXT_DATA_NAME.search(text)
+    if name is None:
+        return None
+    m = _NEXT_DATA_OPEN.search(text, text.rfind(">", 0, name.start()) + 1)
     if not m:
         return None
-    end = _SCRIPT_END.search(text, m.end())
-    return text[m.end() : end.start() if end else len(text)]
+    end = _script_end(text, m.end())
+    return text[m.end() : end if end >= 0 else len(text)]
+
+
+def _script_end(text: str, start: int) -> int:
+    """`_SCRIPT_END.search(text, start).start()`, or -1: each "<" is tried (`str.find` of one character
+    skips the rest of a JSON body at memory speed), the regex itself after many of them."""
+    i = text.find("<", start)
+    for _ in range(64):
+        if i < 0:
+            return -1
+        piece = text[i : i + 9]
+        if (piece.lower() == "</script>") if piece.isascii() else _SCRIPT_END.match(piece) is not None:
+            return i
+        i = text.find("<", i + 1)
+    if i < 0:
+        return -1
+    m = _SCRIPT_END.search(text, i)
+    return m.start() if m else -1
 
 
 def matches(url: str) -> bool:
@@ -96,9 +125,9 @@ def index_url(base_url: str, page: int = 1, hits_per_page: int = 50, query: str 
 
 @pk.guarded(NAME)
 def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> VehicleListing | IndexPage:
-    head, body = pk.read_page(content, NAME)
+    head, text = pk.read_text(content, NAME)
     if pk.looks_like_json(head):
-        data = pk.load_json(pk.body_text(body), NAME, "search response")
+        data = pk.load_json(text, NAME, "search response")
         if isinstance(data, dict) and isinstance(data.get("hits"), list):
             return _parse_algolia(data, url)
         if isinstance(data, dict) and isinstance(data.get("results"), list) and data["results"]:
@@ -107,10 +136,10 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> V
             if isinstance(first, dict) and isinstance(first.get("hits"), list):
                 return _parse_algolia(first, url)
         raise ParseError(NAME, "JSON", "no Algolia `hits` array (expected a mecum_lots query response)")
-    marker = pk.page_challenge(head, body)
+    marker = pk.challenge_marker(head)
     if marker:
         raise ParseError(NAME, "page", f"bot challenge page ({marker}), not a Mecum page")
-    next_data = _next_data(pk.body_text(body))
+    next_data = _next_data(text)
     if next_data is None:
         raise ParseError(NAME, "page", "no script#__NEXT_DATA__ (not a Mecum lot page)")
     try:

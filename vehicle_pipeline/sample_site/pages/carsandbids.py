@@ -9,13 +9,16 @@ APIs: `/v2/autos/auctions?status=closed|new&limit=&offset=` and `/v2/autos/aucti
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import datetime, timedelta, timezone
 from html import escape
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 from vehicle_pipeline.model import ListingRef, Outcome
+from vehicle_pipeline.sample_site.pages import _chrome as ch
 from vehicle_pipeline.sample_site.spec import Rendered, SampleListing, SiteContext
 from vehicle_pipeline.sources import carsandbids as parser
 from vehicle_pipeline.sources.fields import epoch_to_utc, normalize_vin, split_title
@@ -112,14 +115,109 @@ def _hm(dt: datetime) -> str:
     return dt.strftime("%-I:%M%p").lower()
 
 
+# ---------------------------------------------------------------- page chrome
+#
+# Shaped like the rendered React page (../shared/corpus/carsandbids, 200-335 KB): a light <head> (tag
+# manager, webpack runtime, stylesheet links, BreadcrumbList and Product JSON-LD), a navbar, the photo
+# strip with every photo's thumbnail, detail sections, a Q&A carousel, and the comment thread. What makes
+# the real pages heavy is that every user is drawn with an inlined base64 avatar of ~9 KB (seller, bidder,
+# each comment and question), so a page comes to 180-370 KB with its dozen newest comments. The detail
+# JSON carries the write-up sections and ~230 photos in four groups (~30 KB; the corpus ones are 37-42 KB).
+
+_VERIFIED = ('<svg class="verified" width="17" height="17" fill="none" xmlns="http://www.w3.org/2000/svg"><title>Registered Bidder</title>'
+             '<path d="M6.166 1.286c.952-1.715 3.418-1.715 4.37 0l.425.764.84-.24c1.886-.54 3.63 1.205 3.091 3.09l-.24.841.764.425c1.715.952 '
+             '1.715 3.418 0 4.37l-.764.425.24.84c.54 1.886-1.205 3.63-3.09 3.091l-.841-.24-.424.764z" fill="#4AD493"></path></svg>')
+_REP = ('<svg class="reputation" width="8" height="10" fill="none" xmlns="http://www.w3.org/2000/svg"><title>Reputation Icon</title>'
+        '<path d="M4 1v8M1 4l3-3 3 3" stroke="#262626" stroke-width="1.25" stroke-linecap="round" stroke-linejoin="round"></path></svg>')
+
+
+@functools.cache
+def _site() -> SimpleNamespace:
+    r = ch.rng("cab-site")
+    avatars = tuple(ch.b64_png(r, r.randint(7000, 11000)) for _ in range(16))
+    runtime = ch.js(r, 3600)
+    head = (ch.external_scripts(r, ("static.ads-twitter.com", "connect.facebook.net", "www.google-analytics.com",
+                                    "www.googletagmanager.com"), 5)
+            + ch.tracking_tags(r, "carsandbids")
+            + ch.meta_tags(r, "carsandbids", None)  # the page's description is react-helmet's, below
+            + '<link href="/manifest.json" rel="manifest"><style>#root.init{visibility:hidden}</style>'
+            + ch.script(runtime))
+    nav = ("".join(f'<li class="nav-item"><a class="nav-link" href="/carsandbids/{ch.slug(w)}">{ch.esc(w)}</a></li>'
+                   for w in ("Auctions", "Sell a Car", "What's Cars & Bids?", "Daily Email", "Community", "Doug's Picks"))
+           + "".join(f'<a class="btn btn-link dropdown-item" href="/carsandbids/search/{ch.slug(c["make"])}">{ch.esc(c["make"])}</a>'
+                     for c in ch.other_cars(r, 30)))
+    header = (f'<header class="header"><nav class="navbar navbar-expand-md navbar-light"><a class="navbar-brand" href="/carsandbids/">'
+              f'<svg viewBox="0 0 120 24" width="120" height="24"><path d="{ch.svg_path(r, 40)}"></path></svg></a>'
+              f'<form class="form-inline search"><input class="form-control" type="search" placeholder="Search for a car (ex. BMW, Audi, Ford)">'
+              f'</form><ul class="navbar-nav">{nav}</ul><div class="header-promo">No Reserve Fridays: 12 cars sold for over $50,000 this week</div>'
+              f'</nav></header>')
+    footer = (f'<div id="autos-footer" class="p-0 navbar navbar-expand-md navbar-light"><div class="container-fluid flex-column">'
+              f'{ch.footer(r, "/carsandbids", "Cars & Bids", 3, 7)}</div></div>')
+    sections = "".join(f'<div class="detail-section detail-{name}"><div class="detail-heading"><h3>{title}</h3></div><div class="detail-body">'
+                       '{' + name + '}</div></div>'
+                       for name, title in (("equipment", "Equipment"), ("modifications", "Modifications"), ("known_flaws", "Known Flaws"),
+                                           ("recent_service_history", "Recent Service History"), ("other_items", "Other Items Included in Sale"),
+                                           ("ownership_history", "Ownership History"), ("seller_notes", "Seller Notes")))
+
+    def details(i: int) -> str:
+        dr = ch.rng("cab-details", i)
+        lists = {name: "<ul>" + "".join(f"<li>{ch.sentence(dr, 4, 14)}</li>" for _ in range(dr.randint(3, 9))) + "</ul>"
+                 for name in ("equipment", "modifications", "known_flaws", "recent_service_history", "other_items",
+                              "ownership_history", "seller_notes")}
+        videos = "".join(f'<div class="video yt-preview"><div class="video-preview"><img src="/_img/carsandbids/yt/{ch.ident(dr, 11)}.jpg" '
+                         f'alt=""><button class="rb ytp-large-play-button ytp-button" aria-label="Play"><svg height="100%" viewBox="0 0 68 48">'
+                         f'<path class="ytp-large-play-button-bg" d="{ch.svg_path(dr, 16)}"></path></svg></button></div></div>' for _ in range(3))
+        return sections.format(**lists) + f'<div class="detail-section detail-videos"><div class="videos multiple">{videos}</div></div>'
+
+    def questions(i: int) -> str:
+        qr = ch.rng("cab-questions", i)
+        cards = []
+        for k in range(qr.randint(3, 8)):
+            asker, answerer = ch.ident(qr, 8), ch.ident(qr, 7)
+            cards.append(f'<li data-id="{ch.ident(qr, 8)}" class="qanda answered"><div class="question">{_avatar_user(asker, avatars)}'
+                         f'<p>{ch.sentence(qr, 8, 20)}</p></div><div class="answer">{_avatar_user(answerer, avatars)}'
+                         f'<p>{ch.sentence(qr, 10, 30)}</p></div></li>')
+        return (f'<div class="position-relative"><div class="questions"><button class="prev" disabled><span class="sr-only">Prev</span></button>'
+                f'<div class="cards" id="qcontainer-cards"><ul>{"".join(cards)}</ul></div><button class="next"><span class="sr-only">Next</span>'
+                f'</button></div></div>')
+
+    return SimpleNamespace(avatars=avatars, head=head, header=header, footer=footer, details=ch.Pool(12, details),
+                           questions=ch.Pool(12, questions), tail=ch.external_scripts(r, ("carsandbids.com/static/js",), 8))
+
+
+def _avatar(name: str, avatars: tuple[str, ...]) -> str:
+    return avatars[ch.stable(name, len(avatars))]
+
+
+def _avatar_user(name: str, avatars: tuple[str, ...]) -> str:
+    n = escape(name)
+    return (f'<div class="username"><div class="photo float-left"><a title="{n}" class="usericon" href="/carsandbids/user/{n}">'
+            f'<img src="{_avatar(name, avatars)}" alt="{n}"></a></div><div class="text"><a title="{n}" class="user" href="/carsandbids/user/{n}">'
+            f'{n}</a>{_VERIFIED}<span class="rep">{_REP}{len(name) * 7 % 90}</span></div></div>')
+
+
 def _user(name: str | None, ctx: SiteContext) -> str:
     if not name:
         return ""
     n = escape(name)
     href = escape(ctx.url(SOURCE, f"/user/{name}"))
     return (f'<div class="username"><div class="photo float-left"><a title="{n}" class="usericon" href="{href}">'
-            f'<img src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==" alt="{n}"></a></div>'
+            f'<img src="{_avatar(name, _site().avatars)}" alt="{n}"></a></div>'
             f'<div class="text"><a title="{n}" class="user" href="{href}">{n}</a></div></div>')
+
+
+def _thread_item(c, avatars: tuple[str, ...], now: int) -> str:
+    n = escape(c.author)
+    ago = max(1, (now - c.posted_at) // 3600)
+    bid = f'<dl class="placed-bid "><dt>Bid</dt><dd class="bid-value"><span class="dollar">$</span>{c.amount or 0:,}</dd></dl>' if c.kind == "bid" else ""
+    return (f'<li data-id="{escape(c.external_id)}" class="{"bid" if c.kind == "bid" else "comment"}"><div name="comment-{escape(c.external_id)}">'
+            f'<div class="username"><div class="photo float-left"><a title="{n}" class="usericon" href="/carsandbids/user/{n}">'
+            f'<img src="{_avatar(c.author, avatars)}" alt="{n}"></a></div><div class="text"><a class="user" href="#">{n}</a>{_VERIFIED}'
+            f'<span class="rep">{_REP}{len(c.author) * 7 % 90}</span><span class="user-extra"><span class="time" data-full="{ago} hours ago">'
+            f'<span class="abbr">{ago}h</span></span></span></div></div><div class="content"><div class="message"><p>{escape(c.text)}</p>{bid}</div>'
+            f'<div class="interact"><button class="btn btn-sm btn-outline-secondary btn-upvote ">{_REP}{len(c.text) % 9}</button>'
+            f'<button class="btn btn-sm btn-link btn-reply">Reply</button><button class="btn btn-sm btn-link btn-flag ">Flag as inappropriate</button>'
+            f'</div></div></div></li>')
 
 
 def _money(amount: int | None) -> str:
@@ -180,31 +278,36 @@ def render_listing(listing: SampleListing, ctx: SiteContext) -> Rendered:
     nr = '<span class="no-reserve">No Reserve</span> ' if listing.no_reserve else ""
     images = "".join(f'<div class="preload-wrap loaded"><img src="{escape(ctx.base_url + p)}" alt="{title}" data-section="exterior" data-id="img{i}"></div>'
                      for i, p in enumerate(listing.images))
-    thread = "".join(
-        f'<li data-id="{escape(c.external_id)}" class="{"bid" if c.kind == "bid" else "comment"}"><div class="username">'
-        f'<a class="user" href="#">{escape(c.author)}</a></div><div class="message"><p>{escape(c.text)}</p></div></li>'
-        for c in reversed(listing.comments)
-    )
+    site = _site()
+    # the thread shows the newest dozen; the rest load on demand, as on the site
+    thread = "".join(_thread_item(c, site.avatars, ctx.now) for c in list(reversed(listing.comments))[:12])
+    thumbs = "".join(f'<div class="preload-wrap  "><div class="ratio"><img class="thumb " src="{escape(ctx.base_url + p)}?w=180" alt=""></div></div>'
+                     for p in listing.images)
+    crumbs = ch.breadcrumb_ld([("Home", ctx.url(SOURCE, "/")), ("Auctions", ctx.url(SOURCE, "/auctions")),
+                               (f"{car.make} {car.model}", ctx.url(SOURCE, f"/search/{parser.slugify(car.make)}/{parser.slugify(car.model)}")),
+                               (listing.title, url)])
     ld = json.dumps({"@context": "https://schema.org", "@type": "Product", "name": listing.title,
                      "offers": {"@type": "Offer", "url": url, "priceCurrency": "USD", "price": listing.high_bid or 0}}).replace("</", "<\\/")
-    body = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+    body = f"""<!DOCTYPE html><html lang="en"><head>{site.head}<meta charset="utf-8">
 <title>{title} for Sale - Cars &amp; Bids</title>
 <link rel="canonical" href="{escape(url)}" data-react-helmet="true">
 <meta name="description" content="This {title} is for sale on Cars &amp; Bids! {escape(listing.description)}! Auction ends {end_local:%B} {end_local.day} {end_local.year}." data-react-helmet="true">
-<script type="application/ld+json" data-react-helmet="true">{ld}</script>
-</head><body><div id="root"><header><div class="header-promo">No Reserve Fridays: 12 cars sold for over $50,000 this week</div></header>
+{ch.ld_script(crumbs, data_react_helmet="true")}<script type="application/ld+json" data-react-helmet="true">{ld}</script>
+</head><body><div id="root">{site.header}
 <div class="page container-fluid auction-details">
 <div class="row auction-heading"><div class="col"><div class="auction-title"><h1>{title}</h1><button type="button" class="toggle-watch"><span class="sr-only">Watch</span></button></div>
 <div class="d-md-flex justify-content-between flex-wrap"><h2>{nr}{escape(listing.description)}</h2></div></div></div>
-<div class="row auction-photos"><div class="col for-hero"><div class="gallery-preview"><div class="images">{images}</div></div></div></div>
+<div class="row auction-photos"><div class="col for-hero"><div class="gallery-preview"><div class="images">{images}</div></div><div class="gallery-thumbs hide"><div class="wrap">{thumbs}</div></div></div></div>
 <div class="row auction-bidbar"><div class="col width-constraint"><div class="bid-bar{'' if live else ' ended'}"><div class="bar-bg ">{stats}</div></div></div></div>
 <div class="row auction-content"><div class="col width-constraint"><div class="timing "><p class="end-time">{label} {end_local:%B} {end_local.day} at {_hm(end_local)} {zone}</p></div>
 {facts}
-<div class="detail-section detail-highlights"><div class="detail-body"><p>{escape(listing.description)}</p></div></div>
+<div class="detail-wrapper"><div class="detail-section detail-highlights"><div class="detail-body"><p>{escape(listing.description)}</p></div></div>
+{site.details.pick(listing.external_id)}</div>
+{site.questions.pick(listing.external_id)}
 <div class="bid-data{'' if live else ' ended'}">{panel}{rows}</div>
-<div class="comments"><div class="heading"><h4>Comments &amp; Bids</h4></div><ul class="thread">{thread}</ul></div>
+<div class="comments"><div class="heading"><h4>Comments &amp; Bids</h4></div><ul class="thread">{thread}</ul><button class="btn btn-secondary load-more">Load more comments</button></div>
 </div><div class="sidebar col"><h3>Related auctions</h3><ul><li><a href="#">2004 Audi S4 Avant</a> Sold for $14,200</li><li><a href="#">1999 BMW M Coupe</a> No Reserve · Bid to $31,000</li></ul></div></div>
-</div></div></body></html>"""
+</div>{site.footer}</div>{site.tail}</body></html>"""
     return Rendered(body=body.encode("utf-8"))
 
 
@@ -227,6 +330,7 @@ def _transmission(car) -> tuple[int, str | None]:
 
 def _detail(listing: SampleListing, ctx: SiteContext) -> dict:
     car = listing.car
+    extra = _detail_pool().pick(listing.external_id)
     code, details = _transmission(car)
     stats = {"bids": listing.bid_count, "comments": listing.comment_count, "questions": 0,
              "watchers": listing.watcher_count, "auction_end": _iso(listing.ends_at).replace("Z", ".000+00:00"),
@@ -245,9 +349,38 @@ def _detail(listing: SampleListing, ctx: SiteContext) -> dict:
                     "location": car.location, "engine": car.engine, "transmission": code, "transmission_details": details,
                     "drive_train": _enum(car.drivetrain, parser.DRIVE_TRAINS), "body_style": _enum(car.body_style, parser.BODY_STYLES),
                     "exterior_color": car.exterior_color, "interior_color": car.interior_color, "title_status": "Clean",
-                    "seller_type": 1, "photos": {"base_url": ctx.base_url,
-                                                 "docs": [{"id": f"p{i}", "link": p.lstrip("/")} for i, p in enumerate(listing.images)]}},
+                    "seller_type": 1, "seller_type_details": None, "make_slug": parser.slugify(car.make),
+                    "model_slug": parser.slugify(car.model), "highlighted_points": extra.highlighted, "history_report_pdf": None,
+                    "history_report": {"url": f"https://www.carfax.com/vehiclehistory/ar20/{listing.external_id}", "expiry": "2027-01-01T00:00:00.000Z",
+                                       "vendor": "carfax"},
+                    "sections": extra.sections, "id": listing.external_id[::-1],
+                    "photos": {"base_url": ctx.base_url,
+                               "docs": [{"id": f"p{i}", "link": p.lstrip("/"), "width": 2080, "height": 1385} for i, p in enumerate(listing.images)],
+                               **{group: [{"id": f"{pid}", "link": f"{listing.external_id}/photos/{group}/{pid}.jpg", "width": 2080, "height": 1385}
+                                          for pid in ids] for group, ids in extra.photos.items()}}},
+        "watching": False, "make_saved_search": None, "model_saved_search": None,
+        "finance": {"disclosure": {"price": listing.high_bid or 0, "dealer": False, "term": 72, "rate": 7.49, "payment": (listing.high_bid or 0) // 60},
+                    "minimum_payment": 150},
     }
+
+
+@functools.cache
+def _detail_pool() -> ch.Pool:
+    """The parts of the detail JSON the parser does not read: the write-up sections and the photo groups
+    (exterior, interior, mechanical, other: ~150 photos, the bulk of a real 40 KB response)."""
+
+    def build(i: int) -> SimpleNamespace:
+        r = ch.rng("cab-detail", i)
+        sections = {name: "".join(f"<p>{ch.sentence(r, 8, 24)}</p>" for _ in range(r.randint(1, 5)))
+                    for name in ("doug", "highlights", "equipment", "modifications", "known_flaws", "recent_service_history",
+                                 "other_items", "ownership_history")}
+        sections["highlights"] = "<ul>" + "".join(f"<li>{ch.sentence(r, 6, 16)}</li>" for _ in range(8)) + "</ul>"
+        sections["videos"] = [f"https://www.youtube.com/watch?v={ch.ident(r, 11)}" for _ in range(2)]
+        photos = {group: [ch.ident(r, 7) + "-" + ch.ident(r, 6) for _ in range(n)]
+                  for group, n in (("exterior", 110), ("interior", 70), ("mechanical", 30), ("other", 20))}
+        return SimpleNamespace(sections=sections, photos=photos, highlighted=[ch.sentence(r, 3, 7) for _ in range(4)])
+
+    return ch.Pool(16, build)
 
 
 def detail_truth(listing: SampleListing, ctx: SiteContext) -> dict:
@@ -292,7 +425,10 @@ def _list_item(listing: SampleListing, ctx: SiteContext, closed: bool) -> dict:
     item = {"id": listing.external_id, "submission_id": listing.external_id[::-1], "title": listing.title,
             "sub_title": listing.description, "no_reserve": bool(listing.no_reserve), "location": listing.car.location,
             "mileage": f"{listing.car.mileage:,} Miles", "seller": {"username": listing.seller, "photo": None},
-            "main_photo": {"base_url": ctx.base_url, "path": listing.images[0] if listing.images else None}, "watching": False}
+            "main_photo": {"base_url": ctx.base_url, "path": listing.images[0] if listing.images else None}, "watching": False,
+            "exterior_photo": {"base_url": ctx.base_url, "path": f"/{listing.external_id}/photos/exterior/cover.jpg"},
+            "interior_photo": {"base_url": ctx.base_url, "path": f"/{listing.external_id}/photos/interior/cover.jpg"},
+            "highlighted_points": _detail_pool().pick(listing.external_id).highlighted[:2]}
     if closed:
         item.update({"status": _STATUS[listing.outcome], "current_bid": listing.high_bid or 0,
                      "auction_end": _iso(listing.ends_at).replace("Z", ".000+00:00")})

@@ -10,8 +10,11 @@ Truth functions return the "sellers" contract.
 
 from __future__ import annotations
 
+import functools
 import zlib
+from types import SimpleNamespace
 
+from vehicle_pipeline.sample_site.pages import _chrome as ch
 from vehicle_pipeline.sample_site.pages._others_kit import esc, html_page, page_number, paginate
 from vehicle_pipeline.sample_site.spec import Rendered, SampleListing, SiteContext
 
@@ -105,7 +108,75 @@ def _dir_url(ctx: SiteContext, section: str, page: int) -> str:
     return ctx.url(SOURCE, f"/{section}/") + (f"?page={page}" if page > 1 else "")
 
 
+# ---------------------------------------------------------------- page chrome
+#
+# No classic.com page is in the corpus (SELECTORS.md §6 has URL patterns only). Shaped like a market-data
+# site: a header whose menus link market pages and featured sellers' profiles (`/s/<slug>-<id>/`), a
+# search bar, filter facets, a "Featured dealers" sidebar of other sellers (names, locations, types,
+# listing counts: the same fields the rows have), the seller's own vehicles on a profile page (cards
+# linking to `/veh/…` pages with prices), JSON-LD (Organization, WebSite, BreadcrumbList) and the
+# front-end bundle's inline state. Directory and profile pages come to ~95-100 KB.
+
+_PREFIX = "/classic"
+
+
+def _featured_seller(r) -> dict:
+    name = ch.title_words(r, 2) + r.choice((" Motors", " Classics", " Motorcars", " Auto Gallery", " Collection"))
+    s = ch.slug(name)
+    return {"name": name, "path": f"{_PREFIX}/s/{s}-{_short_id(s)}/", "location": f"{ch.title_words(r, 1)}, {ch.ident(r, 2).upper()}",
+            "count": r.randint(3, 400), "kind": r.choice(("Dealer", "Dealer", "Auction House"))}
+
+
+@functools.cache
+def _site() -> SimpleNamespace:
+    r = ch.rng("classic-site")
+    cars = ch.other_cars(r, 40)
+    markets = "".join(f'<li><a href="{_PREFIX}/m/{ch.slug(c["make"])}/{ch.slug(c["model"])}/">{esc(c["make"])} {esc(c["model"])}</a></li>'
+                      for c in cars)
+    featured_nav = "".join(f'<li><a href="{f["path"]}">{esc(f["name"])}</a></li>' for f in (_featured_seller(r) for _ in range(10)))
+    header = (f'<header class="site-header"><a class="logo" href="{_PREFIX}/">CLASSIC.COM</a><form class="search" action="{_PREFIX}/search/">'
+              f'<input type="search" name="q" placeholder="Search by make, model or VIN"></form><nav class="main-nav"><ul>'
+              f'<li class="has-menu"><a href="{_PREFIX}/m/">Markets</a><ul class="menu">{markets}</ul></li>'
+              f'<li class="has-menu"><a href="{_PREFIX}/dealers/">Dealers</a><ul class="menu">{featured_nav}</ul></li>'
+              f'<li><a href="{_PREFIX}/auction-houses/">Auction Houses</a></li><li><a href="{_PREFIX}/data/">Data</a></li></ul>'
+              f'{ch.menu(r, _PREFIX, "nav-secondary", 4, 16)}</nav></header>')
+    head = (ch.meta_tags(r, "classic_com", "CLASSIC.COM: the market data and listings of collector cars, dealers and auction houses.")
+            + ch.tracking_tags(r, "classic") + f'<style id="app-css">{ch.css(r, 30000, "cc")}</style>'
+            + ch.ld_script(ch.organization_ld("CLASSIC.COM", f"{_PREFIX}/", f"{_PREFIX}/logo.svg"))
+            + ch.ld_script(ch.website_ld("CLASSIC.COM", f"{_PREFIX}/")))
+    state = ch.script("window.__INITIAL_STATE__=" + ch.js(r, 26000, ('<li class="seller-row"><a class="seller-name" href="/s/',
+                                                                       '<span class="seller-location">', '<a rel="next" href="?page='), every=5),
+                      id="initial-state")
+    facets = "".join(f'<label class="facet"><input type="checkbox" name="state" value="{ch.ident(r, 2).upper()}">{ch.title_words(r, 1)}'
+                     f'<span class="facet-count">{r.randint(1, 300)}</span></label>' for _ in range(50))
+
+    def aside(i: int) -> str:
+        ar = ch.rng("classic-featured", i)
+        cards = "".join(f'<div class="featured-card"><a href="{f["path"]}"><img src="/_img/classic/featured/{ch.slug(f["name"])}.png" alt=""></a>'
+                        f'<a class="seller-name" href="{f["path"]}">{esc(f["name"])}</a><span class="seller-location">{esc(f["location"])}</span>'
+                        f'<span class="seller-listing-count">{f["count"]} listings</span><span class="seller-type">{f["kind"]}</span></div>'
+                        for f in (_featured_seller(ar) for _ in range(8)))
+        return f'<aside class="featured-sellers"><h3>Featured Dealers</h3>{cards}</aside>'
+
+    def vehicles(i: int) -> str:
+        vr = ch.rng("classic-vehicles", i)
+        out = []
+        for c in ch.other_cars(vr, 24):
+            vin = "".join(vr.choices("ABCDEFGHJKLMNPRSTUVWXYZ0123456789", k=17)).lower()
+            href = f"{_PREFIX}/veh/{c['year']}-{ch.slug(c['make'])}-{ch.slug(c['model'])}-{vin}-{ch.ident(vr, 7)}"
+            out.append(f'<div class="vehicle-card"><a href="{href}"><img src="/_img/classic/veh/{c["id"]}.jpg" alt="" loading="lazy"></a>'
+                       f'<a class="vehicle-title" href="{href}">{esc(c["title"])}</a><span class="vehicle-price">${c["price"]:,}</span>'
+                       f'<span class="vehicle-status">{"For Sale" if c["result"] == "Current Bid" else "Sold"}</span></div>')
+        return f'<section class="seller-vehicles"><h2>Vehicles from this seller</h2><div class="vehicle-grid">{"".join(out)}</div></section>'
+
+    return SimpleNamespace(head=head, header=header, state=state, footer=ch.footer(r, _PREFIX, "CLASSIC.COM", 4, 12),
+                           facets=f'<form class="directory-filters">{facets}</form>', aside=ch.Pool(6, aside),
+                           vehicles=ch.Pool(6, vehicles), sprite=ch.svg_sprite(r, 20), cookie=ch.cookie_banner(r),
+                           market=ch.paragraphs(r, 6, 3, 6))
+
+
 def render_index(path: str, query: dict[str, str], listings: list[SampleListing], ctx: SiteContext) -> Rendered | None:
+    site = _site()
     kind, chosen, section = _route(path, _sellers(listings, ctx))
     if kind is None:
         return None
@@ -113,15 +184,20 @@ def render_index(path: str, query: dict[str, str], listings: list[SampleListing]
         s = chosen[0]
         count = f'<div class="seller-stats"><span class="seller-listing-count">{s["listing_count"]} listings</span> on CLASSIC.COM</div>' if s["listing_count"] is not None else ""
         inv = f'<a class="seller-inventory" href="{esc(s["inventory_url"])}" rel="nofollow noopener">View inventory</a>' if s["inventory_url"] else ""
+        crumbs = ch.breadcrumb_ld([("Home", ctx.url(SOURCE, "/")), ("Dealers", ctx.url(SOURCE, "/dealers/")),
+                                   (s["name"], ctx.url(SOURCE, _profile_path(s)))])
         body = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(s['name'])} | CLASSIC.COM</title>
-<link rel="canonical" href="{esc(ctx.url(SOURCE, _profile_path(s)))}"></head><body>
+<link rel="canonical" href="{esc(ctx.url(SOURCE, _profile_path(s)))}">{site.head}{ch.ld_script(crumbs)}</head><body>{site.sprite}
+{site.header}
 <header><a href="{esc(ctx.url(SOURCE, '/dealers/'))}">Dealers</a> <a href="{esc(ctx.url(SOURCE, '/auction-houses/'))}">Auction Houses</a></header>
 <main class="seller-profile"><h1 class="seller-name">{esc(s['name'])}</h1>
 <div class="seller-type">{'Dealer' if s['kind'] == 'dealer' else 'Auction House'}</div>
 <div class="seller-location">{esc(s['location'])}</div>{count}
 <a class="seller-website" href="{esc(s['website'])}" rel="nofollow noopener">Visit Website</a>{inv}
-</main></body></html>"""
+<div class="seller-about">{site.market}</div>
+{site.vehicles.pick(s['slug'])}
+</main>{site.aside.pick(s['slug'])}{site.footer}{site.cookie}{site.state}</body></html>"""
         return html_page(body)
     page = page_number(query) or 1
     chunk, pages = paginate(chosen, page, PER_PAGE)
@@ -135,12 +211,15 @@ def render_index(path: str, query: dict[str, str], listings: list[SampleListing]
     nav = "".join(f'<a class="page" href="{esc(_dir_url(ctx, section, n))}">{n}</a> ' for n in range(2, pages + 1) if n != page)
     if page < pages:
         nav += f'<a rel="next" href="{esc(_dir_url(ctx, section, page + 1))}">Next</a>'
+    crumbs = ch.breadcrumb_ld([("Home", ctx.url(SOURCE, "/")), (section.replace("-", " ").title(), _dir_url(ctx, section, 1))])
     body = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Classic Car {esc(section.title())} | CLASSIC.COM</title>
-<link rel="canonical" href="{esc(_dir_url(ctx, section, page))}"></head><body>
-<main class="directory"><h1>{esc(section.replace('-', ' ').title())}</h1>
+<link rel="canonical" href="{esc(_dir_url(ctx, section, page))}">{site.head}{ch.ld_script(crumbs)}</head><body>{site.sprite}
+{site.header}
+<main class="directory"><h1>{esc(section.replace('-', ' ').title())}</h1>{site.facets}
 <p class="results-count" data-total-results="{len(chosen)}">{len(chosen)} {esc(section.replace('-', ' '))}</p>
-<ul class="seller-list">{''.join(rows)}</ul><nav class="pagination">{nav}</nav></main></body></html>"""
+<ul class="seller-list">{''.join(rows)}</ul><nav class="pagination">{nav}</nav><div class="market-notes">{site.market}</div></main>
+{site.aside.pick(section + str(page))}{site.footer}{site.cookie}{site.state}</body></html>"""
     return html_page(body)
 
 

@@ -14,9 +14,13 @@ SRP (all): `/<slug>/inventory/?page=N`, 12 per page, JSON-LD ItemList (numberOfI
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
+from vehicle_pipeline.sample_site.pages import _chrome as ch
 from vehicle_pipeline.sample_site.pages._others_kit import esc, html_page, img_urls, ld, money, page_number, paginate, stable
 from vehicle_pipeline.sample_site.spec import Rendered, SampleListing, SiteContext
 from vehicle_pipeline.sources.fields import normalize_vin
@@ -134,6 +138,99 @@ def _car_node(listing: SampleListing, ctx: SiteContext, types, with_price: bool)
     return node
 
 
+# ---------------------------------------------------------------- page chrome
+#
+# Dealer sites are built on a few platforms; the two corpus VDP excerpts come from 91-97 KB pages (one
+# Dealer.com, one DealerCenter). Per platform, shaped like what is known of it (SELECTORS.md §7): Dealer.com
+# with its `window.DDC` data layer, widget markup and inline CSS (~160 KB); DealerCenter's WordPress with
+# its emoji script, plugin styles and Yoast graph (~85 KB); DealerOn with a "recommended vehicles" strip of
+# `data-vin` cards (~105 KB); a generic site whose VDP also lists similar vehicles as a JSON-LD ItemList
+# (~95 KB). Every page has a header with inventory menus, the dealership's AutoDealer, WebSite and
+# BreadcrumbList JSON-LD, other cars with prices ("similar vehicles"), a finance calculator, hours and a
+# footer. Inventory pages add filter facets: ~100-190 KB with their 12 cards.
+
+_SIZES = {"ddc": (60000, 30000, 40), "dealercenter": (26000, 9000, 16), "dealeron": (38000, 16000, 28), "generic": (30000, 12000, 24)}
+
+
+def _other_card(car: dict, prefix: str, with_vin: bool) -> str:
+    vin = "".join(ch.rng("vin", car["id"]).choices("ABCDEFGHJKLMNPRSTUVWXYZ0123456789", k=17))
+    data = f' data-vin="{vin}" data-year="{car["year"]}" data-make="{esc(car["make"])}" data-model="{esc(car["model"])}" data-price="{car["price"]}"' if with_vin else ""
+    href = f"{prefix}/inventory/{ch.slug(car['title'])}-{car['id'] % 10000}/"
+    return (f'<div class="vehicle-card vehicle-card--similar"{data}><a class="vehicle-card__image" href="{esc(href)}">'
+            f'<img src="/_img/dealer/similar/{car["id"]}.jpg" alt="{esc(car["title"])}" loading="lazy"></a><div class="vehicle-card__body">'
+            f'<a class="vehicle-card__title" href="{esc(href)}">{esc(car["title"])}</a><dl class="pricing"><dt>Price</dt>'
+            f'<dd class="final-price"><span class="price-value">${car["price"]:,}</span></dd></dl>'
+            f'<ul class="vehicle-card__specs"><li>{car["price"] % 97000:,} miles</li><li>{esc(car["model"])}</li></ul></div></div>')
+
+
+@functools.cache
+def _site(platform: str, slug: str) -> SimpleNamespace:
+    r = ch.rng("dealer-site", platform, slug)
+    d = _dealer(slug)
+    name = d.name if d else slug
+    prefix = f"/dealer/{slug}"
+    css_size, js_size, menu_links = _SIZES.get(platform, _SIZES["generic"])
+    head = (ch.meta_tags(r, ch.slug(name), None) + ch.tracking_tags(r, ch.slug(name))
+            + f'<style id="{platform}-inline">{ch.css(r, css_size, platform)}</style>')
+    if platform == "ddc":
+        layer = {"dealership": {"name": name, "address": d.location if d else "", "phone": d.phone if d else ""},
+                 "page": {"pageType": "VDP", "siteId": ch.ident(r, 10)},
+                 "widgets": [{"id": ch.ident(r, 12), "type": ch.words(r, 2), "config": ch.words(r, 16)} for _ in range(90)]}
+        head += ch.script(f"window.DDC = window.DDC || {{}}; window.DDC.dataLayer = {json.dumps(layer)};", id="ddc-datalayer")
+    elif platform == "dealercenter":
+        head += (ch.script("window._wpemojiSettings = " + json.dumps({"baseUrl": "https://s.w.org/images/core/emoji/15.0.3/72x72/",
+                                                                         "ext": ".png", "source": {"concatemoji": f"{prefix}/wp-includes/js/wp-emoji-release.min.js"}})
+                           + ";" + ch.js(r, 4500), type="text/javascript")
+                 + "".join(f'<link rel="stylesheet" id="{ch.ident(r, 8)}-css" href="{prefix}/wp-content/plugins/{ch.ident(r, 9)}/style.css?ver=6.{r.randint(1, 9)}" media="all">'
+                           for _ in range(14)))
+    head += ch.ld_script(ch.website_ld(name, f"{prefix}/"))
+    dealer_ld = {"@context": "https://schema.org", "@type": "AutoDealer", "name": name, "telephone": d.phone if d else None,
+                 "url": f"{prefix}/", "openingHours": ["Mo-Fr 09:00-19:00", "Sa 09:00-17:00"],
+                 "address": {"@type": "PostalAddress", "streetAddress": f"{r.randint(100, 9999)} {ch.title_words(r, 2)} St"}}
+    header = (f'<header class="site-header"><div class="top-bar"><span class="phone">Sales: {esc(d.phone if d else "")}</span>'
+              f'<span class="address">{esc(d.location if d else "")}</span><a href="{prefix}/hours/">Hours &amp; Directions</a></div>'
+              f'<nav class="main-nav"><a class="dealer-logo" href="{prefix}/"><img src="/_img/dealer/{slug}/logo.png" alt="{esc(name)}"></a>'
+              f'{ch.menu(r, prefix, "nav-menu", 6, menu_links)}</nav></header>')
+    hours = "".join(f"<tr><th>{day}</th><td>9:00 AM - {r.choice(('6:00', '7:00', '8:00'))} PM</td></tr>"
+                    for day in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"))
+    calculator = ('<form class="payment-calculator"><h3>Estimate your payment</h3>'
+                  + "".join(f'<label>{w}<input type="number" name="{ch.slug(w)}" value="{r.randint(0, 100)}"></label>'
+                            for w in ("Vehicle price", "Down payment", "Trade-in value", "Interest rate", "Term (months)"))
+                  + f'<output class="payment">$0/mo</output><p class="disclaimer">{ch.sentence(r, 30, 50)}</p></form>')
+    facets = "".join(f'<fieldset class="facet"><legend>{ch.title_words(r, 1)}</legend>'
+                     + "".join(f'<label><input type="checkbox" name="{ch.ident(r, 4)}" value="{ch.slug(w)}">{esc(w)}'
+                               f'<span class="facet-count">({r.randint(1, 40)})</span></label>'
+                               for w in (ch.title_words(r, r.randint(1, 2)) for _ in range(r.randint(8, 24)))) + "</fieldset>"
+                     for _ in range(8))
+
+    def similar(i: int) -> str:
+        sr = ch.rng("dealer-similar", platform, slug, i)
+        cards = "".join(_other_card(c, prefix, platform == "dealeron") for c in ch.other_cars(sr, 12))
+        title = "Recommended Vehicles" if platform == "dealeron" else "Similar Vehicles"
+        return f'<section class="similar-vehicles"><h2>{title}</h2><div class="carousel">{cards}</div></section>'
+
+    def similar_ld(i: int) -> list:
+        sr = ch.rng("dealer-similar", platform, slug, i)
+        return [{"@type": "ListItem", "position": n, "url": f"{prefix}/inventory/{ch.slug(c['title'])}-{c['id'] % 10000}/",
+                 "item": {"@type": "Car", "name": c["title"], "offers": {"@type": "Offer", "price": c["price"], "priceCurrency": "USD"}}}
+                for n, c in enumerate(ch.other_cars(sr, 12), 1)]
+
+    def options(i: int) -> str:
+        orr = ch.rng("dealer-options", platform, slug, i)
+        return ('<section class="vehicle-options"><h2>Features &amp; Options</h2><ul class="options-list">'
+                + "".join(f"<li>{ch.title_words(orr, orr.randint(2, 4))}</li>" for _ in range(orr.randint(40, 90)))
+                + f'</ul></section><section class="vehicle-comments"><h2>Dealer Comments</h2>{ch.paragraphs(orr, 5, 3, 6)}</section>')
+
+    return SimpleNamespace(
+        head=head, header=header, dealer_ld=ch.ld_script(dealer_ld), calculator=calculator,
+        footer=(f'<div class="dealer-hours"><table>{hours}</table></div>' + ch.footer(r, prefix, name, 4, 10) + ch.cookie_banner(r)),
+        tail=ch.script(ch.js(r, js_size), type="text/javascript") + ch.external_scripts(r, (f"cdn.{platform}.example",), 12),
+        similar=ch.Pool(8, similar), similar_ld=ch.Pool(8, similar_ld), options=ch.Pool(8, options),
+        facets=f'<aside class="srp-filters"><form action="{prefix}/inventory/">{facets}</form></aside>',
+        featured=similar(99),
+    )
+
+
 def render_listing(listing: SampleListing, ctx: SiteContext) -> Rendered:
     p = _platform(listing)
     url = ctx.url(SOURCE, listing_path(listing))
@@ -169,13 +266,23 @@ def render_listing(listing: SampleListing, ctx: SiteContext) -> Rendered:
     else:
         graph = {"@context": "https://schema.org", "@graph": [{"@type": "WebPage", "name": listing.title}, _car_node(listing, ctx, "Car", True)]}
         head.append(f'<script type="application/ld+json">{ld(graph)}</script>')
+    site = _site(p, listing.dealer or "")
+    key = listing.external_id
+    if p == "generic":
+        # the similar vehicles again, as the platform's schema plugin lists them
+        head.append(ch.ld_script({"@context": "https://schema.org", "@type": "ItemList", "name": "Similar Vehicles",
+                                  "itemListElement": site.similar_ld.pick(key)}))
+    crumbs = ch.breadcrumb_ld([("Home", ctx.url(SOURCE, f"/{listing.dealer}/")), ("Inventory", ctx.url(SOURCE, f"/{listing.dealer}/inventory/")),
+                               (_name(listing), url)])
     gallery = "".join(f'<img src="{esc(u)}" alt="">' for u in imgs)
     html = f"""<!DOCTYPE html>
 <html lang="en-US" class="vdp {'ddc-site' if p == 'ddc' else ''}"><head><meta charset="UTF-8">
 <title>{esc(_name(listing))} for sale | {esc(dname)}</title>
 {''.join(head)}
-</head><body><h1>{esc(_name(listing))}</h1>{body}<div class="gallery">{gallery}</div>
-<p class="description">{esc(listing.description)}</p></body></html>"""
+{site.head}{site.dealer_ld}{ch.ld_script(crumbs)}
+</head><body>{site.header}<main class="vdp-main"><h1>{esc(_name(listing))}</h1>{body}<div class="gallery">{gallery}</div>
+<p class="description">{esc(listing.description)}</p>{site.options.pick(key)}{site.calculator}{site.similar.pick(key)}</main>
+{site.footer}{site.tail}</body></html>"""
     return html_page(html)
 
 
@@ -237,11 +344,17 @@ def render_index(path: str, query: dict[str, str], listings: list[SampleListing]
             elements.append({"@type": "ListItem", "position": i, "url": ctx.url(SOURCE, listing_path(l)), "item": item})
         ld_list = f'<script type="application/ld+json">{ld({"@context": "https://schema.org", "@type": "ItemList", "numberOfItems": len(stock), "itemListElement": elements})}</script>'
     empty = '<p class="no-results">No vehicles match.</p>' if not chunk else ""
+    platform = d.platform if d else "generic"
+    site = _site(platform, slug)
+    # a featured strip of other cars above the results, except on DealerOn, whose results are data-vin cards too
+    featured = site.featured if platform != "dealeron" else ""
     html = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Inventory | {esc(d.name if d else slug)}</title>
 <link rel="canonical" href="{esc(_srp_url(ctx, slug, page))}">{links}{ld_list}
 <script type="application/ld+json">{ld({"@context": "https://schema.org", "@type": "AutoDealer", "name": d.name if d else slug})}</script>
-</head><body><div id="srp-results">{''.join(cards)}{empty}</div></body></html>"""
+{site.head}</head><body>{site.header}<main class="srp-main">{featured}{site.facets}<div class="srp-toolbar"><span class="srp-count">{len(stock)} vehicles</span>
+<select name="sort"><option>Price: low to high</option><option>Price: high to low</option><option>Mileage</option><option>Year</option></select></div>
+<div id="srp-results">{''.join(cards)}{empty}</div></main>{site.calculator}{site.footer}{site.tail}</body></html>"""
     return html_page(html)
 
 

@@ -268,6 +268,15 @@ def footer(r: random.Random, base: str, site_name: str, columns: int = 4, links:
             f'All rights reserved. {sentence(r, 10, 18)}</p></div></footer>')
 
 
+def checkbox_facets(r: random.Random, groups: int, options: tuple[int, int], cls: str, max_count: int) -> str:
+    """Search filters: `groups` fieldsets of checkbox options with result counts (inventory and results pages)."""
+    return "".join(f'<fieldset class="{cls}"><legend>{title_words(r, 1)}</legend>'
+                   + "".join(f'<label class="{cls}-option"><input type="checkbox" name="{ident(r, 5)}[]" value="{slug(w)}">'
+                             f'<span>{esc(w)}</span><span class="{cls}-count">({r.randint(1, max_count)})</span></label>'
+                             for w in (title_words(r, r.randint(1, 2)) for _ in range(r.randint(*options)))) + "</fieldset>"
+                   for _ in range(groups))
+
+
 def svg_path(r: random.Random, points: int = 12) -> str:
     return "M" + " ".join(f"{r.randint(0, 24)}.{r.randint(0, 99)},{r.randint(0, 24)}.{r.randint(0, 99)}" for _ in range(points)) + "z"
 

@@ -142,11 +142,7 @@ def _site() -> SimpleNamespace:
             + ch.script("window.Cookiebot={consented:false};" + ch.js(r, 2500), id="Cookiebot", data_cbid=ch.hexid(r, 32)))
     app = ch.script("window.__APP_CONFIG__ = " + json.dumps({ch.ident(r, 10): ch.words(r, 12) for _ in range(160)}) + ";"
                     + ch.js(r, 22000, _APP_STRINGS, every=6), id="app-config")
-    filters = "".join(f'<fieldset class="filter-group"><legend>{ch.title_words(r, 1)}</legend>'
-                      + "".join(f'<label class="filter-option"><input type="checkbox" name="{ch.ident(r, 5)}[]" value="{ch.slug(w)}">'
-                                f'<span>{esc(w)}</span><span class="count">({r.randint(1, 90)})</span></label>'
-                                for w in (ch.title_words(r, r.randint(1, 2)) for _ in range(r.randint(12, 40)))) + "</fieldset>"
-                      for _ in range(5))
+    filters = ch.checkbox_facets(r, 5, (12, 40), "filter-group", 90)
 
     def essay(i: int) -> str:
         return ch.paragraphs(ch.rng("broadarrow-essay", i), 22, 4, 9)

@@ -197,11 +197,7 @@ def _site(platform: str, slug: str) -> SimpleNamespace:
                   + "".join(f'<label>{w}<input type="number" name="{ch.slug(w)}" value="{r.randint(0, 100)}"></label>'
                             for w in ("Vehicle price", "Down payment", "Trade-in value", "Interest rate", "Term (months)"))
                   + f'<output class="payment">$0/mo</output><p class="disclaimer">{ch.sentence(r, 30, 50)}</p></form>')
-    facets = "".join(f'<fieldset class="facet"><legend>{ch.title_words(r, 1)}</legend>'
-                     + "".join(f'<label><input type="checkbox" name="{ch.ident(r, 4)}" value="{ch.slug(w)}">{esc(w)}'
-                               f'<span class="facet-count">({r.randint(1, 40)})</span></label>'
-                               for w in (ch.title_words(r, r.randint(1, 2)) for _ in range(r.randint(8, 24)))) + "</fieldset>"
-                     for _ in range(8))
+    facets = ch.checkbox_facets(r, 8, (8, 24), "facet", 40)
 
     def similar(i: int) -> str:
         sr = ch.rng("dealer-similar", platform, slug, i)

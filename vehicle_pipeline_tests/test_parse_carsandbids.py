@@ -101,7 +101,9 @@ def test_detail_json_sold_2026_uses_sale_amount_and_buyer():
     assert (lst.transmission, lst.drivetrain, lst.body_style) == ("Manual (6-Speed)", "Rear-wheel drive", "Coupe")
     assert (lst.model, lst.trim) == ("911", "GT3 Touring")
     assert (lst.bid_count, lst.comment_count, lst.view_count, lst.watcher_count) == (41, 77, 8123, 640)
-    assert lst.images == ["https://media.carsandbids.com/abc/photos/one.jpg"]
+    # the car's photos in gallery order (exterior, interior, mechanical), each once; paperwork scans left out
+    assert lst.images == ["https://media.carsandbids.com/abc/photos/" + name
+                          for name in ("one.jpg", "two.jpg", "seats.jpg", "engine.jpg")]
 
 
 def test_detail_json_reserve_not_met_and_unknown_enum():

@@ -171,6 +171,18 @@ def test_cab_detail_json_sold_2022_without_sale_amount():
     assert (d["exterior_color"], d["interior_color"], d["location"]) == ("Brilliant Silver Metallic", "Charcoal/Silver", "Portland, OR 97209")
 
 
+def test_cab_detail_json_images_are_the_cars_photos_not_the_paperwork():
+    """The response's photos come in groups; the listing's images are the car's (exterior, interior,
+    mechanical, other) in that order, not the handful of document scans in `docs`."""
+    rel = "carsandbids/cab_api_v2_auction_9ANj0Jzv_sold.json"
+    photos = json.loads((CORPUS / rel).read_text())["listing"]["photos"]
+    d = parsed(CAB, rel)
+    cars = [p["link"] for group in ("exterior", "interior", "mechanical", "other") for p in photos.get(group) or []]
+    assert len(d["images"]) == len(dict.fromkeys(cars)) > len(photos["docs"])
+    assert d["images"][0].endswith(photos["exterior"][0]["link"])
+    assert not any(img.endswith(p["link"]) for img in d["images"] for p in photos["docs"])
+
+
 def test_cab_list_new():
     d = parsed(CAB, "carsandbids/cab_api_v2_auctions_list_status-new.json")
     assert d["kind"] == "index" and d["total_items"] == 92 and len(d["items"]) == 92

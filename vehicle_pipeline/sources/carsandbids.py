@@ -49,6 +49,7 @@ _VOLATILE = re.compile(r"^(timestamp|signature|utm_.*|fbclid|gclid)$")
 
 # Enum values confirmed against the HTML quick facts of the same cars (SELECTORS.md §2b). Anything
 # else is unknown and stays None rather than a guess.
+PHOTO_GROUPS = ("exterior", "interior", "mechanical", "other")  # a detail response's photo groups
 TRANSMISSIONS = {1: "Automatic", 2: "Manual"}
 DRIVE_TRAINS = {2: "Rear-wheel drive", 3: "4WD/AWD"}
 BODY_STYLES = {1: "Coupe", 4: "Sedan", 8: "Wagon"}
@@ -273,12 +274,16 @@ def _parse_detail(obj: dict, url: str | None, page: str) -> VehicleListing:
     seller = _str(obj["seller"].get("username")) if isinstance(obj.get("seller"), dict) else None
     images = []
     photos = listing.get("photos")
-    if isinstance(photos, dict) and isinstance(photos.get("docs"), list):
+    if isinstance(photos, dict):
         host = photos.get("base_url") if isinstance(photos.get("base_url"), str) else "media.carsandbids.com"
         prefix = host.rstrip("/") if "://" in host else f"https://{host.strip('/')}"
-        for doc in photos["docs"]:
-            if isinstance(doc, dict) and isinstance(doc.get("link"), str):
-                images.append(f"{prefix}/{doc['link'].lstrip('/')}")
+        # The car's photos in the gallery's order. `docs` are scans of paperwork (title, records, window
+        # sticker), not pictures of the vehicle.
+        for group in PHOTO_GROUPS:
+            for photo in photos.get(group) if isinstance(photos.get(group), list) else ():
+                if isinstance(photo, dict) and isinstance(photo.get("link"), str):
+                    images.append(f"{prefix}/{photo['link'].lstrip('/')}")
+        images = list(dict.fromkeys(images))
     no_reserve = obj.get("no_reserve") if isinstance(obj.get("no_reserve"), bool) else None
     return VehicleListing(
         source=NAME,

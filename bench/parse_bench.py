@@ -189,17 +189,17 @@ def rates(full, data: bytes, seconds: float) -> tuple[float, float]:
     best_f = best_b = 0.0
     spent_f = spent_b = 0.0
     rounds = 0
-    while spent_f < seconds or spent_b < seconds or rounds < 3:
+    def batch(fn, n: int) -> float:
         t0 = time.perf_counter()
-        for _ in range(nf):
-            full(data)
-        dt = time.perf_counter() - t0
+        for _ in range(n):
+            fn(data)
+        return time.perf_counter() - t0
+
+    while spent_f < seconds or spent_b < seconds or rounds < 3:
+        dt = batch(full, nf)
         spent_f += dt
         best_f = max(best_f, nf / dt)
-        t0 = time.perf_counter()
-        for _ in range(nb):
-            bare(data)
-        dt = time.perf_counter() - t0
+        dt = batch(bare, nb)
         spent_b += dt
         best_b = max(best_b, nb / dt)
         rounds += 1

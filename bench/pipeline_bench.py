@@ -77,7 +77,7 @@ from vehicle_pipeline.defs.assets.listings import (  # noqa: E402
 )
 from vehicle_pipeline.defs.assets.profiles import auction_outcomes, vehicle_profiles  # noqa: E402
 from vehicle_pipeline.defs.checks import all_checks  # noqa: E402
-from vehicle_pipeline.ingest.drain import page_workers  # noqa: E402
+from vehicle_pipeline.ingest.drain import PAGE_WORKERS, page_workers  # noqa: E402
 from vehicle_pipeline.defs.partitions import CRAIGSLIST_METROS, dealers as dealers_partitions  # noqa: E402
 from vehicle_pipeline.defs.resources import (  # noqa: E402
     PipelineSettingsResource,
@@ -412,7 +412,7 @@ def parse_only(truth: dict) -> dict:
     seconds = time.perf_counter() - started
     # The same parses on the drains' page workers (threads: lexbor releases the GIL while it builds a tree).
     with page_workers() as workers:
-        threads = workers._max_workers
+        threads = PAGE_WORKERS
         list(workers.map(lambda p: None, range(threads)))  # start the threads outside the timing
         started = time.perf_counter()
         list(workers.map(lambda p: _parse_quietly(modules[p[0]], p[2], p[1]), pages))

@@ -86,11 +86,14 @@ def drain(ingest, queue_name: str, handle_batch: Callable[[list[ClaimedItem]], N
     return report
 
 
+PAGE_WORKERS = min(4, os.cpu_count() or 2)
+
+
 def page_workers() -> ThreadPoolExecutor:
     """Threads for the per-page CPU work of a drain: parsing, hashing, compressing and decompressing pages.
     lexbor's parse, zstd and hashlib release the GIL, and they are most of that work on a real-sized page,
     so pages are worked on with every core while the main thread fetches and writes."""
-    return ThreadPoolExecutor(min(4, os.cpu_count() or 2), thread_name_prefix="page-work")
+    return ThreadPoolExecutor(PAGE_WORKERS, thread_name_prefix="page-work")
 
 
 def write_batch(ingest, entries: list, write: Callable[[object, list], list]) -> list:

@@ -643,13 +643,19 @@ def challenge_marker(text: str) -> str | None:
         m = _CHALLENGE.search(head)
         return m.group(1) if m else None
     low = head.lower()  # one character per character: positions in `low` are positions in `head`
+    best, size = _first_marker(low, _CHALLENGE_LOWER)
+    return head[best : best + size] if best >= 0 else None
+
+
+def _first_marker(low, markers) -> tuple[int, int]:
+    """Position and length of whichever of `markers` occurs first in `low` (str or bytes); (-1, 0) if none."""
     best = -1
     size = 0
-    for marker in _CHALLENGE_LOWER:
+    for marker in markers:
         pos = low.find(marker)
         if pos >= 0 and (best < 0 or pos < best):
             best, size = pos, len(marker)
-    return head[best : best + size] if best >= 0 else None
+    return best, size
 
 
 _CHALLENGE_BYTES = tuple(marker.encode("ascii") for marker in _CHALLENGE_LOWER)
@@ -665,12 +671,7 @@ def page_challenge(head: str, body: bytes | str) -> str | None:
     if isinstance(body, str) or head.isascii() or any(c in head for c in _CASEFOLD_ODD):
         return challenge_marker(head)
     low = body[: len(head.encode("utf-8"))].lower()
-    best = -1
-    size = 0
-    for marker in _CHALLENGE_BYTES:
-        pos = low.find(marker)
-        if pos >= 0 and (best < 0 or pos < best):
-            best, size = pos, len(marker)
+    best, size = _first_marker(low, _CHALLENGE_BYTES)
     return body[best : best + size].decode("ascii") if best >= 0 else None
 
 

@@ -80,6 +80,30 @@ class Comment:
             "currency": self.currency,
         }
 
+    def to_record(self) -> dict:
+        return {"external_id": self.external_id, "kind": str(self.kind), "author": self.author,
+                "posted_at": _iso_exact(self.posted_at), "text": self.text, "amount": self.amount,
+                "currency": self.currency}
+
+    @classmethod
+    def from_record(cls, record: dict) -> Comment:
+        return cls(external_id=record["external_id"], kind=CommentKind(record["kind"]), author=record["author"],
+                   posted_at=_from_iso(record["posted_at"]), text=record["text"], amount=record["amount"],
+                   currency=record["currency"])
+
+
+def _iso_exact(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _from_iso(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"naive time {value!r} in a record; records hold UTC")
+    return parsed
+
 
 @dataclass
 class ListingRef:
@@ -210,6 +234,38 @@ class VehicleListing:
         if deep:
             out["comments"] = [c.to_contract() for c in (self.comments or [])]
         return out
+
+    def to_record(self) -> dict:
+        """Every field as plain JSON values, losing nothing (unlike the contract, which rounds times and leaves
+        out the evidence): how the one parse of an auction page travels on its deep-extraction queue item to
+        the step that stores its outcome. `from_record` reads it back."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, datetime):
+                value = _iso_exact(value)
+            elif isinstance(value, StrEnum):
+                value = str(value)
+            elif f.name == "comments":
+                value = None if value is None else [c.to_record() for c in value]
+            elif isinstance(value, list):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_record(cls, record: dict) -> VehicleListing:
+        """The listing `to_record` wrote; a record that is not one raises (KeyError, TypeError, ValueError)."""
+        values = {f.name: record[f.name] for f in dataclasses.fields(cls)}
+        values["ended_at"] = _from_iso(values["ended_at"])
+        for name, kind in (("outcome", Outcome), ("vin_state", VinState)):
+            if values[name] is not None:
+                values[name] = kind(values[name])
+        if values["comments"] is not None:
+            values["comments"] = [Comment.from_record(c) for c in values["comments"]]
+        if not isinstance(values["images"], list):
+            raise TypeError("images must be a list")
+        return cls(**values)
 
 
 class SellerKind(StrEnum):

@@ -107,6 +107,7 @@ def test_full_pass_matches_the_truth(db_url, db, sample_site, truth):
     assert profiles["dead"] == 0 and profiles["retried"] == 0 and profiles["done"] == len(truth["listings"])
     outcomes = _materialize([auction_outcomes, *all_checks], resources, instance=instance)
     assert all(e.passed for e in outcomes.get_asset_check_evaluations())
+    assert _meta(outcomes)["reparsed"] == 0, "every auction page was parsed once, by its import"
     with db.connection() as conn:
         rows = {r[0]: r for r in conn.execute(
             """SELECT l.url, l.parsed, l.vehicle_id, e.outcome, e.sale_price, e.high_bid, e.bid_count,

@@ -96,9 +96,11 @@ def _read_page(ingest: Ingest, item: ClaimedItem, result: FetchResult) -> tuple[
 
 
 def _parse(ingest: Ingest, item: ClaimedItem, result: FetchResult) -> VehicleListing | str:
-    """The listing a page holds, or why it holds none."""
+    """The listing a page holds, or why it holds none. An auction page is parsed deep here, once: its deep
+    extraction item carries the result (a second parse of a 400 KB page would cost as much as the first)."""
+    module = ingest.module(item.source)
     try:
-        parsed = ingest.module(item.source).parse(result.content, url=result.final_url)
+        parsed = module.parse(result.content, url=result.final_url, deep=module.is_auction)
     except ParseError as exc:
         return f"parse error: {exc}"
     if not isinstance(parsed, VehicleListing):
@@ -126,7 +128,7 @@ def _store_pages(ingest: Ingest, pages: list, report: DrainReport) -> list[tuple
     results = write_batch(ingest, pages, lambda conn, entries: _write_pages(ingest, conn, entries))
     completed: list[tuple[ClaimedItem, dict]] = []
     follow_ups: list[tuple[ClaimedItem, list[NewItem]]] = []
-    for (item, row, _, parsed, _), stored in zip(pages, results):
+    for (item, row, _, parsed, packed), stored in zip(pages, results):
         if isinstance(stored, Exception):
             fail_item(ingest, item, f"{type(stored).__name__}: {stored}", report)
             continue
@@ -138,7 +140,7 @@ def _store_pages(ingest: Ingest, pages: list, report: DrainReport) -> list[tuple
             report.vehicles_new += 1
         else:
             report.vehicles_updated += 1
-        mine = _follow_ups(ingest, item, row[0], parsed)
+        mine = _follow_ups(ingest, item, row[0], parsed, packed.sha256)
         if mine:
             follow_ups.append((item, mine))
         completed.append((item, {"result": "stored", "vehicle_id": stored.vehicle_id,
@@ -148,13 +150,17 @@ def _store_pages(ingest: Ingest, pages: list, report: DrainReport) -> list[tuple
     return completed
 
 
-def _follow_ups(ingest: Ingest, item: ClaimedItem, listing_id: int, parsed: VehicleListing) -> list[NewItem]:
+def _follow_ups(ingest: Ingest, item: ClaimedItem, listing_id: int, parsed: VehicleListing,
+                snapshot: bytes) -> list[NewItem]:
     mine = []
     if parsed.images and ingest.settings.fast_mode:
         mine.append(NewItem("image_fetch", item.source, f"images:{listing_id}", {"listing_id": listing_id},
                             priority=50))
     if parsed.is_auction:
-        mine.append(NewItem("deep_extraction", item.source, f"deep:{listing_id}", {"listing_id": listing_id},
+        # The page's deep parse rides along, tied to its snapshot: extraction stores it as it is while that
+        # snapshot is still the listing's latest, and parses the latest snapshot otherwise.
+        mine.append(NewItem("deep_extraction", item.source, f"deep:{listing_id}",
+                            {"listing_id": listing_id, "snapshot": snapshot.hex(), "parsed": parsed.to_record()},
                             priority=item.priority))
     return mine
 

@@ -1,7 +1,10 @@
 """Draining the deep-extraction queue: auction outcomes, prices, counts, and BaT comments and bids.
 
-Extraction re-parses the page snapshot the import stored (no second fetch); it fetches only when there is
-no snapshot, or when the item asks for a fresh copy (`refetch`, used by repairs of stale records).
+The import parses an auction page once, deep, and its item carries that parse with the snapshot it is of:
+while that snapshot is still the listing's latest, extraction stores the carried parse as it is. Otherwise
+(a newer page since, a repair, a parser fix to replay) it re-parses the latest stored snapshot (no second
+fetch); it fetches only when there is no snapshot, or when the item asks for a fresh copy (`refetch`, used
+by repairs of stale records).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class OutcomeReport(DrainReport):
     events_unchanged: int = 0
     comments_new: int = 0
     fetched: int = 0
+    reparsed: int = 0  # stored pages parsed again: the item carried no parse of the listing's latest page
 
 
 def drain_outcomes(ingest: Ingest, *, time_budget: float | None = None, batch_size: int | None = None,
@@ -52,20 +56,46 @@ def _deep_parse_snapshot(ingest: Ingest, source: str, url: str, compression: str
     return _deep_parse(ingest, source, url, snapshot_body(compression, stored))
 
 
+def _carried_parse(item: ClaimedItem) -> tuple[bytes, VehicleListing] | None:
+    """The deep parse the item carries (the import parsed the page once, deep) and the snapshot it is of; None
+    when it carries none, or one that does not read back (that page is parsed again, never trusted half-way)."""
+    if item.payload.get("refetch") or not isinstance(item.payload.get("parsed"), dict):
+        return None
+    try:
+        return bytes.fromhex(item.payload["snapshot"]), VehicleListing.from_record(item.payload["parsed"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _listings_and_pages(ingest: Ingest, items: list[ClaimedItem],
+                        carried: dict[int, tuple[bytes, VehicleListing]]) -> dict[int, tuple]:
+    """The batch's listings and their latest stored pages in one round trip (not two per item). A snapshot's
+    body is read only when it will be parsed: not when the items carry the parse of that very snapshot."""
+    shas: dict[int, bytes | None] = {}
+    for item in items:
+        listing_id = payload_listing_id(item)
+        if listing_id is not None:
+            sha = carried[item.id][0] if item.id in carried else None
+            shas[listing_id] = sha if shas.get(listing_id, sha) == sha else None
+    if not shas:
+        return {}
+    ids = sorted(shas)
+    with ingest.db.connection() as conn:
+        return {r[0]: r for r in conn.execute(
+            """SELECT l.id, l.url, l.vehicle_id, l.last_snapshot, s.url, s.compression,
+                      CASE WHEN l.last_snapshot IS DISTINCT FROM t.carried THEN s.body END
+               FROM unnest(%s::bigint[], %s::bytea[]) AS t(id, carried)
+               JOIN listings l ON l.id = t.id
+               LEFT JOIN page_snapshots s ON s.sha256 = l.last_snapshot""",
+            (ids, [shas[i] for i in ids]))}
+
+
 def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeReport, workers: ThreadPoolExecutor) -> None:
     pages: dict[int, tuple[Future, str, bytes]] = {}  # item id → (its deep parse, url, snapshot sha)
     rows = {}
     to_fetch = []
-    # The batch's listings and their stored pages in one round trip (not two per item).
-    ids = sorted({i for i in (payload_listing_id(item) for item in items) if i is not None})
-    found: dict[int, tuple] = {}
-    if ids:
-        with ingest.db.connection() as conn:
-            for r in conn.execute(
-                    """SELECT l.id, l.url, l.vehicle_id, l.last_snapshot, s.url, s.compression, s.body
-                       FROM listings l LEFT JOIN page_snapshots s ON s.sha256 = l.last_snapshot
-                       WHERE l.id = ANY(%s::bigint[])""", (ids,)):
-                found[r[0]] = r
+    carried = {item.id: c for item in items if (c := _carried_parse(item)) is not None}
+    found = _listings_and_pages(ingest, items, carried)
     for item in items:
         full = found.get(payload_listing_id(item))
         row = full[:4] if full is not None else None
@@ -73,8 +103,14 @@ def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeRepo
         if row is None:
             continue
         if row[3] is not None and full[4] is not None and not item.payload.get("refetch"):
-            pages[item.id] = (workers.submit(_deep_parse_snapshot, ingest, item.source, full[4], full[5], full[6]),
-                              full[4], bytes(row[3]))
+            sha = bytes(row[3])
+            if full[6] is None and carried.get(item.id, (None,))[0] == sha:
+                work = Future()
+                work.set_result(carried[item.id][1])
+            else:
+                report.reparsed += 1
+                work = workers.submit(_deep_parse_snapshot, ingest, item.source, full[4], full[5], full[6])
+            pages[item.id] = (work, full[4], sha)
         else:
             to_fetch.append(FetchRequest(row[1], source=item.source, tag=item))
     by_id = {item.id: item for item in items}

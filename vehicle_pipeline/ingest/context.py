@@ -35,6 +35,7 @@ class IngestSettings:
     craigslist_metros: tuple[str, ...] = ("sacramento", "seattle", "sfbay", "vancouver")
     batch_size: int = 50
     time_budget_seconds: float = 240.0
+    drain_lanes: int = 2  # batches a drain run works on at once (see ingest.drain.drain)
     max_index_pages: int = 50
     fast_mode: bool = False  # skip image rows now; queue them as image_fetch work for later
     lease_seconds: float = 900.0

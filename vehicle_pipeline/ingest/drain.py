@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -41,6 +41,15 @@ class StepReport:
         if len(self.errors) < MAX_ERRORS_KEPT:
             self.errors.append(error)
 
+    def add(self, other: StepReport) -> None:
+        """Fold in the counts of a report of the same kind (a drain lane's)."""
+        for f in fields(self):
+            if f.name == "errors":
+                for error in other.errors:
+                    self.note(error)
+            elif f.name != "seconds":
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
 
 @dataclass
 class DrainReport(StepReport):
@@ -69,19 +78,35 @@ def payload_listing_id(item: ClaimedItem) -> int | None:
         return None
 
 
-def drain(ingest, queue_name: str, handle_batch: Callable[[list[ClaimedItem]], None], report: DrainReport, *,
-          time_budget: float | None = None, batch_size: int | None = None,
-          sources: list[str] | None = None) -> DrainReport:
+def drain(ingest, queue_name: str, handle_batch: Callable[[list[ClaimedItem], DrainReport], None],
+          report: DrainReport, *, time_budget: float | None = None, batch_size: int | None = None,
+          sources: list[str] | None = None, lanes: int | None = None) -> DrainReport:
+    """Claim and handle batches until the budget is spent or the queue is empty, in `lanes` loops at once
+    (default: the settings' `drain_lanes`). A batch goes through fetching, parsing and a database write in
+    turn, each leaving some core or connection idle; lanes overlap those phases. Each lane claims its own
+    batches, as separate workers would, so the queue's claims keep them apart."""
     budget = ingest.settings.time_budget_seconds if time_budget is None else time_budget
     batch_size = batch_size or ingest.settings.batch_size
+    lanes = max(1, lanes or ingest.settings.drain_lanes)
     started = time.monotonic()
-    while time.monotonic() - started < budget:
-        items = ingest.queue.claim(queue_name, batch_size, sources=sources)
-        if not items:
-            break
-        report.batches += 1
-        report.claimed += len(items)
-        handle_batch(items)
+
+    def lane(lane_report: DrainReport) -> DrainReport:
+        while time.monotonic() - started < budget:
+            items = ingest.queue.claim(queue_name, batch_size, sources=sources)
+            if not items:
+                break
+            lane_report.batches += 1
+            lane_report.claimed += len(items)
+            handle_batch(items, lane_report)
+        return lane_report
+
+    if lanes == 1:
+        lane(report)
+    else:
+        with ThreadPoolExecutor(lanes, thread_name_prefix=f"drain-{queue_name}") as pool:
+            running = [pool.submit(lane, type(report)()) for _ in range(lanes)]
+            for work in running:
+                report.add(work.result())
     report.seconds = round(time.monotonic() - started, 3)
     return report
 

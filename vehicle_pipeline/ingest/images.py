@@ -15,7 +15,7 @@ from vehicle_pipeline.store.records import load_snapshot, save_images_many
 
 def drain_images(ingest: Ingest, *, time_budget: float | None = None, batch_size: int | None = None) -> DrainReport:
     report = DrainReport()
-    return drain(ingest, "image_fetch", lambda items: _images_batch(ingest, items, report), report,
+    return drain(ingest, "image_fetch", lambda items, lane: _images_batch(ingest, items, lane), report,
                  time_budget=time_budget, batch_size=batch_size)
 
 

@@ -47,7 +47,7 @@ def drain_imports(ingest: Ingest, *, time_budget: float | None = None, batch_siz
                   sources: list[str] | None = None) -> DrainReport:
     report = DrainReport()
     with page_workers() as workers:
-        return drain(ingest, "listing_import", lambda items: _import_batch(ingest, items, report, workers), report,
+        return drain(ingest, "listing_import", lambda items, lane: _import_batch(ingest, items, lane, workers), report,
                      time_budget=time_budget, batch_size=batch_size, sources=sources)
 
 

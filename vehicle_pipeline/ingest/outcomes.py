@@ -42,7 +42,7 @@ def drain_outcomes(ingest: Ingest, *, time_budget: float | None = None, batch_si
                    sources: list[str] | None = None) -> OutcomeReport:
     report = OutcomeReport()
     with page_workers() as workers:
-        return drain(ingest, "deep_extraction", lambda items: _extract_batch(ingest, items, report, workers),
+        return drain(ingest, "deep_extraction", lambda items, lane: _extract_batch(ingest, items, lane, workers),
                      report, time_budget=time_budget, batch_size=batch_size, sources=sources)
 
 

@@ -203,7 +203,7 @@ _CLAIM_SOURCES_SQL = _claim_sql("\n          AND source = ANY (%(sources)s::text
 
 _ENQUEUE_SQL = """
 WITH incoming AS (
-    SELECT * FROM unnest(%(queues)s::text[], %(sources)s::text[], %(keys)s::text[], %(payloads)s::jsonb[],
+    SELECT * FROM unnest(%(queues)s::text[], %(sources)s::text[], %(keys)s::text[], %(payloads)b::jsonb[],
                          %(priorities)s::int[], %(max_attempts)s::int[])
         AS t(queue, source, dedupe_key, payload, priority, max_attempts)
 )
@@ -244,7 +244,7 @@ RETURNING w.id
 _COMPLETE_WITH_RESULTS_SQL = """
 UPDATE work_items w
 SET """ + _COMPLETE_SET + """, result = t.result
-FROM unnest(%s::bigint[], %s::uuid[], %s::jsonb[]) AS t(id, token, result)
+FROM unnest(%s::bigint[], %s::uuid[], %b::jsonb[]) AS t(id, token, result)
 WHERE w.id = t.id AND w.claim_token = t.token AND w.state = 'running'
 RETURNING w.id
 """

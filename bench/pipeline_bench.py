@@ -117,10 +117,11 @@ def peak_rss_mb() -> float:
 class SiteProcess:
     """`vehicle-pipeline sample-site --port 0` in a child process; its first stdout line is the base URL."""
 
-    def __init__(self, listings: int, seed: int):
+    def __init__(self, listings: int, seed: int, cache_pages: bool):
         exe = Path(sys.executable).with_name("vehicle-pipeline")
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "vehicle_pipeline.cli"]
         self.cmd = cmd + ["sample-site", "--port", "0", "--listings", str(listings), "--seed", str(seed)]
+        self.cmd += ["--cache-pages"] if cache_pages else []
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
@@ -164,10 +165,10 @@ def process_cpu_seconds(pid: int | None) -> float:
 
 
 class InProcessSite:
-    def __init__(self, listings: int, seed: int):
+    def __init__(self, listings: int, seed: int, cache_pages: bool):
         from vehicle_pipeline.sample_site.server import SampleSite
 
-        self.site = SampleSite(seed=seed, listings=listings)
+        self.site = SampleSite(seed=seed, listings=listings, cache_pages=cache_pages)
         self.url = ""
 
     pid = None
@@ -388,6 +389,16 @@ def _parse_quietly(module, body: bytes, url: str) -> None:
         pass
 
 
+def warm_site(truth: dict) -> float:
+    """Have the site render every listing page once (bodies dropped), so the timed window serves them from
+    its memory as a real site's CDN would; returns the seconds it took."""
+    started = time.perf_counter()
+    with httpx.Client(timeout=60) as client:
+        for listing in truth["listings"]:
+            client.get(listing["fetch_url"]).raise_for_status()
+    return time.perf_counter() - started
+
+
 def parse_only(truth: dict) -> dict:
     pages = []
     fetch_started = time.perf_counter()
@@ -442,7 +453,10 @@ def build_report(r: dict) -> str:
     lines.append(f"- sample site: seed {r['seed']}, {r['site_listings']} generated listings, **{n:,} visible in "
                  f"/_truth** ({', '.join(f'{k} {v}' for k, v in sorted(r['by_source'].items()))}), "
                  f"{'in a child process (RSS below is the pipeline alone)' if not r['in_process_site'] else 'in this process'}; "
-                 f"pacing off on loopback, batch size {r['batch_size']}, drain budget {DRAIN_BUDGET:.0f} s; "
+                 + ("listing pages rendered as requested, on the same cores; "
+                    if r["render_pages"] else "listing pages rendered once before the timed window and served from "
+                    "the site's memory (a real site's CDN does that part; index pages render as requested); ")
+                 + f"pacing off on loopback, batch size {r['batch_size']}, drain budget {DRAIN_BUDGET:.0f} s; "
                  + (f"each drain as {r['drain_processes']} concurrent runs in processes of their own over sources "
                     f"split by pending work (CPU and peak RSS below: the largest process's peak, all processes' CPU)"
                     if r["drain_processes"] > 1 else "each drain one run in this process"))
@@ -466,7 +480,7 @@ def build_report(r: dict) -> str:
                  f"({r['cpu'] / r['wall'] * 100:.0f}% of one core); 1-min load average {r['load'][0]:.1f} → "
                  f"{r['load'][1]:.1f} | |")
     if r["site_cpu"] == r["site_cpu"]:  # not NaN: the site ran in a child process
-        lines.append(f"| CPU seconds of the sample-site process in the same window (rendering pages) | "
+        lines.append(f"| CPU seconds of the sample-site process in the same window (serving pages) | "
                      f"{r['site_cpu']:.1f} s ({r['site_cpu'] / r['wall'] * 100:.0f}% of one core) | |")
     lines.append(f"| peak RSS of the pipeline process (ru_maxrss, before the parse-only phase) | **{rss:.0f} MB** | "
                  f"< 1024 MB |")
@@ -542,6 +556,9 @@ def main() -> int:
     p.add_argument("--batch-size", type=int, default=None, help="drain batch size (default: the settings' 50)")
     p.add_argument("--max-index-pages", type=int, default=100_000)
     p.add_argument("--in-process-site", action="store_true", help="run the sample site in this process")
+    p.add_argument("--render-pages", action="store_true",
+                   help="have the site render every page as it is requested, on the pipeline's cores (default: "
+                        "each listing page rendered once before the timed window and served from memory)")
     p.add_argument("--profile", action="store_true", help="cProfile the drain runs (slower; implies --no-write)")
     p.add_argument("--profile-top", type=int, default=30)
     p.add_argument("--notes", type=Path, default=None, help="a file whose text is appended to the section")
@@ -557,12 +574,14 @@ def main() -> int:
     with bench_database("pbench", embedded=args.embedded) as bench_db:
         server_url, dbname, db_url = bench_db.server_url, bench_db.name, bench_db.url
         pg_version, server_label = bench_db.pg_version, bench_db.label
-        with site_cls(args.listings, args.seed) as site:
+        with site_cls(args.listings, args.seed, not args.render_pages) as site:
             t = time.perf_counter()
             truth = httpx.get(site.url + "/_truth", timeout=600).json()
             print(f"sample site {site.url}: {len(truth['listings']):,} visible listings "
                   f"(truth in {time.perf_counter() - t:.1f} s); database {dbname} on {server_label}", flush=True)
             n = len(truth["listings"])
+            if not args.render_pages:
+                print(f"sample site rendered every listing page in {warm_site(truth):.1f} s (not timed)", flush=True)
             time.sleep(1.0)
             stats0, tables0 = db_stats(server_url, dbname), table_stats(db_url)
             load0, cpu0, site_cpu0 = os.getloadavg()[0], cpu_seconds(), process_cpu_seconds(site.pid)
@@ -601,6 +620,7 @@ def main() -> int:
         "db_delta": {k: stats1[k] - stats0[k] for k in stats0}, "tables": tables, "parse": parse,
         "guard": {"ok": guard_ok, "profiles": profiles, "dead": dead, "events": events, "auctions": auctions},
         "notes": args.notes.read_text() if args.notes else "", "drain_processes": args.drain_processes,
+        "render_pages": args.render_pages,
     }
     text = build_report(results)
     print("\n" + text)

@@ -170,7 +170,7 @@ def cmd_sample_site(args: argparse.Namespace) -> int:
         raise CommandError("sample-site: --listings must be >= 0", 2)
     try:
         serve_forever(port=args.port, listings=args.listings, seed=args.seed, faults=args.faults, clock=args.clock,
-                      extra_ports=args.extra_ports)
+                      extra_ports=args.extra_ports, cache_pages=args.cache_pages)
     except FaultSpecError as exc:
         raise CommandError(f"sample-site: {exc}", 2) from None
     except OSError as exc:  # binding the port is the only OSError that reaches here
@@ -358,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faults", default=None, help="fault spec, e.g. 'bat:429:rate=0.3:retry_after=5,mecum:slow:seconds=1'")
     p.add_argument("--clock", type=int, default=None, help="the site's clock as a UTC epoch (default 2026-11-01T00:00Z)")
     p.add_argument("--extra-ports", type=int, default=0, help="also serve the same site on this many more ports")
+    p.add_argument("--cache-pages", action="store_true",
+                   help="render each page once and serve it again as it is until the clock moves (benchmarks)")
     p.set_defaults(func=cmd_sample_site)
     return parser
 

@@ -651,3 +651,33 @@ def test_cli_rejects_bad_fault_spec():
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["error: sample-site: fault 'bat:slow:mb=3': slow takes no parameter 'mb' "
                                                 "(allowed: attempts, burst, every, on, rate, seconds)"]
+
+
+def test_cached_pages_are_the_rendered_pages_and_move_with_the_clock():
+    """`cache_pages` (benchmarks) serves a page rendered once, byte for byte what rendering it gives, until the
+    clock moves; faults still apply to cached pages."""
+    plain, cached = SampleSite(seed=3, listings=30).start(), SampleSite(seed=3, listings=30, cache_pages=True).start()
+    try:
+        truth = httpx.get(plain.base_url + "/_truth").json()
+        urls = [l["fetch_url"].removeprefix(plain.base_url) for l in truth["listings"]][:12]
+        urls += ["/bat/auctions/", "/carsandbids/v2/autos/auctions?status=closed&limit=50"]
+        for _ in range(2):
+            for path in urls:
+                a, b = httpx.get(plain.base_url + path), httpx.get(cached.base_url + path)
+                assert (a.status_code, a.content.replace(plain.base_url.encode(), b"")) == \
+                       (b.status_code, b.content.replace(cached.base_url.encode(), b"")), path
+        live = next(l for l in truth["listings"] if l.get("outcome") == "live")
+        path = live["fetch_url"].removeprefix(plain.base_url)
+        before = httpx.get(cached.base_url + path).content
+        for site in (plain, cached):
+            site.advance(30 * 86400)  # long past its end: the auction has closed
+        after = httpx.get(cached.base_url + path).content
+        assert after != before
+        assert after.replace(cached.base_url.encode(), b"") == \
+               httpx.get(plain.base_url + path).content.replace(plain.base_url.encode(), b"")
+        bat_page = next(u for u in urls if u.startswith("/bat/listing/"))
+        cached.set_faults("bat:gone:code=410")
+        assert httpx.get(cached.base_url + bat_page).status_code == 410
+    finally:
+        plain.stop()
+        cached.stop()

@@ -225,8 +225,12 @@ class SampleSite:
     """The sample site on 127.0.0.1 (one or more ports), deterministic for a seed."""
 
     def __init__(self, seed: int = 7, listings: int = 60, clock: int | None = None, faults: str | None = None,
-                 host: str = "127.0.0.1", port: int = 0, extra_ports: int = 0, world: World | None = None):
+                 host: str = "127.0.0.1", port: int = 0, extra_ports: int = 0, world: World | None = None,
+                 cache_pages: bool = False):
         self.seed = seed
+        # With `cache_pages`, a page is rendered once per clock and served again as it is, as a real site's
+        # CDN would: a benchmark then measures the pipeline, not this stand-in's rendering on the same cores.
+        self._page_cache: dict[tuple, Rendered | None] | None = {} if cache_pages else None
         self.world = world if world is not None else build_world(seed, listings, clock)
         self.host = host
         self._port = port
@@ -571,7 +575,12 @@ class SampleSite:
             time.sleep(fault.seconds)
         mode = plan.markup_mode(source, dealer)
         variant = {source: "changed"} if mode == "legacy" else {}
-        rendered = self._render(mod, source, rest, query, state, snap, self.context(base, clock, variant))
+        cache_key = (base, clock, mode, key)
+        rendered = self._page_cache.get(cache_key) if self._page_cache is not None else None
+        if rendered is None:
+            rendered = self._render(mod, source, rest, query, state, snap, self.context(base, clock, variant))
+            if self._page_cache is not None:
+                self._page_cache[cache_key] = rendered
         if rendered is None:
             return h.reply(404, _html("Not Found", f"no {source} page at {rest}"), "text/html; charset=utf-8")
         body = rendered.body
@@ -701,12 +710,13 @@ class SampleSite:
 
 
 def serve_forever(port: int = 8765, listings: int = 60, seed: int = 7, faults: str | None = None,
-                  clock: int | None = None, host: str = "127.0.0.1", extra_ports: int = 0, out=None) -> None:
+                  clock: int | None = None, host: str = "127.0.0.1", extra_ports: int = 0, out=None,
+                  cache_pages: bool = False) -> None:
     """Run the site until SIGINT/SIGTERM. The first line on stdout is the base URL (so `--port 0` callers
     can read the bound port); then one `name url` line per source."""
     out = out or sys.stdout
     site = SampleSite(seed=seed, listings=listings, clock=clock, faults=faults, host=host, port=port,
-                      extra_ports=extra_ports)
+                      extra_ports=extra_ports, cache_pages=cache_pages)
     stop = threading.Event()
     # Set explicitly: a shell may have started us with these signals ignored.
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -418,6 +418,10 @@ def detect_challenge(status: int, headers: Mapping[str, str], body: bytes) -> st
         return "cloudflare"
     head = body[:_CHALLENGE_SCAN].lower()
     error = status >= 400
+    if not error and len(body) > _SMALL_PAGE:
+        # An ordinary-sized page with a 2xx, the common case: every interstitial marker but Incapsula's
+        # incident text needs an error status or a small page (the rules below), so that is all to look for.
+        return "incapsula" if any(m in head for m in _INC_STRONG) else None
     if not error and not any(token in head for token in _PRECHECK):
         return None  # the common case, an ordinary page: a handful of substring scans
     small = len(body) <= _SMALL_PAGE

@@ -152,3 +152,20 @@ def test_pace_draw_within_bounds():
     assert all(0.2 <= d <= 0.5 for d in draws)
     assert max(draws) - min(draws) > 0.1  # actually randomized
     assert Pace(0, 0).draw(rng) == 0
+
+
+@pytest.mark.parametrize("marker, vendor", [
+    (b"<p>Request unsuccessful. Incapsula incident ID: 123-456</p>", "incapsula"),
+    (b'<script src="https://ct.captcha-delivery.com/c.js"></script>', None),
+    (b'<div id="px-captcha"></div>', None),
+    (b"<title>Just a moment...</title><script>window._cf_chl_opt={}</script>", None),
+    (b'<script src="/_Incapsula_Resource?x=1"></script><iframe id="main-iframe"></iframe>', None),
+])
+def test_an_ordinary_sized_2xx_page_is_a_challenge_only_by_incapsulas_incident_text(marker, vendor):
+    """Interstitials are small: on a 2xx page of real size, only Incapsula's incident text marks a block
+    (the rest are script names ordinary pages carry). The same markers on a small page or an error do count."""
+    page = b"<html><body>" + b"<p>ordinary listing text</p>" * 4000 + marker + b"</body></html>"
+    assert len(page) > 64 * 1024
+    assert detect_challenge(200, {}, marker + page) == vendor
+    assert detect_challenge(403, {}, marker + page) is not None
+    assert detect_challenge(200, {}, b"<html><body>" + marker + b"</body></html>") is not None

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vehicle_pipeline import sources
+from vehicle_pipeline.sources import _pagekit
 from vehicle_pipeline.model import IndexPage, ParseError, SellerDirectoryPage, VehicleListing
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -225,3 +226,73 @@ def test_the_interstitials_are_still_refused_by_every_parser(source, vendor):
     with pytest.raises(ParseError) as err:
         sources.get(source).parse(CHALLENGES[vendor])
     assert "challenge" in err.value.missing
+
+
+# ---------------------------------------------------------------- one challenge check, after a failed parse
+# Every parser checks for a bot challenge only when a page fails to parse (`_pagekit.guarded`): a challenge page
+# never has a listing's or a list's structure, so it always fails there, and a page that parses pays nothing.
+
+# URLs the pipeline passes along with a page (the URL decides some parsers' page kind).
+_URLS = {
+    "bat": ["https://bringatrailer.com/listing/1990-x/", "https://bringatrailer.com/auctions/results/"],
+    "carsandbids": ["https://carsandbids.com/auctions/abc123/1990-x", "https://carsandbids.com/v2/autos/auctions/abc123"],
+    "mecum": ["https://www.mecum.com/lots/123/1990-x/", "https://www.mecum.com/1/indexes/mecum_lots"],
+    "broadarrow": ["https://www.broadarrowauctions.com/vehicles/am26_123/1990-x",
+                   "https://www.broadarrowauctions.com/vehicles/results", "https://www.broadarrowauctions.com/vehicles/available"],
+    "craigslist": ["https://sfbay.craigslist.org/sfc/cto/d/x/7955306228.html", "https://sfbay.craigslist.org/search/cto"],
+    "dealer": ["https://dealer.example/inventory/", "https://dealer.example/used/2010-x.htm"],
+    "classic": ["https://www.classic.com/dealers/", "https://www.classic.com/auction-houses/",
+                "https://www.classic.com/s/x-abc123/", "https://www.classic.com/veh/x/"],
+}
+
+
+def _sample_site_challenges() -> dict[str, bytes]:
+    from vehicle_pipeline.sample_site.faults import VENDORS, challenge_page
+
+    return {vendor: challenge_page(vendor)[2] for vendor in VENDORS}
+
+
+@pytest.mark.parametrize("source", existing_modules())
+@pytest.mark.parametrize("origin", ["fixture", "sample-site"])
+def test_every_parser_names_every_vendors_challenge_whatever_the_url(source, origin):
+    pages = CHALLENGES if origin == "fixture" else _sample_site_challenges()
+    for vendor, page in pages.items():
+        for url in [None, *_URLS[source]]:
+            for content in (page, page.decode("utf-8")):
+                with pytest.raises(ParseError) as err:
+                    sources.get(source).parse(content, url=url)
+                assert vendor in err.value.missing and "challenge" in err.value.missing, (vendor, url)
+                assert err.value.source == source
+
+
+# A real page after a passed Cloudflare challenge: the token of the challenge is in its head, and it is a page.
+_PASSED_CHALLENGE = b'<script>history.replaceState(null, null, "/?__cf_chl_rt_tk=abc.def-1793491200-0-gaNycGzNCqU")</script>'
+
+
+@pytest.mark.parametrize("source,fixture", _PROTECTED)
+def test_a_page_that_parses_is_not_refused_for_a_challenge_marker(source, fixture):
+    page = (FIXTURES / fixture).read_bytes()
+    marked = page.replace(b"</head>", _PASSED_CHALLENGE + b"</head>", 1)
+    assert _pagekit.challenge(marked) is not None
+    parse = sources.get(source).parse
+    assert repr(parse(marked)) == repr(parse(page))
+
+
+# pages whose head alone is no page of their source: dealer pages often carry the whole vehicle in JSON-LD in
+# their head, and a craigslist posting's head its posting JSON-LD, which makes a (non-vehicle) posting of it
+_HEAD_IS_NO_PAGE = ([(s, f) for s, f in _PROTECTED if s not in ("dealer", "craigslist")]
+                    + [("dealer", "dealer/srp_dealeron.html"), ("craigslist", "craigslist/legacy_search.html")])
+
+
+@pytest.mark.parametrize("source,fixture", _HEAD_IS_NO_PAGE)
+def test_a_page_that_fails_and_carries_a_challenge_marker_is_reported_as_the_challenge(source, fixture):
+    page = (FIXTURES / fixture).read_bytes()
+    # the head (with the marker) of the real page, its body cut away: no listing or list is left in it
+    head = page[: page.index(b"</head>")]
+    parse = sources.get(source).parse
+    with pytest.raises(ParseError) as plain:
+        parse(head + b"</head><body></body></html>")
+    assert "challenge" not in plain.value.missing
+    with pytest.raises(ParseError) as err:
+        parse(head + _PASSED_CHALLENGE + b"</head><body></body></html>")
+    assert "cloudflare" in err.value.missing and "cf_chl_" in err.value.missing

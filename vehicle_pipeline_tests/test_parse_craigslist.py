@@ -159,3 +159,30 @@ def test_corpus_sanitized_posting():
 def test_corpus_housing_posting_is_rejected():
     with pytest.raises(ParseError, match="not a vehicle posting"):
         craigslist.parse((CORPUS / "cl_seattle_posting_apa_7344465455_2021-07_NONCAR.html").read_bytes())
+
+
+def test_posting_json_ld_with_raw_control_characters_is_still_read():
+    """Some postings carry a raw tab or newline inside a JSON-LD string; json's strict=False reads them."""
+    html = (FIX / "posting_modern.html").read_text()
+    plain = craigslist.parse(html)
+    broken = html.replace('"name":"1987 Toyota Land Cruiser FJ60"', '"name":"1987 Toyota\tLand Cruiser FJ60"', 1)
+    assert broken != html
+    parsed = craigslist.parse(broken)
+    assert parsed.asking_price == plain.asking_price == 24500 and parsed.images == plain.images and plain.images
+    from vehicle_pipeline.sources import _pagekit as pk
+
+    assert craigslist._ld_posting(pk.Tree(broken))["name"] == "1987 Toyota\tLand Cruiser FJ60"
+
+
+def test_a_posting_of_another_category_is_unwanted_not_checked_for_a_challenge():
+    """A housing posting is a craigslist page the parser recognizes and refuses (UnwantedPage, a ParseError):
+    no challenge is looked for behind it, even when a passed challenge left its token in the page."""
+    from vehicle_pipeline.sources import _pagekit as pk
+
+    page = (FIX / "posting_housing.html").read_bytes()
+    token = b'<script>history.replaceState(null, null, "/?__cf_chl_rt_tk=abc")</script>'
+    marked = page.replace(b"</head>", token + b"</head>", 1) if b"</head>" in page else token + page
+    assert pk.challenge(marked) is not None
+    for content in (page, marked):
+        with pytest.raises(pk.UnwantedPage, match="not a vehicle posting"):
+            craigslist.parse(content)

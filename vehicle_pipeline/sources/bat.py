@@ -30,7 +30,6 @@ from vehicle_pipeline.model import (
 from vehicle_pipeline.sources._pagekit import html_tree
 from vehicle_pipeline.sources import _pagekit as pk
 from vehicle_pipeline.sources.fields import (
-    challenge_kind,
     clean_text,
     epoch_to_utc,
     normalize_vin,
@@ -108,7 +107,7 @@ def _with_page(url: str, page: int) -> str:
 # ---------------------------------------------------------------- entry point
 
 
-@pk.guarded(NAME)
+@pk.guarded(NAME, "BaT")
 def parse(content: bytes | str, url: str | None = None, deep: bool = False):
     data = content.encode("utf-8", "replace") if isinstance(content, str) else bytes(content or b"")
     page = url or "page"
@@ -130,9 +129,6 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False):
     cards = tree.css("a.listing-card")
     if cards:
         return _parse_cards(tree, cards, url, page)
-    vendor = challenge_kind(data)
-    if vendor:
-        raise ParseError(NAME, page, f"a {vendor} challenge page, not a BaT page")
     raise ParseError(NAME, page, "no BaT listing (.listing-available-info, table#listing-bid) or results data")
 
 
@@ -147,12 +143,33 @@ def _js_object(data: bytes, pos: int, page: str, what: str) -> dict:
         raise ParseError(NAME, page, f"{what}: no assignment")
     chunk = data[eq + 1 : end if end > eq else len(data)].decode("utf-8", "replace")
     try:
-        obj, _ = json.JSONDecoder().raw_decode(chunk.lstrip())
+        obj = _assigned_value(chunk)
     except ValueError:
         raise ParseError(NAME, page, f"{what}: truncated or invalid JSON") from None
     if not isinstance(obj, dict):
         raise ParseError(NAME, page, f"{what}: not a JSON object")
     return obj
+
+
+# WordPress (wp_localize_script) wraps each such script as `/* <![CDATA[ */ var X = {...}; /* ]]> */`.
+_CDATA_END = "/* ]]> */"
+
+
+def _assigned_value(chunk: str):
+    """The JSON value at the start of `chunk` (what follows a `var X =`), as `raw_decode(chunk.lstrip())`.
+
+    A script that is the assignment alone (`{...};`, whitespace and WordPress's closing CDATA comment) holds
+    exactly one JSON text, which the fast decoder reads whole; anything else after the value (more
+    statements, a cut page) goes to the raw decode, which reads the value and ignores the rest."""
+    body = chunk.strip()
+    if body.endswith(_CDATA_END):
+        body = body[: -len(_CDATA_END)].rstrip()
+    if body.endswith(";"):
+        try:
+            return pk.loads(body[:-1])
+        except ValueError:
+            pass
+    return json.JSONDecoder().raw_decode(chunk.lstrip())[0]
 
 
 _META_URL = re.compile(
@@ -258,8 +275,8 @@ def _parse_initial_data(data: bytes, pos: int, live: bool, url: str | None, page
 
 def _parse_listings_filter(data: bytes, url: str | None, page: str) -> IndexPage:
     try:
-        obj = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        obj = pk.loads(data)
+    except ValueError:  # UnicodeDecodeError is one
         raise ParseError(NAME, page, "invalid JSON") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("items"), list):
         raise ParseError(NAME, page, "JSON without the listings-filter 'items' list")
@@ -608,7 +625,7 @@ def _images(tree: LexborHTMLParser, node: LexborNode | None) -> list[str]:
     """From the first `[data-gallery-items]` (`node`), else og:image."""
     if node is not None:
         try:
-            items = json.loads(node.attributes.get("data-gallery-items") or "[]")
+            items = pk.loads(node.attributes.get("data-gallery-items") or "[]")
         except ValueError:
             items = []
         urls = []

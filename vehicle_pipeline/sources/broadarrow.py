@@ -92,9 +92,21 @@ def _amount(text: str | None) -> tuple[int, str] | None:
 _DIGIT = re.compile(r"\d")
 
 
+# The labels of most cards: what the general path below reads from them (a whole number in dollars, euros or
+# pounds; none of these words is a currency code, and no other symbol is there), without parse_money's search
+# for codes and symbols.
+_PLAIN_LABEL = re.compile(r"(Sold for|High Bid|Bid to|Current Bid) ([$€£])([1-9]\d{0,2}(?:,\d{3}){1,5}|[1-9]\d{0,17})")
+_PLAIN_OUTCOMES = {"Sold for": Outcome.SOLD, "High Bid": Outcome.BID_TO, "Bid to": Outcome.BID_TO,
+                   "Current Bid": Outcome.LIVE}
+_PLAIN_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP"}
+
+
 def classify_label(text: str | None):
     """(outcome, price, currency) from a price/result label such as "Sold for $1,234,000"."""
     t = clean_text(text) or ""
+    plain = _PLAIN_LABEL.fullmatch(t)
+    if plain:
+        return _PLAIN_OUTCOMES[plain.group(1)], int(plain.group(3).replace(",", "")), _PLAIN_SYMBOLS[plain.group(2)]
     low = t.lower()
     money = _amount(t) if _DIGIT.search(t) else None
     if low.startswith("sold"):
@@ -114,12 +126,9 @@ def classify_label(text: str | None):
     return None, None, None
 
 
-@pk.guarded(NAME)
+@pk.guarded(NAME, "Broad Arrow")
 def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> VehicleListing | IndexPage:
     head, body = pk.read_page(content, NAME)
-    marker = pk.page_challenge(head, body)
-    if marker:
-        raise ParseError(NAME, "page", f"bot challenge page ({marker}), not a Broad Arrow page")
     if pk.looks_like_json(head):
         raise ParseError(NAME, "JSON", "Broad Arrow pages are HTML; no results list or lot page in a JSON body")
     tree = pk.Tree(body)
@@ -164,11 +173,22 @@ def _parse_list(tree, page_url: str, walked: list) -> IndexPage:
         href = pk.absolute(pk.attr(link, "href"), page_url)
         if not href:
             continue
-        parsed = urlsplit(href)
-        m = _LOT_PATH.search(parsed.path)
-        if not m:
-            continue
-        lot_url = _lot_url(parsed, m)
+        plain = pk.PLAIN_URL.fullmatch(href)
+        if plain:  # scheme, host and path as urlsplit gives them (the host already lower case), without splitting
+            m = _LOT_PATH.search(plain.group(3))
+            if not m:
+                continue
+            tail = f"/{m.group('slug')}" if m.group("slug") else ""
+            lot_url = f"{plain.group(1)}://{plain.group(2)}{plain.group(3)[: m.start()]}/vehicles/{m.group('id').lower()}{tail}"
+            ext = m.group("id").lower()
+        else:
+            parsed = urlsplit(href)
+            m = _LOT_PATH.search(parsed.path)
+            if not m:
+                continue
+            lot_url = _lot_url(parsed, m)
+            # external_id(lot_url) is this match's id whenever the URL has a scheme (lot_url keeps the match)
+            ext = m.group("id").lower() if parsed.scheme else external_id(lot_url)
         label = pk.node_text(parts.get("span"))
         outcome, price, _cur = classify_label(label)
         if outcome is None:
@@ -177,8 +197,7 @@ def _parse_list(tree, page_url: str, walked: list) -> IndexPage:
         items.append(
             ListingRef(
                 url=lot_url,
-                # external_id(lot_url) is this match's id whenever the URL has a scheme (lot_url keeps the match)
-                external_id=m.group("id").lower() if parsed.scheme else external_id(lot_url),
+                external_id=ext,
                 title=title,
                 outcome=outcome,
                 price=price,

@@ -13,7 +13,6 @@ abbreviation it carries is known; otherwise the end time stays unknown.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from datetime import datetime, timedelta, timezone
@@ -25,7 +24,6 @@ from vehicle_pipeline.model import IndexPage, ListingRef, Outcome, ParseError, V
 from vehicle_pipeline.sources._pagekit import html_tree
 from vehicle_pipeline.sources import _pagekit as pk
 from vehicle_pipeline.sources.fields import (
-    challenge_kind,
     clean_text,
     normalize_vin,
     parse_int,
@@ -141,7 +139,7 @@ def auction_url(base: str, auction_id: str, title: str | None) -> str:
 # ---------------------------------------------------------------- entry point
 
 
-@pk.guarded(NAME)
+@pk.guarded(NAME, "Cars & Bids")
 def parse(content: bytes | str, url: str | None = None, deep: bool = False):
     data = content.encode("utf-8", "replace") if isinstance(content, str) else bytes(content or b"")
     page = url or "page"
@@ -149,8 +147,8 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False):
         raise ParseError(NAME, page, "empty page")
     if data[:64].lstrip()[:1] in (b"{", b"["):
         try:
-            obj = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+            obj = pk.loads(data)
+        except ValueError:  # UnicodeDecodeError is one
             raise ParseError(NAME, page, "invalid or truncated JSON") from None
         if isinstance(obj, dict) and isinstance(obj.get("auctions"), list):
             return _parse_list(obj, url)
@@ -161,9 +159,6 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False):
     stats = tree.css_first("ul.bid-stats")
     if stats is not None:
         return _parse_page(tree, stats, url, page)
-    vendor = challenge_kind(data)
-    if vendor:
-        raise ParseError(NAME, page, f"a {vendor} challenge page, not a Cars & Bids page")
     if tree.css_first("div.auction-title") is not None or tree.css_first("#root") is not None:
         raise ParseError(NAME, page, "no ul.bid-stats (unrendered or truncated auction page)")
     raise ParseError(NAME, page, "not a Cars & Bids auction page or API response (no ul.bid-stats, no JSON)")

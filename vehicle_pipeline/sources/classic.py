@@ -102,14 +102,11 @@ def score(website: str | None, inventory_url: str | None, listing_count: int | N
 
 
 # ------------------------------------------------------------------------------------------------
-@pk.guarded(NAME)
+@pk.guarded(NAME, "classic.com")
 def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> SellerDirectoryPage | VehicleListing:
     head, body = pk.read_page(content, NAME)
     if pk.looks_like_json(head):
         raise ParseError(NAME, "JSON", "classic.com directory and seller pages are HTML")
-    marker = pk.page_challenge(head, body)
-    if marker:
-        raise ParseError(NAME, "page", f"bot challenge page ({marker}), not a classic.com page")
     tree = pk.Tree(body)
     page_url = pk.canonical_link(tree, url) or url
     if not page_url:

@@ -26,6 +26,7 @@ states neither, so the metro decides; sapi states both through `areas`).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -138,6 +139,7 @@ def metro_of(url: str | None) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)
 def _is_canadian(url: str | None) -> bool:
     if not url:
         return False
@@ -148,7 +150,7 @@ def _is_canadian(url: str | None) -> bool:
     return metro_of(url) in CANADIAN_METROS
 
 
-@pk.guarded(NAME)
+@pk.guarded(NAME, "craigslist")
 def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> VehicleListing | IndexPage:
     head, body = pk.read_page(content, NAME)
     if pk.looks_like_json(head):
@@ -156,9 +158,6 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> V
         if isinstance(data, dict) and isinstance(data.get("data"), dict) and isinstance(data["data"].get("items"), list):
             return _parse_sapi(data["data"], url)
         raise ParseError(NAME, "JSON", "no data.items (expected a sapi search response)")
-    marker = pk.page_challenge(head, body)
-    if marker:
-        raise ParseError(NAME, "page", f"bot challenge page ({marker}), not a craigslist page")
     tree = pk.Tree(body)
     page_url = pk.canonical_link(tree, url) or url
     # one walk for both search layouts; only a page that has the current one walks again for the legacy
@@ -217,17 +216,14 @@ def _parse_legacy_search(tree, page_url: str | None, url: str | None) -> IndexPa
                 currency=money[1] if money else None,
             )
         )
-    # the page's totals and next link, from one more walk (few hits, told apart by tag and class)
-    total_node = range_node = next_href = None
-    for node in tree.css("span.totalcount, span.rangeFrom, a.button.next"):
-        if node.tag == "a":
-            if next_href is None:
-                next_href = pk.attr(node, "href")
-            continue
-        if total_node is None and pk.has_class(node, "totalcount"):
-            total_node = node
-        if range_node is None and pk.has_class(node, "rangeFrom"):
-            range_node = node
+    # the page's totals and next link: the first of each, from queries that stop there (the legend above the
+    # rows), not one walk of the whole page for the three
+    total_node = tree.css_first("span.totalcount")
+    range_node = tree.css_first("span.rangeFrom")
+    next_href = pk.attr(tree.css_first("a.button.next"), "href")
+    if next_href is None and tree.css_first("a.button.next") is not None:
+        # a button without a link (the last page's): the first one that has one, if any
+        next_href = next(filter(None, (pk.attr(node, "href") for node in tree.css("a.button.next"))), None)
     total = parse_int(pk.node_text(total_node))
     range_from = parse_int(pk.node_text(range_node))
     # Legacy search pages hold 120 rows; `s=` is the offset of the first row.
@@ -248,13 +244,24 @@ def _parse_legacy_search(tree, page_url: str | None, url: str | None) -> IndexPa
 _STATIC_ROW = ("li", "ol.cl-static-search-results > li.cl-static-search-result")
 
 
+def _posting_link(href: str) -> tuple[str, str] | None:
+    """`(canonical_url(href), external_id(href))` of a link to a posting, None when it has no posting id."""
+    plain = pk.PLAIN_URL.fullmatch(href)
+    if plain:  # a search page holds 120 of these: the pattern gives urlsplit's path without splitting
+        m = _ANY_PID.search(plain.group(3))
+        return (href, m.group("pid")) if m else None
+    pid = external_id(href)
+    return (canonical_url(href), pid) if pid else None
+
+
 def _parse_static_search(tree, page_url: str | None, url: str | None) -> IndexPage:
     page_url = page_url or url
     if not page_url:
         raise ParseError(NAME, "search page", "no link[rel=canonical] and no --url")
     canadian = _is_canadian(page_url)
     items: list[ListingRef] = []
-    # a row's link and price in one walk, its title (another div) in a second
+    # a row's link and price in one walk, its title (another div) in a second: on pages this small two walks
+    # cost less than telling a row's divs apart in Python
     walked = pk.walk_rows(tree, _STATIC_ROW, {"a": "a", "div": "div.price"})
     titles = pk.walk_rows(tree, _STATIC_ROW, {"div": "div.title"}) if walked is not None else None
     if walked is None or titles is None:  # rows inside rows: each row queried on its own
@@ -262,14 +269,14 @@ def _parse_static_search(tree, page_url: str | None, url: str | None) -> IndexPa
         titles = [(li, {"div": li.css_first("div.title")}) for li, _ in walked]
     for (li, parts), (_, title_part) in zip(walked, titles):
         href = pk.absolute(pk.attr(parts.get("a"), "href"), page_url)
-        pid = external_id(href) if href else None
-        if not pid:
+        link = _posting_link(href) if href else None
+        if link is None:
             continue
         money = _price(pk.node_text(parts.get("div")), canadian)
         items.append(
             ListingRef(
-                url=canonical_url(href),
-                external_id=pid,
+                url=link[0],
+                external_id=link[1],
                 title=pk.node_text(title_part.get("div")) or clean_text(pk.attr(li, "title")),
                 price=money[0] if money else None,
                 currency=money[1] if money else None,
@@ -356,14 +363,21 @@ def _sapi_item(item, min_id: int, locations: list, areas: dict, category: str, u
 
 
 # ------------------------------------------------------------------------------------------------
+_LENIENT_JSON = json.JSONDecoder(strict=False)
+
+
 def _ld_posting(tree) -> dict | None:
     node = tree.css_first("script#ld_posting_data")
     if node is None:
         return None
+    text = node.text(deep=True) or ""
     try:
-        data = json.loads(node.text(deep=True) or "", strict=False)
+        data = pk.loads(text)
     except ValueError:
-        return None
+        try:  # raw control characters inside strings: what json.loads(text, strict=False) accepts
+            data = _LENIENT_JSON.decode(text)
+        except ValueError:
+            return None
     return data if isinstance(data, dict) else None
 
 
@@ -375,8 +389,7 @@ def _attributes(tree) -> dict[str, str]:
     if walked is None:
         walked = [(div, {"span": div.css_first("span.valu")}) for div in tree.css("div.attrgroup div.attr")]
     for div, parts in walked:
-        classes = (pk.attr(div, "class") or "").split()
-        keys = [c for c in classes if c not in ("attr", "important")]
+        classes = (div.attrs.get("class") or "").split()
         if "important" in classes:
             year = pk.node_text(div.css_first("span.valu.year"))
             mm = pk.node_text(div.css_first("span.valu.makemodel"))
@@ -385,9 +398,11 @@ def _attributes(tree) -> dict[str, str]:
             if mm:
                 out.setdefault("makemodel", mm)
             continue
-        value = pk.node_text(parts.get("span"))
-        if keys and value:
-            out.setdefault(keys[0], value)
+        key = next((c for c in classes if c != "attr"), None)  # "important" is not among them
+        if key is not None and key not in out:
+            value = pk.node_text(parts.get("span"))
+            if value:
+                out[key] = value
     legacy_keys = {
         "vin": "auto_vin",
         "odometer": "auto_miles",
@@ -427,6 +442,15 @@ def _attributes(tree) -> dict[str, str]:
 _VEHICLE_ATTRS = ("year", "makemodel", "auto_vin", "auto_miles", "auto_transmission", "auto_bodytype")
 
 
+def _title_parts(tree) -> list:
+    """`tree.css("span.postingtitletext > span, span.postingtitletext > small")`: with one title (every posting
+    has one), its span and small children in order, without the second walk of the page a child selector costs."""
+    holders = tree.css("span.postingtitletext")
+    if len(holders) != 1:
+        return tree.css("span.postingtitletext > span, span.postingtitletext > small")
+    return [child for child in holders[0].iter() if child.tag in ("span", "small")]
+
+
 def _parse_posting(tree, page_url: str | None, url: str | None) -> VehicleListing:
     page_url = page_url or url
     category = None
@@ -435,11 +459,11 @@ def _parse_posting(tree, page_url: str | None, url: str | None) -> VehicleListin
         category = m.group("cat") if m else None
     if category is not None and category not in VEHICLE_CATEGORIES:
         # before reading anything else: housing and jobs postings are most of what a metro lists
-        raise ParseError(NAME, "posting", f"not a vehicle posting (category {category})")
+        raise pk.UnwantedPage(NAME, "posting", f"not a vehicle posting (category {category})")
     attrs = _attributes(tree)
     is_vehicle = any(k in attrs for k in _VEHICLE_ATTRS)
     if not is_vehicle:
-        raise ParseError(NAME, "posting", "not a vehicle posting (no year/make/model, VIN or odometer attribute)")
+        raise pk.UnwantedPage(NAME, "posting", "not a vehicle posting (no year/make/model, VIN or odometer attribute)")
 
     post_id = None
     for p in tree.css("p.postinginfo"):
@@ -487,7 +511,7 @@ def _parse_posting(tree, page_url: str | None, url: str | None) -> VehicleListin
     unit = ("km" if canadian else "mi") if mileage is not None else None
 
     location = None
-    for span in tree.css("span.postingtitletext > span, span.postingtitletext > small"):
+    for span in _title_parts(tree):
         classes = pk.attr(span, "class") or ""
         if pk.attr(span, "id") == "titletextonly" or "price" in classes or "housing" in classes:
             continue

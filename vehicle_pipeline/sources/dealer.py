@@ -76,14 +76,11 @@ def index_url(base_url: str, inventory_path: str = "/inventory/", page: int | No
 
 
 # ------------------------------------------------------------------------------------------------
-@pk.guarded(NAME)
+@pk.guarded(NAME, "dealer")
 def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> VehicleListing | IndexPage:
     head, body = pk.read_page(content, NAME)
     if pk.looks_like_json(head):
         raise ParseError(NAME, "JSON", "dealer sources are HTML pages (JSON-LD inside); a bare JSON body is not one")
-    marker = pk.page_challenge(head, body)
-    if marker:
-        raise ParseError(NAME, "page", f"bot challenge page ({marker}), not a dealer page")
     tree = pk.Tree(body)
     page_url = pk.canonical_link(tree, url) or url
     nodes = [n for block in pk.json_ld_blocks(tree) for n in pk.flatten_ld(block)]

@@ -27,7 +27,6 @@ __all__ = [
     "epoch_to_utc",
     "parse_iso_utc",
     "MULTI_WORD_MAKES",
-    "challenge_kind",
 ]
 
 _WS = re.compile(r"\s+")
@@ -466,29 +465,3 @@ def parse_iso_utc(s, assume_utc: bool = False) -> datetime | None:
         return (dt - offset).replace(tzinfo=timezone.utc)
     except OverflowError:
         return None
-
-
-# Markers of bot-challenge/interstitial pages. Checked only after a parser failed to find its key
-# element: real pages can reference the same vendors' scripts.
-_CHALLENGES = (
-    ("cloudflare", (b"Just a moment...", b"cf-browser-verification", b"cf_chl_opt", b"Attention Required! | Cloudflare")),
-    ("datadome", (b"captcha-delivery.com", b"datadome")),
-    ("perimeterx", (b"_pxCaptcha", b"px-captcha", b"perimeterx", b"_pxAppId")),
-    ("incapsula", (b"_Incapsula_Resource", b"Incapsula incident", b"incap_ses")),
-    ("akamai", (b"Access Denied</TITLE>", b"Reference #18.")),
-)
-
-
-def challenge_kind(content: bytes | str | None) -> str | None:
-    """The bot-protection vendor whose challenge page this is, or None."""
-    if not content:
-        return None
-    head = content[:200_000]
-    if isinstance(head, str):
-        head = head.encode("utf-8", "replace")
-    low = head.lower()
-    for vendor, markers in _CHALLENGES:
-        for marker in markers:
-            if marker.lower() in low:
-                return vendor
-    return None

@@ -164,6 +164,51 @@ def process_cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postmaster_pid(server_url: str) -> int | None:
+    """The server's postmaster, from `postmaster.pid` in its data directory (needs a superuser, as the bench's
+    servers give); None where it cannot be read (a remote server)."""
+    try:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            data_dir = conn.execute("SELECT setting FROM pg_settings WHERE name = 'data_directory'").fetchone()[0]
+        return int(Path(data_dir, "postmaster.pid").read_text().split()[0])
+    except (psycopg.Error, OSError, ValueError, TypeError, IndexError):
+        return None
+
+
+def postgres_cpu_seconds(pid: int | None) -> float:
+    """CPU of a Postgres server: the postmaster, its live children, and (cutime + cstime) the children it has
+    reaped (a backend that served a finished run)."""
+    if pid is None:
+        return float("nan")
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    total = sum(int(f) for f in fields[11:15])
+    for child in Path("/proc").iterdir():
+        if not child.name.isdigit():
+            continue
+        try:
+            cf = (child / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(cf[1]) == pid:
+            total += int(cf[11]) + int(cf[12])
+    return total / tick
+
+
+class CpuMeter:
+    """CPU seconds so far of the pipeline (this process and its drain processes), the sample site and Postgres."""
+
+    def __init__(self, site_pid: int | None, pg_pid: int | None):
+        self.site_pid, self.pg_pid = site_pid, pg_pid
+
+    def read(self) -> tuple[float, float, float]:
+        return (cpu_seconds() + sum(c for c, _ in worker_usage), process_cpu_seconds(self.site_pid),
+                postgres_cpu_seconds(self.pg_pid))
+
+
 class InProcessSite:
     def __init__(self, listings: int, seed: int, cache_pages: bool):
         from vehicle_pipeline.sample_site.server import SampleSite
@@ -316,13 +361,24 @@ def drain_process(db_url: str, site_url: str, max_index_pages: int, batch_size: 
     return run, cpu_seconds() - cpu0, peak_rss_mb()
 
 
-def run_pipeline(args, db_url: str, site_url: str, profiler) -> tuple[list[Run], dict[str, float], float]:
+def run_pipeline(args, db_url: str, site_url: str, profiler, meter: CpuMeter
+                 ) -> tuple[list[Run], dict[str, float], float, dict[str, tuple[float, float, float]]]:
     instance = dg.DagsterInstance.ephemeral()
     resources = bench_resources(db_url, site_url, args.max_index_pages, args.batch_size)
     day = dt.datetime.now(dt.timezone.utc).date().isoformat()
     runs: list[Run] = []
-    phase_seconds: dict[str, float] = {}
     worker_usage.clear()
+    phase_cpu: dict[str, tuple[float, float, float]] = {}
+
+    phase_seconds: dict[str, float] = {}
+    cpu_mark = [meter.read()]
+
+    def close(phase: str, t: float) -> None:
+        """The phase that began at `t` ends: its wall seconds and the CPU each process spent in it."""
+        phase_seconds[phase] = time.perf_counter() - t
+        now = meter.read()
+        phase_cpu[phase] = tuple(b - a for a, b in zip(cpu_mark[0], now))
+        cpu_mark[0] = now
 
     def log(r: Run) -> None:
         keys = ("found", "new", "enabled", "claimed", "done", "events_new", "failed", "dead", "blocked")
@@ -337,23 +393,23 @@ def run_pipeline(args, db_url: str, site_url: str, profiler) -> tuple[list[Run],
     with Database(db_url, max_size=1) as db:
         dealer_names = SourceRegistry(db).enabled_dealers()
     instance.add_dynamic_partitions(dealers_partitions.name, dealer_names)
-    phase_seconds["discovery"] = time.perf_counter() - t
+    close("discovery", t)
 
     t = time.perf_counter()
     for asset in AUCTION_ASSETS:
         log(materialize(instance, resources, "auction index", asset, day))
-    phase_seconds["auction index"] = time.perf_counter() - t
+    close("auction index", t)
 
     t = time.perf_counter()
     for metro in CRAIGSLIST_METROS:
         log(materialize(instance, resources, "craigslist index", craigslist_listings,
                         dg.MultiPartitionKey({"metro": metro, "day": day})))
-    phase_seconds["craigslist index"] = time.perf_counter() - t
+    close("craigslist index", t)
 
     t = time.perf_counter()
     for dealer in dealer_names:
         log(materialize(instance, resources, "dealer index", dealer_inventory, dealer))
-    phase_seconds["dealer index"] = time.perf_counter() - t
+    close("dealer index", t)
 
     for phase, (asset, queue) in DRAIN_ASSETS.items():
         t = time.perf_counter()
@@ -367,7 +423,7 @@ def run_pipeline(args, db_url: str, site_url: str, profiler) -> tuple[list[Run],
                     r.partition = ",".join(group)[:26]
                     worker_usage.append((cpu, rss))
                     log(r)
-            phase_seconds[phase] = time.perf_counter() - t
+            close(phase, t)
             continue
         config = {"ops": {asset.op.name: {"config": {"time_budget_seconds": DRAIN_BUDGET}}}}
         for _ in range(MAX_DRAIN_RUNS):
@@ -375,8 +431,8 @@ def run_pipeline(args, db_url: str, site_url: str, profiler) -> tuple[list[Run],
             log(r)
             if not queue_open(db_url).get(queue) or not r.success:
                 break
-        phase_seconds[phase] = time.perf_counter() - t
-    return runs, phase_seconds, time.perf_counter() - started
+        close(phase, t)
+    return runs, phase_seconds, time.perf_counter() - started, phase_cpu
 
 
 # ---- parse-only
@@ -482,6 +538,13 @@ def build_report(r: dict) -> str:
     if r["site_cpu"] == r["site_cpu"]:  # not NaN: the site ran in a child process
         lines.append(f"| CPU seconds of the sample-site process in the same window (serving pages) | "
                      f"{r['site_cpu']:.1f} s ({r['site_cpu'] / r['wall'] * 100:.0f}% of one core) | |")
+    if r["pg_cpu"] == r["pg_cpu"]:
+        lines.append(f"| CPU seconds of Postgres in the same window (all its processes) | {r['pg_cpu']:.1f} s "
+                     f"({r['pg_cpu'] / r['wall'] * 100:.0f}% of one core) | |")
+    cpu_all = r["cpu"] + (r["site_cpu"] if r["site_cpu"] == r["site_cpu"] else 0) + (
+        r["pg_cpu"] if r["pg_cpu"] == r["pg_cpu"] else 0)
+    lines.append(f"| CPU seconds of all three per listing; share of the box's {m['nproc']} cores over the wall | "
+                 f"{cpu_all / n * 1000:.2f} ms; {cpu_all / (r['wall'] * m['nproc']) * 100:.0f}% | |")
     lines.append(f"| peak RSS of the pipeline process (ru_maxrss, before the parse-only phase) | **{rss:.0f} MB** | "
                  f"< 1024 MB |")
     total_outside = sum(x.outside for x in runs)
@@ -502,8 +565,9 @@ def build_report(r: dict) -> str:
     lines += ["Per phase (seconds; outside = call wall − asset body; step setup = asset step − body: resources, "
               "migration check, ensure_sources, final counts; checks = asset check steps; Dagster = call wall − "
               "steps):", ""]
-    lines += ["| phase | runs | wall s | asset body s | step setup s | checks s | Dagster s | outside s | found / done |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["| phase | runs | wall s | asset body s | step setup s | checks s | Dagster s | outside s | found / done "
+              "| CPU s pipeline / site / Postgres |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for phase, secs in r["phase_seconds"].items():
         rs = [x for x in runs if x.phase == phase]
         body = sum(x.body for x in rs)
@@ -513,7 +577,8 @@ def build_report(r: dict) -> str:
         found = sum(int(x.metadata.get("found", x.metadata.get("done", x.metadata.get("sellers_found", 0))) or 0)
                     for x in rs)
         lines.append(f"| {phase} | {len(rs)} | {secs:.2f} | {body:.2f} | {step - body:.2f} | {checks:.2f} | "
-                     f"{wall - step - checks:.2f} | {wall - body:.2f} | {found:,} |")
+                     f"{wall - step - checks:.2f} | {wall - body:.2f} | {found:,} | "
+                     f"{' / '.join(f'{c:.1f}' for c in r['phase_cpu'].get(phase, ()))} |")
     lines.append("")
     lines += ["Writes per table (pg_stat_user_tables Δ; per listing):", "",
               "| table | inserted | updated | deleted | per listing |", "|---|---:|---:|---:|---:|"]
@@ -584,8 +649,11 @@ def main() -> int:
                 print(f"sample site rendered every listing page in {warm_site(truth):.1f} s (not timed)", flush=True)
             time.sleep(1.0)
             stats0, tables0 = db_stats(server_url, dbname), table_stats(db_url)
+            meter = CpuMeter(site.pid, postmaster_pid(server_url))
             load0, cpu0, site_cpu0 = os.getloadavg()[0], cpu_seconds(), process_cpu_seconds(site.pid)
-            runs, phase_seconds, wall = run_pipeline(args, db_url, site.url, profiler)
+            pg_cpu0 = postgres_cpu_seconds(meter.pg_pid)
+            runs, phase_seconds, wall, phase_cpu = run_pipeline(args, db_url, site.url, profiler, meter)
+            pg_cpu = postgres_cpu_seconds(meter.pg_pid) - pg_cpu0
             rss, cpu, load1 = peak_rss_mb(), cpu_seconds() - cpu0, os.getloadavg()[0]
             # Drain processes: their CPU joins the pipeline's; the peak is the largest single process.
             cpu += sum(c for c, _ in worker_usage)
@@ -616,7 +684,7 @@ def main() -> int:
         "by_source": Counter(listing["source"] for listing in truth["listings"]),
         "batch_size": args.batch_size or PipelineSettingsResource().batch_size,
         "runs": runs, "phase_seconds": phase_seconds, "wall": wall, "e2e_per_s": n / wall, "rss_mb": rss,
-        "cpu": cpu, "site_cpu": site_cpu, "load": (load0, load1), "fetch_per_s": parse["fetch_per_s"],
+        "cpu": cpu, "site_cpu": site_cpu, "pg_cpu": pg_cpu, "phase_cpu": phase_cpu, "load": (load0, load1), "fetch_per_s": parse["fetch_per_s"],
         "db_delta": {k: stats1[k] - stats0[k] for k in stats0}, "tables": tables, "parse": parse,
         "guard": {"ok": guard_ok, "profiles": profiles, "dead": dead, "events": events, "auctions": auctions},
         "notes": args.notes.read_text() if args.notes else "", "drain_processes": args.drain_processes,

@@ -3,7 +3,9 @@
 What "polite" means here (DESIGN.md, section HTTP):
 - a configurable User-Agent; robots.txt (RFC 9309, parsed by protego) fetched once per origin and cached;
 - per origin (scheme, host, port) a *lane*: at most `concurrency` requests in flight (default 1) and a
-  randomized delay between requests (default 2-5 s; zero only when configured); origins run in parallel;
+  randomized delay between requests (default 2-5 s; zero only when configured); origins run in parallel.
+  An origin named in `shared_hosts` serves several sources under path prefixes (the sample site standing
+  in for six sites): there each source has a lane of its own, as it has a host of its own in production;
 - connect/read timeouts, bounded in-request retries on 408/429/500/502/503/504 honouring Retry-After;
   a Retry-After longer than the in-request wait limit becomes `retry_later` (the queue snoozes the item);
 - robots.txt per RFC 9309: 4xx = no restrictions; 5xx/429/unreachable = disallow everything for
@@ -210,6 +212,7 @@ class HttpConfig:
     sources: Mapping[str, SourcePolicy] = field(default_factory=dict)  # "dealer:x" falls back to "dealer"
     host_pace: Mapping[str, Pace] = field(default_factory=dict)  # "host" or "host:port"; beats source pace
     allow_private_hosts: Collection[str] = ()  # "host" or "host:port" allowed to be loopback/private
+    shared_hosts: Collection[str] = ()  # "host" or "host:port" serving several sources: a lane per source there
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     attempt_timeout: float = 120.0  # whole request incl. body: a server dripping bytes cannot hold us
@@ -519,7 +522,7 @@ class _Robots:
 
 
 class _Lane:
-    def __init__(self, key: tuple[str, str, int], concurrency: int):
+    def __init__(self, key: tuple, concurrency: int):
         self.key = key
         self.concurrency = concurrency
         self.slots = asyncio.Semaphore(concurrency)
@@ -577,7 +580,7 @@ class _Batch:
 
     def _room(self, req: FetchRequest) -> tuple | None:
         """The request's lane key and its concurrency, or None when that lane is full for this batch."""
-        key = self.client._lane_key(req.url)
+        key = self.client._lane_key(req.url, req.source)
         if key is None:
             return ()  # unparseable: fails at once without a lane
         lane = self.client._lanes.get(key)
@@ -653,7 +656,7 @@ class PoliteClient:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._client: aiohttp.ClientSession | None = None
-        self._lanes: dict[tuple[str, str, int], _Lane] = {}
+        self._lanes: dict[tuple, _Lane] = {}
         self._pid = os.getpid()
         self._closed = False
         self._batches: weakref.WeakSet[_Batch] = weakref.WeakSet()
@@ -671,8 +674,8 @@ class PoliteClient:
             found = self._sources.get(source.split(":", 1)[0])
         return found or _NO_POLICY
 
-    def _pace(self, key: tuple[str, str, int], policy: SourcePolicy) -> Pace:
-        _, host, port = key
+    def _pace(self, key: tuple, policy: SourcePolicy) -> Pace:
+        host, port = key[1], key[2]
         hp = self.config.host_pace
         return hp.get(f"{host}:{port}") or hp.get(host) or policy.pace or self.config.pace
 
@@ -878,17 +881,20 @@ class PoliteClient:
 
     # ---- async core
 
-    @staticmethod
-    def _lane_key(url: str) -> tuple[str, str, int] | None:
+    def _lane_key(self, url: str, source: str | None = None) -> tuple | None:
+        """(scheme, host, port), and the source's family on a shared host ("dealer:x" shares "dealer"'s)."""
         try:
             parts = urlsplit(url)
             scheme = parts.scheme.lower()
-            return (scheme, _norm_host(parts.hostname or ""), parts.port or _DEFAULT_PORTS.get(scheme, 0))
+            key = (scheme, _norm_host(parts.hostname or ""), parts.port or _DEFAULT_PORTS.get(scheme, 0))
         except ValueError:
             return None
+        if source and self.config.shared_hosts and _host_matches(key[1], key[2], self.config.shared_hosts):
+            return key + (source.split(":", 1)[0],)
+        return key
 
-    def _lane(self, url: str, policy: SourcePolicy) -> _Lane:
-        key = self._lane_key(url)
+    def _lane(self, url: str, policy: SourcePolicy, source: str | None = None) -> _Lane:
+        key = self._lane_key(url, source)
         assert key is not None  # callers checked the URL first
         lane = self._lanes.get(key)
         if lane is None:
@@ -929,7 +935,7 @@ class PoliteClient:
             cond_headers["If-Modified-Since"] = req.last_modified
 
         for hop in range(cfg.max_redirects + 1):
-            lane = self._lane(url, policy)
+            lane = self._lane(url, policy, req.source)
             pace = self._pace(lane.key, policy)
             if cfg.obey_robots:
                 try:
@@ -1122,7 +1128,7 @@ class PoliteClient:
 
     async def _load_robots(self, lane: _Lane, pace: Pace) -> _Robots:
         cfg = self.config
-        scheme, host, port = lane.key
+        scheme, host, port = lane.key[:3]
         shown_host = f"[{host}]" if ":" in host else host
         url = f"{scheme}://{shown_host}:{port}/robots.txt"
         await self._acquire(lane, pace)  # _Deferred propagates: the fetch becomes retry_later, nothing cached

@@ -153,12 +153,39 @@ def test_per_host_concurrency_limit(site):
         results = list(client.fetch_many(urls, max_in_flight=6))
     assert all(r.ok for _, r in results)
     rows = [r for r in admin_requests(site) if tag in r["path"]]
+    assert _peak_in_flight(rows) == 2
+
+
+def _peak_in_flight(rows: list[dict]) -> int:
     events = sorted([(r["started"], 1) for r in rows] + [(r["finished"], -1) for r in rows])
     in_flight = peak = 0
     for _, delta in events:
         in_flight += delta
         peak = max(peak, in_flight)
-    assert peak == 2
+    return peak
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_shared_host_gives_each_source_a_lane_of_its_own(site, shared):
+    """The sample site serves every source from one origin. Named in `shared_hosts`, that origin runs a lane
+    per source (each source one request at a time, the sources at once), as their real hosts would; not
+    named, it is one origin: one request at a time in all."""
+    tag = key()
+    sources = ("bat", "mecum", "craigslist")
+    requests = [FetchRequest(f"{site.base_url}/_fault/slow?seconds=0.3&shared={tag}&s={s}&i={i}", source=s)
+                for i in range(3) for s in sources]
+    # "dealer:a" and "dealer:b" are one site's family: they share the dealer lane
+    requests += [FetchRequest(f"{site.base_url}/_fault/slow?seconds=0.3&shared={tag}&s=dealer&i={d}",
+                              source=f"dealer:{d}") for d in ("a", "b")]
+    overrides = {"shared_hosts": ["127.0.0.1"]} if shared else {}
+    with make_client(site, **overrides) as client:
+        results = list(client.fetch_many(requests, max_in_flight=16))
+    assert len(results) == len(requests) and all(r.ok for _, r in results)
+    rows = [r for r in admin_requests(site) if tag in r["path"]]
+    assert _peak_in_flight(rows) == (len(sources) + 1 if shared else 1)
+    for source in (*sources, "dealer"):
+        own = [r for r in rows if f"&s={source}&" in r["path"]]
+        assert _peak_in_flight(own) == 1, source  # each source still one request at a time
 
 
 # ---- robots.txt

@@ -315,6 +315,24 @@ def test_claims_skip_sources_in_backoff_or_disabled(db):
     assert sorted(i.source for i in queue.claim("listing_import", 10)) == ["bat", "bat", "mecum"]
 
 
+def test_pending_sources_are_those_a_claim_would_take_now(db):
+    registry = _register_sources(db)
+    queue = WorkQueue(db)
+    queue.enqueue_many([NewItem("listing_import", "bat", "b1"), NewItem("listing_import", "dealer:a", "d1", priority=PRIORITY_REPAIR),
+                        NewItem("listing_import", "carsandbids", "c1", priority=PRIORITY_USER),
+                        NewItem("listing_import", "mecum", "m1"), NewItem("listing_import", "broadarrow", "a1"),
+                        NewItem("image_fetch", "craigslist:sfbay", "other queue")])
+    for _ in range(3):
+        registry.record_failure("mecum", blocked=True, reason="HTTP 429")  # in backoff: not claimable now
+    (ba,) = queue.claim("listing_import", 1, sources=["broadarrow"])
+    queue.snooze(ba, timedelta(hours=1), "later")  # pending, but not due
+    assert queue.pending_sources("listing_import") == ["carsandbids", "bat", "dealer:a"]  # most urgent first
+    assert queue.pending_sources("listing_import", ["bat", "mecum", "dealer:a"]) == ["bat", "dealer:a"]
+    assert queue.pending_sources("image_fetch") == ["craigslist:sfbay"]
+    queue.claim("listing_import", 10)
+    assert queue.pending_sources("listing_import") == []  # running is not pending
+
+
 def test_stats_and_depth_snapshots(db):
     _register_sources(db)
     queue = WorkQueue(db)

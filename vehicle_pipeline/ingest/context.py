@@ -42,6 +42,7 @@ class IngestSettings:
     pace_seconds: tuple[float, float] = (2.0, 5.0)
     source_pace: dict[str, tuple[float, float]] = field(default_factory=dict)  # per source, beats pace_seconds
     allow_private_hosts: tuple[str, ...] = ()
+    shared_hosts: tuple[str, ...] = ()  # hosts serving several sources (the sample site): a fetch lane per source
     user_agent: str | None = None
 
     def base_url(self, source: str) -> str:
@@ -60,11 +61,13 @@ class IngestSettings:
 
     @classmethod
     def for_sample_site(cls, site_url: str, **overrides) -> "IngestSettings":
-        """Every source under its path prefix on the sample site, pacing off, loopback allowed."""
+        """Every source under its path prefix on the sample site, pacing off, loopback allowed. The site
+        stands in for six sites on one origin; each source keeps a fetch lane of its own there, as on its real
+        host, so sources are fetched in parallel and each one a page at a time."""
         site_url = site_url.rstrip("/")
         host = urlsplit(site_url).netloc
         base_urls = {name: f"{site_url}/{name}" for name in sources.SOURCE_NAMES}
-        settings = dict(base_urls=base_urls, pace_seconds=(0.0, 0.0), allow_private_hosts=(host,))
+        settings = dict(base_urls=base_urls, pace_seconds=(0.0, 0.0), allow_private_hosts=(host,), shared_hosts=(host,))
         settings.update(overrides)
         return cls(**settings)
 
@@ -86,7 +89,8 @@ def build_http_client(settings: IngestSettings, health=None) -> PoliteClient:
         if name not in policies:  # "dealer:<slug>" or "craigslist:<metro>": its own pace, the family's hosts
             family = policies.get(name.split(":", 1)[0], SourcePolicy())
             policies[name] = SourcePolicy(allowed_hosts=family.allowed_hosts, pace=Pace(*pace))
-    config = HttpConfig(pace=Pace(lo, hi), sources=policies, allow_private_hosts=settings.allow_private_hosts)
+    config = HttpConfig(pace=Pace(lo, hi), sources=policies, allow_private_hosts=settings.allow_private_hosts,
+                        shared_hosts=settings.shared_hosts)
     if settings.user_agent:
         config.user_agent = settings.user_agent
     return PoliteClient(config, health=health)

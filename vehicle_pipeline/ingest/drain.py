@@ -7,6 +7,7 @@ start, so never one run per item); each batch is handed to the step's batch hand
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -78,23 +79,73 @@ def payload_listing_id(item: ClaimedItem) -> int | None:
         return None
 
 
+class SourceRotation:
+    """The source families (a site: "dealer:a" and "dealer:b" are one family) with work in a queue, handed
+    to drain lanes in turn, so that a lane's batch is one family's and lanes work on different families.
+
+    A site is fetched a page at a time at its own pace, so a batch of one site's pages is fetched in
+    series: lanes on different sites are what fetches several sites at once, each at its pace. Claiming in
+    the queue's plain order would hand every lane the same site (items are queued a site at a time)."""
+
+    def __init__(self, queue, queue_name: str, sources: list[str] | None):
+        self.queue, self.queue_name, self.sources = queue, queue_name, sources
+        self._lock = threading.Lock()
+        self._families: list[list[str]] = []
+        self._turn = 0
+        self._claimed_since_refresh = True
+
+    def next(self) -> list[str] | None:
+        """The sources of the next family to claim from; None when no family has claimable work."""
+        with self._lock:
+            if not self._families:
+                if not self._claimed_since_refresh:
+                    return None  # every family the last look found came back empty: nothing to claim
+                self._refresh()
+                if not self._families:
+                    return None
+            family = self._families[self._turn % len(self._families)]
+            self._turn += 1
+            return family
+
+    def claimed(self, family: list[str], count: int) -> None:
+        """What a claim from `family` returned: a family that gave nothing leaves the rotation."""
+        with self._lock:
+            if count:
+                self._claimed_since_refresh = True
+            elif family in self._families:
+                self._families.remove(family)
+
+    def _refresh(self) -> None:
+        families: dict[str, list[str]] = {}
+        for source in self.queue.pending_sources(self.queue_name, self.sources):
+            families.setdefault(source.split(":", 1)[0], []).append(source)
+        self._families = list(families.values())
+        self._claimed_since_refresh = False
+
+
 def drain(ingest, queue_name: str, handle_batch: Callable[[list[ClaimedItem], DrainReport], None],
           report: DrainReport, *, time_budget: float | None = None, batch_size: int | None = None,
           sources: list[str] | None = None, lanes: int | None = None) -> DrainReport:
     """Claim and handle batches until the budget is spent or the queue is empty, in `lanes` loops at once
     (default: the settings' `drain_lanes`). A batch goes through fetching, parsing and a database write in
-    turn, each leaving some core or connection idle; lanes overlap those phases. Each lane claims its own
-    batches, as separate workers would, so the queue's claims keep them apart."""
+    turn, each leaving some core or connection idle; lanes overlap those phases, and lanes on different
+    sites fetch those sites at once (`SourceRotation`). Each lane claims its own batches, as separate
+    workers would, so the queue's claims keep them apart."""
     budget = ingest.settings.time_budget_seconds if time_budget is None else time_budget
     batch_size = batch_size or ingest.settings.batch_size
     lanes = max(1, lanes or ingest.settings.drain_lanes)
     started = time.monotonic()
+    rotation = SourceRotation(ingest.queue, queue_name, sources)
 
     def lane(lane_report: DrainReport) -> DrainReport:
         while time.monotonic() - started < budget:
-            items = ingest.queue.claim(queue_name, batch_size, sources=sources)
-            if not items:
+            family = rotation.next()
+            if family is None:
                 break
+            items = ingest.queue.claim(queue_name, batch_size, sources=family)
+            rotation.claimed(family, len(items))
+            if not items:
+                continue
             lane_report.batches += 1
             lane_report.claimed += len(items)
             handle_batch(items, lane_report)

@@ -357,6 +357,15 @@ class WorkQueue:
         items.sort(key=_claim_order)
         return items
 
+    def pending_sources(self, queue: str, sources: Sequence[str] | None = None) -> list[str]:
+        """The sources with items of `queue` that a claim would take now (pending, due, source not held
+        off), optionally among `sources`; in order of their most urgent item."""
+        source_filter = "\n          AND source = ANY (%(sources)s::text[])" if sources is not None else ""
+        sql = ("SELECT source" + _CLAIMABLE.replace("{source_filter}", source_filter)
+               + "\n        GROUP BY source ORDER BY max(priority) DESC, min(available_at), source")
+        params = {"queue": queue, "sources": list(sources) if sources is not None else None}
+        return self._run("pending sources", lambda conn: [r[0] for r in conn.execute(sql, params)])
+
     def renew(self, items: Iterable[ClaimedItem], lease_ttl: timedelta | None = None) -> list[int]:
         """Extend leases of items still ours; returns the ids renewed."""
         items = list(items)

@@ -80,6 +80,10 @@ def test_extraction_stores_the_imports_parse_and_parses_again_only_when_it_is_st
 
         first = drain_outcomes(ingest)
         assert (first.done, first.reparsed, first.fetched, first.dead) == (len(expected), 0, 0, 0)
+        with db.connection() as conn:
+            kept = conn.execute("""SELECT count(*) FILTER (WHERE payload ? 'parsed'), count(*) FILTER (WHERE payload ? 'snapshot')
+                                   FROM work_items WHERE queue = 'deep_extraction' AND state = 'done'""").fetchone()
+        assert kept == (0, len(expected)), "a done item drops the parse it carried and keeps the rest of its payload"
         events = _events(db)
         # What was stored is what a deep parse of each stored page says.
         with db.connection() as conn:
@@ -91,10 +95,7 @@ def test_extraction_stores_the_imports_parse_and_parses_again_only_when_it_is_st
         by_outcome = {row[0]: (lid, row) for lid, row in events.items()}
         listing_id, (outcome, high_bid, *_rest) = by_outcome["bid_to"]
         latest = dict((i[0], i[3]) for i in items)[listing_id]
-        with db.connection() as conn:
-            parsed = conn.execute(
-                "SELECT payload->'parsed' FROM work_items WHERE queue = 'deep_extraction' "
-                "AND (payload->>'listing_id')::bigint = %s", (listing_id,)).fetchone()[0]
+        parsed = dict((i[0], i[2]) for i in items)[listing_id]
         changed = parsed | {"high_bid": int(high_bid) + 1000}
 
         def carry(snapshot: str, record: dict) -> None:

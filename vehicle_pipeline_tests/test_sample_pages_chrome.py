@@ -2,15 +2,14 @@
 
 The facts on the pages are checked against their truth elsewhere (test_sample_pages_*, test_sample_site_truth);
 here: that the chrome around them is there (navigation, other listings with prices, extra JSON-LD, scripts
-holding HTML), that pages come to realistic sizes, and that rendering one stays well under a millisecond or
-two (every test that runs the pipeline serves hundreds of them).
+holding HTML) and that pages come to realistic sizes. What rendering costs is measured by the benchmarks
+(pipeline_bench reports the seconds the site takes to render every listing page), not asserted here.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import statistics
 import time
 
 import pytest
@@ -68,15 +67,6 @@ def test_pages_come_to_realistic_sizes(world_pages, key):
     sizes = [len(p[2]) / 1024 for p in pages(world_pages, *key)]
     assert sizes, key
     assert lo <= min(sizes) and max(sizes) <= hi, (key, round(min(sizes)), round(max(sizes)))
-
-
-def test_rendering_stays_cheap(world_pages):
-    # first renders build each site's constant chrome; the median is what a request costs
-    per_source = {}
-    for source, _, _, _, seconds in world_pages:
-        per_source.setdefault(source, []).append(seconds)
-    for source, times in per_source.items():
-        assert statistics.median(times) < 0.01, (source, statistics.median(times))
 
 
 def _scripts(body: bytes) -> str:

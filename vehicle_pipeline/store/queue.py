@@ -223,8 +223,10 @@ RETURNING w.id, w.queue, w.dedupe_key, w.priority, (xmax = 0) AS inserted
 
 # Completion fenced by (id, token). The items of one claim share its token, so the usual batch sends one token
 # and an id array; a batch mixing claims sends a token per item.
+# A deep-extraction item's carried parse (~15 KB with a BaT page's comments) is dropped once done: what it said
+# is in auction_events and auction_comments, and the page it came from is a snapshot.
 _COMPLETE_SET = """state = 'done', finished_at = now(), updated_at = now(), claim_token = NULL, lease_expires_at = NULL,
-    last_error = NULL"""
+    last_error = NULL, payload = CASE WHEN w.payload ? 'parsed' THEN w.payload - 'parsed' ELSE w.payload END"""
 
 _COMPLETE_ONE_TOKEN_SQL = """
 UPDATE work_items w

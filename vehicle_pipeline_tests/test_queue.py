@@ -406,6 +406,24 @@ def test_the_claim_walks_the_partial_index(db):
                 assert "Seq Scan on work_items" not in plan, plan
 
 
+def test_a_claim_for_one_site_reads_that_sites_items_only(db):
+    """A drain claims a site at a time; a site whose items sit behind 20,000 of another's is claimed through the
+    per-source index, not by walking the other site's entries."""
+    _register_sources(db)
+    queue = WorkQueue(db)
+    for start in range(0, 20_000, 2_000):
+        queue.enqueue_many([NewItem("listing_import", "bat", f"k{i}") for i in range(start, start + 2_000)])
+    queue.enqueue_many([NewItem("listing_import", "mecum", f"m{i}") for i in range(30)])
+    params = {"queue": "listing_import", "n": 50, "low_n": 10, "share_below": PRIORITY_NEW,
+              "ttl": timedelta(minutes=15), "worker": "explain", "token": uuid.uuid4(), "sources": ["mecum"]}
+    with db.connection() as conn:
+        conn.execute("ANALYZE work_items")
+        with conn.transaction(force_rollback=True):
+            plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + _CLAIM_SOURCES_SQL, params))
+    assert "work_items_claim_source" in plan, plan
+    assert sorted(i.dedupe_key for i in queue.claim("listing_import", 50, sources=["mecum"])) == sorted(f"m{i}" for i in range(30))
+
+
 def test_one_token_per_claim_still_fences_each_item(db):
     """The items of one claim share its token; an item taken over by another worker is still refused alone."""
     _register_sources(db)

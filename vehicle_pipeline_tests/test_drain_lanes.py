@@ -5,7 +5,11 @@ import threading
 import time
 from datetime import timedelta
 
+import httpx
+
 from vehicle_pipeline.ingest.context import Ingest, IngestSettings
+from vehicle_pipeline.ingest.imports import drain_imports
+from vehicle_pipeline.ingest.index import walk_index
 from vehicle_pipeline.ingest.drain import DrainReport, drain, fail_item
 from vehicle_pipeline.ingest.outcomes import OutcomeReport
 from vehicle_pipeline.store.queue import NewItem
@@ -46,41 +50,37 @@ def test_a_report_adds_another_of_its_kind_keeping_the_error_cap():
     assert one.errors == ["a"] * 15 + ["b"] * 5
 
 
-def test_lanes_take_turns_over_sites_so_several_sites_are_fetched_at_once(db):
-    """Items are queued a site at a time; claimed in plain queue order every lane would get the same site and
-    fetch it page by page. The rotation gives each batch one site (a family: dealer:a and dealer:b are one)
-    and the lanes different sites at once."""
+def test_a_batch_is_spread_over_the_sites_with_work(db):
+    """Items are queued a site at a time; claimed in plain queue order a batch would be one site's, fetched
+    page by page at that site's pace. A batch takes a share from each site with work (dealer:a and dealer:b
+    are one site's family), and what one site lacks the others make up."""
     registry = SourceRegistry(db)
     for name in ("bat", "mecum", "dealer:a", "dealer:b"):
         registry.upsert(name, "dealer" if name.startswith("dealer") else "auction")
-    settings = IngestSettings(time_budget_seconds=60, batch_size=6, drain_lanes=3)
-    counts = {"bat": 31, "mecum": 29, "dealer:a": 9, "dealer:b": 9}
-    with Ingest(db, settings, worker_id="rotation") as ingest:
+    settings = IngestSettings(time_budget_seconds=60, batch_size=9, drain_lanes=2)
+    counts = {"bat": 31, "mecum": 10, "dealer:a": 2, "dealer:b": 2}
+    with Ingest(db, settings, worker_id="spread") as ingest:
         ingest.queue.enqueue_many([NewItem("image_fetch", source, f"{source}-{i}", {"n": f"{source}-{i}"})
                                    for source, n in counts.items() for i in range(n)])
-        batches: list[tuple[float, float, set[str], set[str]]] = []
+        batches: list[list[str]] = []
         seen: list[str] = []
         lock = threading.Lock()
 
         def handle(items, lane: DrainReport) -> None:
-            started = time.monotonic()
-            time.sleep(0.03)
+            time.sleep(0.02)
             with lock:
                 seen.extend(item.payload["n"] for item in items)
-                batches.append((started, time.monotonic(), {i.source.split(":")[0] for i in items},
-                                {i.source for i in items}))
+                batches.append([i.source for i in items])
             lane.done += len(ingest.queue.complete_many([(item, None) for item in items]).accepted)
 
         report = drain(ingest, "image_fetch", handle, DrainReport())
     assert sorted(seen) == sorted(f"{s}-{i}" for s, n in counts.items() for i in range(n))
     assert report.done == sum(counts.values())
-    assert all(len(families) == 1 for _, _, families, _ in batches)
-    assert any(sources == {"dealer:a", "dealer:b"} for _, _, _, sources in batches)  # one family's batch
-    first_three = sorted(batches, key=lambda b: b[0])[:3]
-    assert len(set.union(*(families for _, _, families, _ in first_three))) == 3, "the lanes began on three sites"
-    overlapping_sites = [(a[2], b[2]) for a in batches for b in batches
-                         if a is not b and a[0] < b[1] and b[0] < a[1] and a[2] != b[2]]
-    assert overlapping_sites, "lanes worked on different sites at the same time"
+    assert all(len(b) <= 9 for b in batches)
+    first = batches[0]
+    assert {s.split(":")[0] for s in first} == {"bat", "mecum", "dealer"}, first
+    assert first.count("bat") <= 5, "bat, queued first, does not fill the batch"
+    assert sum(1 for b in batches if len(b) == 9) >= len(batches) - 2, "short sites leave their share to the others"
 
 
 def test_a_drain_ends_when_what_is_left_is_not_due(db):
@@ -103,3 +103,29 @@ def test_a_drain_ends_when_what_is_left_is_not_due(db):
     assert sorted(handled) == ["now-0", "now-1", "now-2"]
     assert report.claimed == 3
     assert time.monotonic() - started < 5
+
+
+def test_an_import_drain_fetches_several_sites_at_once_each_at_its_pace(db, sample_site, truth):
+    """End to end on the sample site, with 0.1 s between requests to a site: one drain run's first requests go
+    to every site with work (not to the site queued first, page after page), and no site gets two requests
+    closer than its pace."""
+    settings = IngestSettings.for_sample_site(sample_site.base_url, time_budget_seconds=60, batch_size=12,
+                                              drain_lanes=1, pace_seconds=(0.1, 0.1))
+    wanted = ("bat", "mecum", "carsandbids")
+    with Ingest(db, settings, worker_id="sites-at-once") as ingest:
+        ingest.ensure_sources()
+        for source in wanted:
+            for url in truth["index_entry_points"][source]:
+                walk_index(ingest, source, url)
+        httpx.post(sample_site.base_url + "/_admin/requests/clear", timeout=10)
+        report = drain_imports(ingest)
+    expected = sum(1 for listing in truth["listings"] if listing["source"] in wanted)
+    assert report.done == expected and report.dead == 0
+    log = httpx.get(sample_site.base_url + "/_admin/requests", timeout=10).json()
+    pages = sorted((r for r in log if r["path"].split("/")[1] in wanted and "robots" not in r["path"]),
+                   key=lambda r: r["started"])
+    assert len(pages) == expected
+    assert {r["path"].split("/")[1] for r in pages[:6]} == set(wanted), [r["path"] for r in pages[:6]]
+    for source in wanted:
+        starts = [r["started"] for r in pages if r["path"].split("/")[1] == source]
+        assert all(b - a >= 0.1 for a, b in zip(starts, starts[1:])), source

@@ -79,48 +79,52 @@ def payload_listing_id(item: ClaimedItem) -> int | None:
         return None
 
 
-class SourceRotation:
-    """The source families (a site: "dealer:a" and "dealer:b" are one family) with work in a queue, handed
-    to drain lanes in turn, so that a lane's batch is one family's and lanes work on different families.
+class SiteSpread:
+    """Claims that spread a batch over the sites with work in a queue: a share of the batch from each site
+    (a family of sources: "dealer:a" and "dealer:b" are one), most urgent site first.
 
-    A site is fetched a page at a time at its own pace, so a batch of one site's pages is fetched in
-    series: lanes on different sites are what fetches several sites at once, each at its pace. Claiming in
-    the queue's plain order would hand every lane the same site (items are queued a site at a time)."""
+    A site is fetched a page at a time at its own pace, so a batch of one site's pages is fetched in series
+    (50 pages at 2-5 s apart: minutes), while a batch spread over six sites is fetched six pages at a time.
+    Claiming in the queue's plain order would hand out one site's pages (items are queued a site at a time)."""
+
+    LOOK_AGAIN_SECONDS = 60.0  # sites that ran dry come back when new work for them is due
 
     def __init__(self, queue, queue_name: str, sources: list[str] | None):
         self.queue, self.queue_name, self.sources = queue, queue_name, sources
         self._lock = threading.Lock()
         self._families: list[list[str]] = []
-        self._turn = 0
-        self._claimed_since_refresh = True
+        self._looked_at = float("-inf")
 
-    def next(self) -> list[str] | None:
-        """The sources of the next family to claim from; None when no family has claimable work."""
+    def claim(self, n: int) -> list:
+        """Up to n items, about n / sites from each site; [] only when no site has claimable work."""
+        items = self._claim_from(self._sites(), n)
+        if not items:  # the sites looked at ran dry: look again once before giving up
+            items = self._claim_from(self._sites(look_again=True), n)
+        return items
+
+    def _sites(self, look_again: bool = False) -> list[list[str]]:
         with self._lock:
-            if not self._families:
-                if not self._claimed_since_refresh:
-                    return None  # every family the last look found came back empty: nothing to claim
-                self._refresh()
-                if not self._families:
-                    return None
-            family = self._families[self._turn % len(self._families)]
-            self._turn += 1
-            return family
+            if look_again or not self._families or time.monotonic() - self._looked_at > self.LOOK_AGAIN_SECONDS:
+                families: dict[str, list[str]] = {}
+                for source in self.queue.pending_sources(self.queue_name, self.sources):
+                    families.setdefault(source.split(":", 1)[0], []).append(source)
+                self._families = list(families.values())
+                self._looked_at = time.monotonic()
+            return list(self._families)
 
-    def claimed(self, family: list[str], count: int) -> None:
-        """What a claim from `family` returned: a family that gave nothing leaves the rotation."""
-        with self._lock:
-            if count:
-                self._claimed_since_refresh = True
-            elif family in self._families:
-                self._families.remove(family)
-
-    def _refresh(self) -> None:
-        families: dict[str, list[str]] = {}
-        for source in self.queue.pending_sources(self.queue_name, self.sources):
-            families.setdefault(source.split(":", 1)[0], []).append(source)
-        self._families = list(families.values())
-        self._claimed_since_refresh = False
+    def _claim_from(self, families: list[list[str]], n: int) -> list:
+        items: list = []
+        for i, family in enumerate(families):
+            share = -(-(n - len(items)) // (len(families) - i))  # what is left, over the sites left
+            got = self.queue.claim(self.queue_name, share, sources=family)
+            if not got:
+                with self._lock:
+                    if family in self._families:
+                        self._families.remove(family)
+            items += got
+        if items and len(items) < n:  # sites short of their share: the others make it up, most urgent first
+            items += self.queue.claim(self.queue_name, n - len(items), sources=[s for f in families for s in f])
+        return items
 
 
 def drain(ingest, queue_name: str, handle_batch: Callable[[list[ClaimedItem], DrainReport], None],
@@ -128,24 +132,20 @@ def drain(ingest, queue_name: str, handle_batch: Callable[[list[ClaimedItem], Dr
           sources: list[str] | None = None, lanes: int | None = None) -> DrainReport:
     """Claim and handle batches until the budget is spent or the queue is empty, in `lanes` loops at once
     (default: the settings' `drain_lanes`). A batch goes through fetching, parsing and a database write in
-    turn, each leaving some core or connection idle; lanes overlap those phases, and lanes on different
-    sites fetch those sites at once (`SourceRotation`). Each lane claims its own batches, as separate
-    workers would, so the queue's claims keep them apart."""
+    turn, each leaving some core or connection idle; lanes overlap those phases. A batch is spread over the
+    sites with work (`SiteSpread`), so its pages are fetched several sites at once. Each lane claims its own
+    batches, as separate workers would, so the queue's claims keep them apart."""
     budget = ingest.settings.time_budget_seconds if time_budget is None else time_budget
     batch_size = batch_size or ingest.settings.batch_size
     lanes = max(1, lanes or ingest.settings.drain_lanes)
     started = time.monotonic()
-    rotation = SourceRotation(ingest.queue, queue_name, sources)
+    spread = SiteSpread(ingest.queue, queue_name, sources)
 
     def lane(lane_report: DrainReport) -> DrainReport:
         while time.monotonic() - started < budget:
-            family = rotation.next()
-            if family is None:
-                break
-            items = ingest.queue.claim(queue_name, batch_size, sources=family)
-            rotation.claimed(family, len(items))
+            items = spread.claim(batch_size)
             if not items:
-                continue
+                break
             lane_report.batches += 1
             lane_report.claimed += len(items)
             handle_batch(items, lane_report)

@@ -221,6 +221,28 @@ RETURNING w.id, w.queue, w.dedupe_key, w.priority, (xmax = 0) AS inserted
 """
 
 
+# The distinct sources by a skip scan of work_items_claim_source (one index probe per source, where a GROUP BY
+# reads every pending item: 60 ms at 300,000), then each source's first due item in claim order.
+_PENDING_SOURCES_SQL = """
+WITH RECURSIVE pending(source) AS (
+    SELECT min(source) FROM work_items WHERE queue = %(queue)s AND state = 'pending'
+    UNION ALL
+    SELECT (SELECT min(source) FROM work_items
+            WHERE queue = %(queue)s AND state = 'pending' AND source > pending.source)
+    FROM pending WHERE pending.source IS NOT NULL
+)
+SELECT pending.source
+FROM pending CROSS JOIN LATERAL (
+    SELECT priority, available_at FROM work_items
+    WHERE queue = %(queue)s AND state = 'pending' AND source = pending.source AND available_at <= now()
+    ORDER BY priority DESC, available_at, id
+    LIMIT 1) first_due
+WHERE (%(sources)s::text[] IS NULL OR pending.source = ANY (%(sources)s::text[]))
+  AND pending.source NOT IN (SELECT name FROM sources WHERE NOT enabled OR auto_disabled OR backoff_until > now())
+ORDER BY first_due.priority DESC, first_due.available_at, pending.source
+"""
+
+
 # Completion fenced by (id, token). The items of one claim share its token, so the usual batch sends one token
 # and an id array; a batch mixing claims sends a token per item.
 # A deep-extraction item's carried parse (~15 KB with a BaT page's comments) is dropped once done: what it said
@@ -361,12 +383,9 @@ class WorkQueue:
 
     def pending_sources(self, queue: str, sources: Sequence[str] | None = None) -> list[str]:
         """The sources with items of `queue` that a claim would take now (pending, due, source not held
-        off), optionally among `sources`; in order of their most urgent item."""
-        source_filter = "\n          AND source = ANY (%(sources)s::text[])" if sources is not None else ""
-        sql = ("SELECT source" + _CLAIMABLE.replace("{source_filter}", source_filter)
-               + "\n        GROUP BY source ORDER BY max(priority) DESC, min(available_at), source")
+        off), optionally among `sources`; most urgent first (by each one's first item in claim order)."""
         params = {"queue": queue, "sources": list(sources) if sources is not None else None}
-        return self._run("pending sources", lambda conn: [r[0] for r in conn.execute(sql, params)])
+        return self._run("pending sources", lambda conn: [r[0] for r in conn.execute(_PENDING_SOURCES_SQL, params)])
 
     def renew(self, items: Iterable[ClaimedItem], lease_ttl: timedelta | None = None) -> list[int]:
         """Extend leases of items still ours; returns the ids renewed."""

@@ -10,9 +10,9 @@ import httpx
 from vehicle_pipeline.ingest.context import Ingest, IngestSettings
 from vehicle_pipeline.ingest.imports import drain_imports
 from vehicle_pipeline.ingest.index import walk_index
-from vehicle_pipeline.ingest.drain import DrainReport, drain, fail_item
+from vehicle_pipeline.ingest.drain import DrainReport, SiteSpread, drain, fail_item
 from vehicle_pipeline.ingest.outcomes import OutcomeReport
-from vehicle_pipeline.store.queue import NewItem
+from vehicle_pipeline.store.queue import PRIORITY_NEW, PRIORITY_REPAIR, NewItem
 from vehicle_pipeline.store.sources import SourceRegistry
 
 
@@ -129,3 +129,22 @@ def test_an_import_drain_fetches_several_sites_at_once_each_at_its_pace(db, samp
     for source in wanted:
         starts = [r["started"] for r in pages if r["path"].split("/")[1] == source]
         assert all(b - a >= 0.1 for a, b in zip(starts, starts[1:])), source
+
+
+def test_a_spread_batch_keeps_the_repair_share(db):
+    """Six sites, each with new work queued ahead of repairs: a batch of 50 takes 8-9 from each site, and the
+    repair share (a fifth of a claim, rounded up) still comes to at least a fifth of the batch."""
+    sites = ("bat", "carsandbids", "mecum", "broadarrow", "craigslist:sfbay", "dealer:a")
+    registry = SourceRegistry(db)
+    for name in sites:
+        registry.upsert(name, "dealer" if name.startswith("dealer") else "auction")
+    settings = IngestSettings(time_budget_seconds=60, batch_size=50, drain_lanes=1)
+    with Ingest(db, settings, worker_id="repair-share") as ingest:
+        ingest.queue.enqueue_many([NewItem("deep_extraction", s, f"{s}-new-{i}", priority=PRIORITY_NEW)
+                                   for s in sites for i in range(40)])
+        ingest.queue.enqueue_many([NewItem("deep_extraction", s, f"{s}-repair-{i}", priority=PRIORITY_REPAIR)
+                                   for s in sites for i in range(10)])
+        batch = SiteSpread(ingest.queue, "deep_extraction", None).claim(50)
+    assert len(batch) == 50
+    assert {i.source for i in batch} == set(sites)
+    assert sum(1 for i in batch if i.priority == PRIORITY_REPAIR) >= 10

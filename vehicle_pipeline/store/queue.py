@@ -13,6 +13,7 @@ a snooze gives the attempt back.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import socket
@@ -354,7 +355,8 @@ class WorkQueue:
         `share_below` (repairs), so a steady stream of new work never starves them."""
         if n <= 0:
             return []
-        low_n = min(n, max(0, int(n * low_priority_share))) if n > 1 else 0
+        # rounded up, so that the small claims a batch spread over sites makes keep the share between them
+        low_n = min(n, max(0, math.ceil(n * low_priority_share - 1e-9))) if n > 1 else 0
         token = uuid.uuid4()
         params = {
             "queue": queue,

@@ -1,7 +1,7 @@
 """The one polite HTTP client: every request the pipeline makes goes through `PoliteClient`.
 
 What "polite" means here (DESIGN.md, section HTTP):
-- a configurable User-Agent; robots.txt (RFC 9309, parsed by protego) fetched once per origin and cached;
+- a configurable User-Agent; robots.txt (RFC 9309, parsed by protego) fetched once per lane and cached;
 - per origin (scheme, host, port) a *lane*: at most `concurrency` requests in flight (default 1) and a
   randomized delay between requests (default 2-5 s; zero only when configured); origins run in parallel.
   An origin named in `shared_hosts` serves several sources under path prefixes (the sample site standing

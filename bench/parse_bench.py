@@ -170,11 +170,7 @@ def sample_pages() -> list[dict]:
 # ---------------------------------------------------------------- measuring
 
 
-def bare(data: bytes) -> None:
-    _bare_tree(data)
-
-
-def _bare_tree(data: bytes):
+def bare(data: bytes):
     if data[:64].lstrip()[:1] in (b"{", b"["):
         return json.loads(data), LexborHTMLParser(data)
     return LexborHTMLParser(data)
@@ -297,7 +293,7 @@ def measure(page: dict, seconds: float, deep: bool) -> dict | None:
         except ParseError:
             return None
 
-    resident, bare_resident = resident_peak(full, data), resident_peak(_bare_tree, data)
+    resident, bare_resident = resident_peak(full, data), resident_peak(bare, data)
     full_rate, bare_rate = rates(full, data, seconds)
     peak = peak_memory(full, data)
     bare_peak = peak_memory(bare, data)
@@ -389,7 +385,7 @@ def _line(r: dict) -> str:
             f" ({r['peak'] / r['bytes']:5.1f}x, bare {r['bare_peak'] / 1024:5.0f} KB)  {r['page']}")
 
 
-def memory_verdict(s: dict, floor: int) -> str:
+def memory_verdict(s: dict) -> str:
     """The memory target of a kind, on the resident peak: met, or missed and why ("lexbor's DOM": the bare
     parse alone holds 10x or more; otherwise the parser's own allocations miss it). Without a resident
     measure (no /proc reset here), the traced peak decides."""
@@ -456,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{s['source']:11} {s['kind']:13} pages {s['pages']:2}  full {s['full_ms']:7.3f} ms  bare {s['bare_ms']:7.3f} ms"
               f"  full/bare {s['ratio']:4.2f}{keep}  worst {_low(s['worst']):4.2f} ({s['worst']['page']})"
               f"  resident {_x(s['resident_x'])} (bare {_x(s['bare_resident_x'])}), traced {s['peak_x']:.1f}x:"
-              f" {memory_verdict(s, floor).replace('*', '')}")
+              f" {memory_verdict(s).replace('*', '')}")
     if args.json:
         Path(args.json).write_text(json.dumps([{k: v for k, v in r.items()} for r in rows], indent=1))
     if args.write:
@@ -510,7 +506,7 @@ def write_results(rows: list[dict], summary: list[dict], before: dict, args, flo
     for s in sorted(summary, key=lambda s: (s["source"], s["kind"])):
         size = f"{s['min_kb']:.1f}" if s["pages"] == 1 else f"{s['min_kb']:.1f}–{s['max_kb']:.1f}"
         ok = "met" if s["low"] >= TARGET_RATIO else "**missed**"
-        mem = memory_verdict(s, floor)
+        mem = memory_verdict(s)
         keep = f"{s['ratio_keep']:.2f}" if s["ratio_keep"] is not None else "–"
         lines.append(f"| {s['source']} | {s['kind']} | {s['pages']} | {size} | {s['full_ms']:.3f} | {s['bare_ms']:.3f} | "
                      f"{1000 * (s['full_ms'] - s['bare_ms']):.0f} | {s['ratio']:.2f} | {keep} | "

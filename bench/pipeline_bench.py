@@ -153,13 +153,19 @@ class SiteProcess:
         return self.proc.pid if self.proc is not None else None
 
 
+def _stat_fields(pid: int | str) -> list[str] | None:
+    """/proc/<pid>/stat after the command name (field 3 on: state, ppid, …, utime at [11], stime at [12],
+    cutime at [13], cstime at [14]); None when the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def process_cpu_seconds(pid: int | None) -> float:
     """utime + stime of another process (its threads included), from /proc."""
-    if pid is None:
-        return float("nan")
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = _stat_fields(pid) if pid is not None else None
+    if fields is None:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -178,24 +184,15 @@ def postmaster_pid(server_url: str) -> int | None:
 def postgres_cpu_seconds(pid: int | None) -> float:
     """CPU of a Postgres server: the postmaster, its live children, and (cutime + cstime) the children it has
     reaped (a backend that served a finished run)."""
-    if pid is None:
-        return float("nan")
-    tick = os.sysconf("SC_CLK_TCK")
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = _stat_fields(pid) if pid is not None else None
+    if fields is None:
         return float("nan")
     total = sum(int(f) for f in fields[11:15])
     for child in Path("/proc").iterdir():
-        if not child.name.isdigit():
-            continue
-        try:
-            cf = (child / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(cf[1]) == pid:
-            total += int(cf[11]) + int(cf[12])
-    return total / tick
+        child_fields = _stat_fields(child.name) if child.name.isdigit() else None
+        if child_fields is not None and int(child_fields[1]) == pid:
+            total += int(child_fields[11]) + int(child_fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 class CpuMeter:

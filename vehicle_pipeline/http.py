@@ -237,6 +237,11 @@ class HttpConfig:
 _NO_POLICY = SourcePolicy()
 
 
+def _family(source: str) -> str:
+    """"dealer:x" → "dealer": the site whose policy (and, on a shared host, lane) a source shares."""
+    return source.split(":", 1)[0]
+
+
 # --------------------------------------------------------------------------------------------------
 # URL checks (pure)
 
@@ -671,7 +676,7 @@ class PoliteClient:
             return _NO_POLICY
         found = self._sources.get(source)
         if found is None and ":" in source:
-            found = self._sources.get(source.split(":", 1)[0])
+            found = self._sources.get(_family(source))
         return found or _NO_POLICY
 
     def _pace(self, key: tuple, policy: SourcePolicy) -> Pace:
@@ -890,7 +895,7 @@ class PoliteClient:
         except ValueError:
             return None
         if source and self.config.shared_hosts and _host_matches(key[1], key[2], self.config.shared_hosts):
-            return key + (source.split(":", 1)[0],)
+            return key + (_family(source),)
         return key
 
     def _lane(self, url: str, policy: SourcePolicy, source: str | None = None) -> _Lane:

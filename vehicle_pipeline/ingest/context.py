@@ -48,7 +48,7 @@ class IngestSettings:
     def base_url(self, source: str) -> str:
         if source in self.base_urls:
             return self.base_urls[source].rstrip("/")
-        base = source.split(":", 1)[0]
+        base = sources.family(source)
         if base in self.base_urls:
             root = self.base_urls[base].rstrip("/")
             if base == "dealer":
@@ -87,7 +87,7 @@ def build_http_client(settings: IngestSettings, health=None) -> PoliteClient:
         policies[name] = SourcePolicy(allowed_hosts=allowed, pace=Pace(*pace) if pace else None)
     for name, pace in settings.source_pace.items():
         if name not in policies:  # "dealer:<slug>" or "craigslist:<metro>": its own pace, the family's hosts
-            family = policies.get(name.split(":", 1)[0], SourcePolicy())
+            family = policies.get(sources.family(name), SourcePolicy())
             policies[name] = SourcePolicy(allowed_hosts=family.allowed_hosts, pace=Pace(*pace))
     config = HttpConfig(pace=Pace(lo, hi), sources=policies, allow_private_hosts=settings.allow_private_hosts,
                         shared_hosts=settings.shared_hosts)

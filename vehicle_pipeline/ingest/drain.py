@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
+from vehicle_pipeline import sources as source_modules
 from vehicle_pipeline.http import FetchResult
 from vehicle_pipeline.store.queue import ClaimedItem
 
@@ -107,7 +108,7 @@ class SiteSpread:
             if look_again or not self._families or time.monotonic() - self._looked_at > self.LOOK_AGAIN_SECONDS:
                 families: dict[str, list[str]] = {}
                 for source in self.queue.pending_sources(self.queue_name, self.sources):
-                    families.setdefault(source.split(":", 1)[0], []).append(source)
+                    families.setdefault(source_modules.family(source), []).append(source)
                 self._families = list(families.values())
                 self._looked_at = time.monotonic()
             return list(self._families)

@@ -45,9 +45,14 @@ class SourceModule(Protocol):
     ) -> VehicleListing | IndexPage | SellerDirectoryPage: ...
 
 
+def family(name: str) -> str:
+    """The site a source belongs to: "dealer:<slug>" and "craigslist:<metro>" are sources of one family each."""
+    return name.split(":", 1)[0]
+
+
 def get(name: str) -> ModuleType:
     """The module of a source. Dealer sources are named `dealer:<slug>` and share one module."""
-    base = name.split(":", 1)[0]
+    base = family(name)
     if base not in SOURCE_NAMES:
         raise KeyError(f"unknown source {name!r}; known: {', '.join(SOURCE_NAMES)}")
     return importlib.import_module(f"vehicle_pipeline.sources.{base}")

@@ -147,11 +147,13 @@ def _worker_id() -> str:
 #
 # One token per claim: (id, token) is still unique per lease, because a reclaimed item gets the next
 # claim's token; generating, storing and returning 50 random tokens was about a tenth of a claim's execution.
+# Sources whose work waits: switched off, disabled by failures, or in backoff.
+_HELD_OFF_SOURCES = "SELECT name FROM sources WHERE NOT enabled OR auto_disabled OR backoff_until > now()"
+
 _CLAIMABLE = """
         FROM work_items w
         WHERE queue = %(queue)s AND state = 'pending' AND available_at <= now(){source_filter}
-          AND source NOT IN (SELECT name FROM sources
-                             WHERE NOT enabled OR auto_disabled OR backoff_until > now())"""
+          AND source NOT IN (""" + _HELD_OFF_SOURCES + ")"
 
 _CLAIM_TEMPLATE = """
 WITH low AS (
@@ -239,7 +241,7 @@ FROM pending CROSS JOIN LATERAL (
     ORDER BY priority DESC, available_at, id
     LIMIT 1) first_due
 WHERE (%(sources)s::text[] IS NULL OR pending.source = ANY (%(sources)s::text[]))
-  AND pending.source NOT IN (SELECT name FROM sources WHERE NOT enabled OR auto_disabled OR backoff_until > now())
+  AND pending.source NOT IN (""" + _HELD_OFF_SOURCES + """)
 ORDER BY first_due.priority DESC, first_due.available_at, pending.source
 """
 

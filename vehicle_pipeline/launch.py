@@ -56,6 +56,11 @@ def _plain(value):
     return str(inner)
 
 
+def _step_line(name: str, partition: str | None, result: str) -> str:
+    # dealer partitions ("dealer:<slug>") run to ~30 characters
+    return f"  {name:<22} {partition or '':<31} {result}"
+
+
 def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]:
     """Materialize every asset once on the current instance, in data-flow order; returns what each step did."""
     import dagster as dg
@@ -83,7 +88,7 @@ def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]
         except Exception as exc:  # a definition error: report it as this step's failure
             step = StepResult(name, partition, False, time.monotonic() - started, error=str(exc).splitlines()[0])
             steps.append(step)
-            log(f"  {name:<22} {partition or '':<22} FAILED {step.error}")
+            log(_step_line(name, partition, f"FAILED {step.error}"))
             return step
         metadata = {}
         for event in result.get_asset_materialization_events():
@@ -98,8 +103,8 @@ def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]
         steps.append(step)
         summary = ", ".join(f"{k}={metadata[k]}" for k in ("found", "new", "done", "events_new", "candidates",
                                                             "enabled", "failed", "blocked") if k in metadata)
-        log(f"  {name:<22} {partition or '':<22} {'ok' if result.success else 'FAILED'} "
-            f"({step.seconds:.1f}s) {summary}{'' if not error else ' ' + error}")
+        log(_step_line(name, partition, f"{'ok' if result.success else 'FAILED'} ({step.seconds:.1f}s) {summary}"
+                                        f"{'' if not error else ' ' + error}"))
         return step
 
     run("classic_sellers")

@@ -14,7 +14,7 @@ from vehicle_pipeline.ingest.imports import drain_imports
 from vehicle_pipeline.ingest.index import walk_index
 from vehicle_pipeline.ingest.outcomes import drain_outcomes
 from vehicle_pipeline.model import Comment, CommentKind, Outcome, VehicleListing, VinState
-from vehicle_pipeline.sources import bat
+from vehicle_pipeline.sources import bat, parser_build
 from vehicle_pipeline.store.queue import NewItem
 from vehicle_pipeline.store.records import load_snapshot
 
@@ -33,6 +33,23 @@ def test_a_listing_record_reads_back_exactly_through_json():
     assert VehicleListing.from_record(record) == listing
     assert VehicleListing.from_record(VehicleListing(source="mecum", url="u", external_id="1").to_record()) \
         == VehicleListing(source="mecum", url="u", external_id="1")
+
+
+def test_the_parser_build_changes_with_any_byte_of_the_parsing_code(tmp_path):
+    from vehicle_pipeline.sources import code_fingerprint
+
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text("X = 1\n")
+    b.write_text("Y = 2\n")
+    first = code_fingerprint([a, b])
+    assert code_fingerprint([a, b]) == first
+    b.write_text("Y = 3\n")
+    assert code_fingerprint([a, b]) != first
+    b.write_text("Y = 2\n")
+    a.write_text("X = 1\nY")  # the same bytes moved across a file boundary are another build
+    b.write_text(" = 2\n")
+    assert code_fingerprint([a, b]) != first
+    assert len(parser_build()) == 16 and parser_build() == parser_build()
 
 
 @pytest.mark.parametrize("broken", [
@@ -70,11 +87,12 @@ def test_extraction_stores_the_imports_parse_and_parses_again_only_when_it_is_st
         with db.connection() as conn:
             items = conn.execute(
                 """SELECT (w.payload->>'listing_id')::bigint, w.payload->>'snapshot', w.payload->'parsed',
-                          encode(l.last_snapshot, 'hex')
+                          encode(l.last_snapshot, 'hex'), w.payload->>'parser'
                    FROM work_items w JOIN listings l ON l.id = (w.payload->>'listing_id')::bigint
                    WHERE w.queue = 'deep_extraction'""").fetchall()
         assert len(items) == len(expected)
-        for listing_id, carried_sha, parsed, latest in items:
+        assert {i[4] for i in items} == {parser_build()}, "the item names the build that made its parse"
+        for listing_id, carried_sha, parsed, latest, _ in items:
             assert carried_sha == latest, "the item carries the parse of the page the import stored"
             assert parsed["outcome"] is not None
 
@@ -98,9 +116,10 @@ def test_extraction_stores_the_imports_parse_and_parses_again_only_when_it_is_st
         parsed = dict((i[0], i[2]) for i in items)[listing_id]
         changed = parsed | {"high_bid": int(high_bid) + 1000}
 
-        def carry(snapshot: str, record: dict) -> None:
+        def carry(snapshot: str, record: dict, build: str = parser_build()) -> None:
             ingest.queue.enqueue_many([NewItem("deep_extraction", "bat", f"deep:{listing_id}",
-                                               {"listing_id": listing_id, "snapshot": snapshot, "parsed": record})])
+                                               {"listing_id": listing_id, "snapshot": snapshot, "parsed": record,
+                                                "parser": build})])
 
         # A parse of a page that is no longer the latest: the latest stored page is parsed instead.
         carry(os.urandom(32).hex(), changed)
@@ -111,6 +130,12 @@ def test_extraction_stores_the_imports_parse_and_parses_again_only_when_it_is_st
         carry(latest, {"high_bid": 1})
         unreadable = drain_outcomes(ingest)
         assert (unreadable.done, unreadable.reparsed) == (1, 1)
+        assert _events(db)[listing_id][1] == high_bid
+        # A parse of the latest page by another build of the parsers (queued before a parser fix was deployed):
+        # this build parses the page again.
+        carry(latest, changed, build="0123456789abcdef")
+        other_build = drain_outcomes(ingest)
+        assert (other_build.done, other_build.reparsed) == (1, 1)
         assert _events(db)[listing_id][1] == high_bid
         # The parse of the latest page is stored as carried, with no second parse (the changed bid shows it).
         carry(latest, changed)

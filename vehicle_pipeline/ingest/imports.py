@@ -21,6 +21,7 @@ from vehicle_pipeline.ingest.drain import (
     write_batch,
 )
 from vehicle_pipeline.model import ParseError, VehicleListing
+from vehicle_pipeline.sources import parser_build
 from vehicle_pipeline.store.queue import ClaimedItem, NewItem
 from vehicle_pipeline.store.records import (
     ListingWrite,
@@ -160,7 +161,8 @@ def _follow_ups(ingest: Ingest, item: ClaimedItem, listing_id: int, parsed: Vehi
         # The page's deep parse rides along, tied to its snapshot: extraction stores it as it is while that
         # snapshot is still the listing's latest, and parses the latest snapshot otherwise.
         mine.append(NewItem("deep_extraction", item.source, f"deep:{listing_id}",
-                            {"listing_id": listing_id, "snapshot": snapshot.hex(), "parsed": parsed.to_record()},
+                            {"listing_id": listing_id, "snapshot": snapshot.hex(), "parsed": parsed.to_record(),
+                             "parser": parser_build()},
                             priority=item.priority))
     return mine
 

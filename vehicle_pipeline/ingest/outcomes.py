@@ -24,6 +24,7 @@ from vehicle_pipeline.ingest.drain import (
     write_batch,
 )
 from vehicle_pipeline.model import ParseError, VehicleListing
+from vehicle_pipeline.sources import parser_build
 from vehicle_pipeline.store.queue import ClaimedItem
 from vehicle_pipeline.store.records import ListingWrite, mark_listing, save_snapshot, snapshot_body, store_auctions
 
@@ -58,8 +59,10 @@ def _deep_parse_snapshot(ingest: Ingest, source: str, url: str, compression: str
 
 def _carried_parse(item: ClaimedItem) -> tuple[bytes, VehicleListing] | None:
     """The deep parse the item carries (the import parsed the page once, deep) and the snapshot it is of; None
-    when it carries none, or one that does not read back (that page is parsed again, never trusted half-way)."""
-    if item.payload.get("refetch") or not isinstance(item.payload.get("parsed"), dict):
+    when it carries none, one made by another build of the parsers, or one that does not read back (that
+    page is parsed again, never trusted half-way)."""
+    if item.payload.get("refetch") or not isinstance(item.payload.get("parsed"), dict) \
+            or item.payload.get("parser") != parser_build():
         return None
     try:
         return bytes.fromhex(item.payload["snapshot"]), VehicleListing.from_record(item.payload["parsed"])

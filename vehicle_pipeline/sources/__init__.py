@@ -19,7 +19,10 @@ Base URLs are configuration: the sample site serves every source under a path pr
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib
+from pathlib import Path
 from types import ModuleType
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -43,6 +46,23 @@ class SourceModule(Protocol):
     def parse(
         self, content: bytes | str, url: str | None = None, deep: bool = False
     ) -> VehicleListing | IndexPage | SellerDirectoryPage: ...
+
+
+@functools.cache
+def parser_build() -> str:
+    """A fingerprint of the parsing code (this package and the model its records go through): a parse made by
+    another build is not trusted as this build's, so a parser fix deployed while work carrying parses is
+    queued takes effect on that work too."""
+    package = Path(__file__).parent
+    return code_fingerprint(sorted(package.glob("*.py")) + [package.parent / "model.py"])
+
+
+def code_fingerprint(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        body = path.read_bytes()
+        digest.update(f"{path.name}\0{len(body)}\0".encode() + body)
+    return digest.hexdigest()[:16]
 
 
 def family(name: str) -> str:

@@ -58,6 +58,8 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 from protego import Protego
 
+from vehicle_pipeline.sources import family as source_family
+
 log = logging.getLogger(__name__)
 
 DEFAULT_USER_AGENT = "vehicle-pipeline/0.1 (+contact: set VEHICLE_PIPELINE_USER_AGENT)"
@@ -235,11 +237,6 @@ class HttpConfig:
 
 
 _NO_POLICY = SourcePolicy()
-
-
-def _family(source: str) -> str:
-    """"dealer:x" → "dealer": the site whose policy (and, on a shared host, lane) a source shares."""
-    return source.split(":", 1)[0]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -676,7 +673,7 @@ class PoliteClient:
             return _NO_POLICY
         found = self._sources.get(source)
         if found is None and ":" in source:
-            found = self._sources.get(_family(source))
+            found = self._sources.get(source_family(source))
         return found or _NO_POLICY
 
     def _pace(self, key: tuple, policy: SourcePolicy) -> Pace:
@@ -895,7 +892,7 @@ class PoliteClient:
         except ValueError:
             return None
         if source and self.config.shared_hosts and _host_matches(key[1], key[2], self.config.shared_hosts):
-            return key + (_family(source),)
+            return key + (source_family(source),)
         return key
 
     def _lane(self, url: str, policy: SourcePolicy, source: str | None = None) -> _Lane:

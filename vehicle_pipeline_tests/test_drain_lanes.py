@@ -84,7 +84,7 @@ def test_a_batch_is_spread_over_the_sites_with_work(db):
 
 
 def test_a_drain_ends_when_what_is_left_is_not_due(db):
-    """Items snoozed into the future leave the rotation empty: the run ends instead of claiming in a loop
+    """Items snoozed into the future leave no site in the spread: the run ends instead of claiming in a loop
     until its budget is spent."""
     settings = IngestSettings(time_budget_seconds=30, batch_size=5, drain_lanes=2)
     with Ingest(db, settings, worker_id="not-due") as ingest:

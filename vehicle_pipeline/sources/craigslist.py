@@ -220,8 +220,9 @@ def _parse_legacy_search(tree, page_url: str | None, url: str | None) -> IndexPa
     # rows), not one walk of the whole page for the three
     total_node = tree.css_first("span.totalcount")
     range_node = tree.css_first("span.rangeFrom")
-    next_href = pk.attr(tree.css_first("a.button.next"), "href")
-    if next_href is None and tree.css_first("a.button.next") is not None:
+    next_button = tree.css_first("a.button.next")
+    next_href = pk.attr(next_button, "href")
+    if next_href is None and next_button is not None:
         # a button without a link (the last page's): the first one that has one, if any
         next_href = next(filter(None, (pk.attr(node, "href") for node in tree.css("a.button.next"))), None)
     total = parse_int(pk.node_text(total_node))

@@ -321,12 +321,15 @@ def materialize(instance, resources, phase: str, asset, partition=None, run_conf
                float(metadata.get("seconds", float("nan"))), metadata, error)
 
 
-def bench_resources(db_url: str, site_url: str, max_index_pages: int, batch_size: int | None) -> dict:
+def bench_resources(db_url: str, site_url: str, max_index_pages: int, batch_size: int | None,
+                    lanes: int | None = None) -> dict:
+    tuned = {"batch_size": batch_size} if batch_size else {}
+    tuned.update({"drain_lanes": lanes} if lanes else {})
     return {
         "postgres": PostgresResource(database_url=db_url),
         "sites": SourceSitesResource(sample_site_url=site_url),
         "settings": PipelineSettingsResource(max_index_pages=max_index_pages, time_budget_seconds=DRAIN_BUDGET,
-                                             **({"batch_size": batch_size} if batch_size else {})),
+                                             **tuned),
     }
 
 
@@ -346,14 +349,15 @@ def source_groups(db_url: str, queue: str, n: int) -> list[list[str]]:
     return [names for _, names in groups if names]
 
 
-def drain_process(db_url: str, site_url: str, max_index_pages: int, batch_size: int | None, phase: str,
-                  sources: list[str]) -> tuple[Run, float, float]:
-    """One drain run restricted to `sources`, in a process of its own (run through a spawn pool), as drains
-    split per site run on several hosts. Returns the run, this process's CPU seconds and peak RSS (MB)."""
+def drain_process(db_url: str, site_url: str, max_index_pages: int, batch_size: int | None, lanes: int | None,
+                  phase: str, sources: list[str] | None) -> tuple[Run, float, float]:
+    """One drain run, restricted to `sources` unless None, in a process of its own (run through a spawn pool),
+    as drains run on several hosts. Returns the run, this process's CPU seconds and peak RSS (MB)."""
     cpu0 = cpu_seconds()
     asset, _ = DRAIN_ASSETS[phase]
     config = {"ops": {asset.op.name: {"config": {"time_budget_seconds": DRAIN_BUDGET, "sources": sources}}}}
-    run = materialize(dg.DagsterInstance.ephemeral(), bench_resources(db_url, site_url, max_index_pages, batch_size),
+    run = materialize(dg.DagsterInstance.ephemeral(),
+                      bench_resources(db_url, site_url, max_index_pages, batch_size, lanes),
                       phase, asset, run_config=config)
     return run, cpu_seconds() - cpu0, peak_rss_mb()
 
@@ -361,7 +365,7 @@ def drain_process(db_url: str, site_url: str, max_index_pages: int, batch_size: 
 def run_pipeline(args, db_url: str, site_url: str, profiler, meter: CpuMeter
                  ) -> tuple[list[Run], dict[str, float], float, dict[str, tuple[float, float, float]]]:
     instance = dg.DagsterInstance.ephemeral()
-    resources = bench_resources(db_url, site_url, args.max_index_pages, args.batch_size)
+    resources = bench_resources(db_url, site_url, args.max_index_pages, args.batch_size, args.lanes)
     day = dt.datetime.now(dt.timezone.utc).date().isoformat()
     runs: list[Run] = []
     worker_usage.clear()
@@ -411,13 +415,14 @@ def run_pipeline(args, db_url: str, site_url: str, profiler, meter: CpuMeter
     for phase, (asset, queue) in DRAIN_ASSETS.items():
         t = time.perf_counter()
         if args.drain_processes > 1:
-            groups = source_groups(db_url, queue, args.drain_processes)
+            groups = (source_groups(db_url, queue, args.drain_processes) if args.drain_split == "sources"
+                      else [None] * args.drain_processes)
             with ProcessPoolExecutor(len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
                 futures = [pool.submit(drain_process, db_url, site_url, args.max_index_pages, args.batch_size,
-                                       phase, group) for group in groups]
+                                       args.lanes, phase, group) for group in groups]
                 for group, future in zip(groups, futures):
                     r, cpu, rss = future.result()
-                    r.partition = ",".join(group)[:26]
+                    r.partition = ",".join(group)[:26] if group else "all sources"
                     worker_usage.append((cpu, rss))
                     log(r)
             close(phase, t)
@@ -510,9 +515,12 @@ def build_report(r: dict) -> str:
                     if r["render_pages"] else "listing pages rendered once before the timed window and served from "
                     "the site's memory (a real site's CDN does that part; index pages render as requested); ")
                  + f"pacing off on loopback, batch size {r['batch_size']}, drain budget {DRAIN_BUDGET:.0f} s; "
-                 + (f"each drain as {r['drain_processes']} concurrent runs in processes of their own over sources "
-                    f"split by pending work (CPU and peak RSS below: the largest process's peak, all processes' CPU)"
-                    if r["drain_processes"] > 1 else "each drain one run in this process"))
+                 + (f"each drain as {r['drain_processes']} concurrent runs in processes of their own "
+                    + ("over sources split by pending work " if r["drain_split"] == "sources"
+                       else "each over every source (the queue's claims keep them apart) ")
+                    + "(CPU and peak RSS below: the largest process's peak, all processes' CPU)"
+                    if r["drain_processes"] > 1 else "each drain one run in this process")
+                 + (f"; {r['lanes']} drain lanes per run" if r["lanes"] else ""))
     lines.append("")
     e2e, po = r["e2e_per_s"], r["parse"]["per_s"]
     ratio = e2e / po if po else 0.0
@@ -628,6 +636,10 @@ def main() -> int:
     p.add_argument("--drain-processes", type=int, default=1,
                    help="run each drain as this many concurrent runs, in processes of their own, over sources "
                         "split into groups of about equal work (as drains per site run on several hosts)")
+    p.add_argument("--drain-split", choices=("sources", "none"), default="sources",
+                   help="with --drain-processes: split the sources between the runs (default), or let every run "
+                        "drain every source, the queue's claims keeping them apart")
+    p.add_argument("--lanes", type=int, default=None, help="drain lanes per run (default: the settings' 2)")
     args = p.parse_args()
     command = ".venv/bin/python bench/pipeline_bench.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
@@ -685,6 +697,7 @@ def main() -> int:
         "db_delta": {k: stats1[k] - stats0[k] for k in stats0}, "tables": tables, "parse": parse,
         "guard": {"ok": guard_ok, "profiles": profiles, "dead": dead, "events": events, "auctions": auctions},
         "notes": args.notes.read_text() if args.notes else "", "drain_processes": args.drain_processes,
+        "drain_split": args.drain_split, "lanes": args.lanes,
         "render_pages": args.render_pages,
     }
     text = build_report(results)

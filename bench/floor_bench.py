@@ -45,10 +45,10 @@ from bench.pipeline_bench import (  # noqa: E402
     postmaster_pid,
     process_cpu_seconds,
     warm_site,
+    write_section,
 )
 from vehicle_pipeline import sources  # noqa: E402
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTION = "## floor_bench"
 BATCH = 50
 
@@ -169,17 +169,6 @@ def build_report(r: dict) -> str:
     if r.get("notes"):
         lines += [r["notes"].strip(), ""]
     return "\n".join(lines)
-
-
-def write_section(text: str) -> None:
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = old.find(SECTION + "\n")
-    if start == -1:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = old.find("\n## ", start + 1)
-        new = old[:start] + text.rstrip("\n") + "\n" + ("" if end == -1 else old[end:])
-    RESULTS.write_text(new.rstrip("\n") + "\n")
 
 
 def main() -> int:

@@ -597,8 +597,10 @@ def build_report(r: dict) -> str:
 
 
 def write_section(text: str) -> None:
+    """Replace the section of bench/RESULTS.md that `text` heads ("## <bench>"), or append it."""
+    section = text.split("\n", 1)[0]
     old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = old.find(SECTION + "\n")
+    start = old.find(section + "\n")
     if start == -1:
         new = old.rstrip("\n") + "\n\n" + text
     else:

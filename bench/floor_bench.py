@@ -4,7 +4,7 @@
 
 pipeline_bench compares the pipeline's end-to-end listings/s with a one-core loop that only parses. This bench
 asks what the least work the pipeline must do per listing costs on the same machine: each listing page fetched
-over HTTP from the sample site, hashed (sha256) and compressed (zstd level 3, the snapshot format), parsed as
+over HTTP from the sample site, hashed and compressed as the drains keep a snapshot (`pack_body`), parsed as
 the import parses it (deep for auction pages), and its page, parse (as jsonb), comments and images COPYed into
 Postgres in batches of 50. Nothing else: no index pages, no registry or queue, no leases, no vehicle merge, no
 history, no outcome rules, no Dagster. The listings are split over `--processes` worker processes (a forkserver
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import multiprocessing
 import shlex
@@ -32,7 +31,6 @@ from pathlib import Path
 
 import httpx
 import psycopg
-import zstandard
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -48,6 +46,7 @@ from bench.pipeline_bench import (  # noqa: E402
     write_section,
 )
 from vehicle_pipeline import sources  # noqa: E402
+from vehicle_pipeline.store.records import pack_body  # noqa: E402
 
 SECTION = "## floor_bench"
 BATCH = 50
@@ -95,7 +94,6 @@ def _store(conn, batch: list[tuple]) -> None:
 def floor_worker(db_url: str, listings: list[tuple[str, str]]) -> float:
     """Fetch, hash, compress, parse and store `listings` (source, url); returns this process's CPU seconds."""
     started = time.process_time()
-    compressor = zstandard.ZstdCompressor(level=3)
     batch: list[tuple] = []
     with httpx.Client(timeout=30) as client, psycopg.connect(db_url) as conn:
         for source, url in listings:
@@ -104,7 +102,8 @@ def floor_worker(db_url: str, listings: list[tuple[str, str]]) -> float:
             body = response.content
             module = sources.get(source)
             listing = module.parse(body, url=url, deep=module.is_auction)
-            batch.append((source, url, hashlib.sha256(body).digest(), compressor.compress(body), len(body), listing))
+            packed = pack_body(body)
+            batch.append((source, url, packed.sha256, packed.compressed, len(body), listing))
             if len(batch) >= BATCH:
                 _store(conn, batch)
                 batch.clear()
@@ -148,7 +147,7 @@ def build_report(r: dict) -> str:
         "process, listing pages rendered before the timed window (as pipeline_bench)",
         f"- parse-only in the same run (pipeline_bench's loop, one core): **{po:.1f} listings/s** "
         f"({r['parse']['seconds']:.2f} s for {n:,} pages)",
-        "- the floor: fetch (httpx, one connection per process), sha256 + zstd 3, `parse(deep=is_auction)`, COPY "
+        "- the floor: fetch (httpx, one connection per process), `pack_body` (sha256 + zstd 3), `parse(deep=is_auction)`, COPY "
         "of page, parse, comments and images per 50 listings; no index pages, queue, registry, merge, history, "
         "outcome rules or Dagster (see the module docstring)",
         "",

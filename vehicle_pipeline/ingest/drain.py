@@ -124,7 +124,7 @@ class SiteSpread:
                         self._families.remove(family)
             items += got
         if items and len(items) < n:  # sites short of their share: the others make it up, most urgent first
-            items += self.queue.claim(self.queue_name, n - len(items), sources=[s for f in families for s in f])
+            items += self.queue.claim(self.queue_name, n - len(items), sources=self.sources)
         return items
 
 

@@ -156,9 +156,9 @@ _CLAIMABLE = """
           AND source NOT IN (""" + _HELD_OFF_SOURCES + ")"
 
 _CLAIM_TEMPLATE = """
-WITH low AS (
+WITH {ctes}low AS (
     SELECT id FROM (
-        SELECT id""" + _CLAIMABLE + """
+        SELECT id""" + _CLAIMABLE.replace("{source_filter}", "{low_source_filter}") + """
           AND priority < %(share_below)s::int
         ORDER BY priority DESC, available_at, id
         LIMIT {low_cap}
@@ -191,10 +191,13 @@ RETURNING w.id, w.source, w.dedupe_key, w.payload::text, w.priority, w.attempts,
 _LOW_CAP, _TOP_CAP = 100, 500  # the generic plan's row goal is a tenth of these: 10 and 50, a default claim
 
 
-def _claim_sql(source_filter: str, capped: bool) -> str:
+def _claim_sql(source_filter: str, capped: bool, *, low_source_filter: str | None = None, ctes: str = "") -> str:
+    """The claim with `source_filter` on its walks (`low_source_filter` on the low walk, when it differs)
+    and `ctes` ("name AS (...),\n" each) ahead of them."""
     caps = {"low_cap": str(_LOW_CAP), "top_cap": str(_TOP_CAP)} if capped else \
         {"low_cap": "%(low_n)s::int", "top_cap": "%(n)s::int"}
-    sql = _CLAIM_TEMPLATE.replace("{source_filter}", source_filter)
+    sql = _CLAIM_TEMPLATE.replace("{ctes}", ctes).replace("{source_filter}", source_filter)
+    sql = sql.replace("{low_source_filter}", source_filter if low_source_filter is None else low_source_filter)
     return sql.replace("{low_cap}", caps["low_cap"]).replace("{top_cap}", caps["top_cap"])
 
 
@@ -203,13 +206,13 @@ _CLAIM_BIG_SQL = _claim_sql("", capped=False)
 
 # A claim restricted to some sources (a drain's share for one site) first reads each source's next items from
 # work_items_claim_source, unlocked: `pool` of them, and `low_pool` below the share line for the low walk. The
-# walks then lock from those candidates only, in claim order. Walking work_items_claim with a filter on source,
-# as before, stepped over every pending item of the other sites that came first: 16-60 ms a claim behind a
-# 250,000-item BaT backlog, for each site of every batch. A pool holds twice what the claim takes from each
-# source, so a claim beside another one on the same site still fills (the walks skip what the other has
-# locked); beyond that it may come back short.
-_SOURCE_POOLS_CTE = """
-WITH low_pool AS MATERIALIZED (
+# walks then lock from those candidates only, in claim order (`= ANY (ARRAY(...))` keeps the planner on the
+# primary key). Walking work_items_claim with a filter on source, as before, stepped over every pending item
+# of the other sites that came first: 60-100 ms a claim behind a 250,000-item BaT backlog, for each site of
+# every batch. A pool holds twice what the claim takes from each source, so a claim beside another one on the
+# same site still fills (the walks skip what the other has locked); beyond that it may come back short.
+# Prepared like the other claims; test_the_claim_walks_the_partial_index checks its generic plan too.
+_SOURCE_POOLS = """low_pool AS MATERIALIZED (
     SELECT next.id
     FROM unnest(%(sources)s::text[]) AS s(source)
     CROSS JOIN LATERAL (
@@ -227,18 +230,11 @@ pool AS MATERIALIZED (
         WHERE queue = %(queue)s AND state = 'pending' AND source = s.source AND available_at <= now()
         ORDER BY priority DESC, available_at, id
         LIMIT %(pool)s::int) next
-)"""
-
-
-def _claim_sources_sql() -> str:
-    sql = _claim_sql("\n          AND id = ANY (ARRAY(SELECT id FROM {pool}))", capped=False)
-    low, top = sql.split("UPDATE work_items w", 1)
-    low = low.replace("WITH low AS (", ", low AS (", 1).replace("{pool}", "low_pool")
-    return _SOURCE_POOLS_CTE + low + "UPDATE work_items w" + top.replace("{pool}", "pool")
-
-
-# Planned with its values every time: a generic plan would not know the array.
-_CLAIM_SOURCES_SQL = _claim_sources_sql()
+),
+"""
+_CLAIM_SOURCES_SQL = _claim_sql("\n          AND id = ANY (ARRAY(SELECT id FROM pool))", capped=False,
+                                low_source_filter="\n          AND id = ANY (ARRAY(SELECT id FROM low_pool))",
+                                ctes=_SOURCE_POOLS)
 
 _ENQUEUE_SQL = """
 WITH incoming AS (

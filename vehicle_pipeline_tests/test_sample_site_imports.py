@@ -2,7 +2,8 @@
 (`vehicle_pipeline.sources`), directly or through a project module that imports them itself.
 
 Read with `ast` from the files, so an import inside a function, a `from vehicle_pipeline import sources`
-and an `importlib.import_module("…")` of a constant name all count, whether or not that code ever runs."""
+and an `importlib.import_module("…")` of a constant name (or an f-string's constant start) all count,
+whether or not that code ever runs."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def _module_name(path: Path) -> str:
 
 
 def imports_of(source: str, module: str, is_package: bool = False) -> set[str]:
-    """Every module an import statement (or a constant `import_module`/`__import__` call) of `source` names."""
+    """Every module an import statement (or an `import_module`/`__import__` call) of `source` names."""
     found: set[str] = set()
     package = module if is_package else module.rpartition(".")[0]
     for node in ast.walk(ast.parse(source)):
@@ -54,13 +55,25 @@ def imports_of(source: str, module: str, is_package: bool = False) -> set[str]:
             # `from pkg import name` imports the submodule `pkg.name` when there is one (a name that is no
             # module is followed nowhere).
             found.update(f"{base}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+        elif isinstance(node, ast.Call) and node.args:
             func = node.func
             called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
-            if called in ("import_module", "__import__") and isinstance(node.args[0].value, str):
-                found.add(node.args[0].value)
+            if called in ("import_module", "__import__"):
+                name = _constant_prefix(node.args[0])
+                if name:
+                    found.add(name)
     # Importing `a.b.c` runs `a` and `a.b` first.
     return {prefix for name in found for prefix in _prefixes(name)}
+
+
+def _constant_prefix(arg: ast.expr) -> str | None:
+    """The module a name argument names: a string constant, or the constant start of an f-string
+    (`f"vehicle_pipeline.sources.{name}"` names `vehicle_pipeline.sources`)."""
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return arg.value
+    if isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0], ast.Constant):
+        return str(arg.values[0].value).rstrip(".") or None
+    return None
 
 
 def _prefixes(name: str) -> list[str]:
@@ -125,6 +138,7 @@ def test_the_check_finds_every_way_in():
         "from vehicle_pipeline import sources": "vehicle_pipeline.sources",
         "def f():\n    from vehicle_pipeline.sources.classic import score\n": "vehicle_pipeline.sources.classic",
         "import importlib\nimportlib.import_module('vehicle_pipeline.sources.mecum')": "vehicle_pipeline.sources.mecum",
+        "import importlib\nimportlib.import_module(f'vehicle_pipeline.sources.{name}')": "vehicle_pipeline.sources",
         # a project module that imports the parsers itself
         "from vehicle_pipeline.wrapper import helper": "vehicle_pipeline.wrapper",
         "from vehicle_pipeline import wrapper": "vehicle_pipeline.wrapper",

@@ -13,9 +13,9 @@ import functools
 import json
 from types import SimpleNamespace
 
+from vehicle_pipeline.sample_site import truth
 from vehicle_pipeline.sample_site.pages import _chrome as ch
 from vehicle_pipeline.sample_site.pages._others_kit import esc, html_page, img_urls, json_page, ld, money, page_number, paginate, stable
-from vehicle_pipeline.sample_site import truth
 from vehicle_pipeline.sample_site.spec import Rendered, SampleListing, SiteContext
 
 SOURCE = "craigslist"

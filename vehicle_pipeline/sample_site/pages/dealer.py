@@ -20,9 +20,9 @@ import re
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
+from vehicle_pipeline.sample_site import truth
 from vehicle_pipeline.sample_site.pages import _chrome as ch
 from vehicle_pipeline.sample_site.pages._others_kit import esc, html_page, img_urls, ld, money, page_number, paginate, stable
-from vehicle_pipeline.sample_site import truth
 from vehicle_pipeline.sample_site.spec import Rendered, SampleListing, SiteContext
 
 SOURCE = "dealer"

@@ -11,9 +11,9 @@ import json
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
+from vehicle_pipeline.sample_site import truth
 from vehicle_pipeline.sample_site.pages import _chrome as ch
 from vehicle_pipeline.sample_site.pages._others_kit import esc, html_page, img_urls, json_page, ld, page_number, paginate
-from vehicle_pipeline.sample_site import truth
 from vehicle_pipeline.sample_site.spec import Rendered, SampleListing, SiteContext
 
 SOURCE = "mecum"

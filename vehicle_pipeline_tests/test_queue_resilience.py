@@ -14,7 +14,7 @@ import pytest
 
 from vehicle_pipeline.store.db import Database, EmbeddedServer, with_database
 from vehicle_pipeline.store.migrations import migrate
-from vehicle_pipeline.store.queue import NewItem, QueueUnavailable, WorkQueue
+from vehicle_pipeline.store.queue import NewItem, QueueError, QueueUnavailable, WorkQueue
 from vehicle_pipeline.store.sources import SourceRegistry
 
 
@@ -106,3 +106,53 @@ def test_server_restart_mid_batch():
             assert stuck == 0
     finally:
         server.stop()
+
+
+def _raise_sqlstate(code: str):
+    """A statement that fails in the server with this SQLSTATE (the error a real deadlock etc. carries)."""
+    return lambda conn: conn.execute(f"DO $$ BEGIN RAISE EXCEPTION 'raised for the test' USING ERRCODE = '{code}'; END $$")
+
+
+def test_a_queue_error_names_what_happened(db_url, db):
+    """Not every OperationalError is a lost connection: the error says deadlock, timeout, cancel or pool
+    timeout, and only an unreachable database is QueueUnavailable."""
+    queue = WorkQueue(db)
+    for code, failure in [("40P01", "deadlock"), ("40001", "serialization failure"), ("55P03", "lock timeout")]:
+        with pytest.raises(QueueError) as caught:
+            queue._run("enqueue", _raise_sqlstate(code))
+        assert caught.value.failure == failure and not isinstance(caught.value, QueueUnavailable)
+        assert str(caught.value).startswith(f"queue enqueue: {failure} (")
+
+    def slow(conn):
+        conn.execute("SET statement_timeout = '100ms'")
+        try:
+            conn.execute("SELECT pg_sleep(5)")
+        finally:
+            conn.execute("RESET statement_timeout")
+
+    with pytest.raises(QueueError, match=r"queue stats: statement canceled \(statement timeout") as caught:
+        queue._run("stats", slow)
+    assert not isinstance(caught.value, QueueUnavailable)
+
+    with Database(db_url, max_size=1, timeout=0.5) as small:
+        tight = WorkQueue(small)
+        with small.connection():  # the only connection is taken
+            with pytest.raises(QueueUnavailable, match="queue stats: pool timeout") as caught:
+                tight.stats()
+        assert caught.value.failure == "pool timeout"
+
+
+def test_an_enqueue_deadlock_is_retried_inside_the_call(db):
+    """A deadlock (here the real error, raised by the server on the first try) is run again, not reported."""
+    queue = WorkQueue(db)
+    tries = []
+
+    def first_deadlocks(conn):
+        tries.append(1)
+        if len(tries) == 1:
+            _raise_sqlstate("40P01")(conn)
+        return conn.execute("SELECT 42").fetchone()[0]
+
+    assert queue._retrying("enqueue", first_deadlocks) == 42 and len(tries) == 2
+    with pytest.raises(QueueError, match="lock timeout"):  # not a deadlock: reported at once
+        queue._retrying("enqueue", _raise_sqlstate("55P03"))

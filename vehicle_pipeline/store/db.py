@@ -318,7 +318,7 @@ def describe_failure(exc: BaseException) -> str:
     from psycopg_pool import PoolTimeout
 
     if isinstance(exc, PoolTimeout):
-        return "pool timeout (no free connection in time)"
+        return "pool timeout"
     code = getattr(exc, "sqlstate", None) or ""
     if code in _FAILURES:
         return _FAILURES[code]

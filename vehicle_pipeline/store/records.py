@@ -342,10 +342,6 @@ def update_listings(conn, writes: Sequence[ListingWrite]) -> None:
 
 
 
-def mark_listing(conn, listing_id: int, status: str) -> None:
-    conn.execute("UPDATE listings SET status = %s, last_fetched_at = now() WHERE id = %s", (status, listing_id))
-
-
 def mark_unreadable(conn, pages: Sequence[tuple[int, bytes, bool]]) -> None:
     """Pages the parser could not read, as (listing id, snapshot sha256, last attempt): each is kept as its
     listing's latest page, and on the last attempt the listing is marked unparseable."""

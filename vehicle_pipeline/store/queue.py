@@ -9,7 +9,7 @@ overwrite.
 Attempts are counted at claim time, so a poison item that kills its worker still runs out of attempts;
 a snooze gives the attempt back.
 
-The queue heals itself: a worker's claims take back items whose lease expired (`_rescue`, run by the
+The queue heals itself: a worker's claims take back items whose lease expired (`_rescue_if_due`, run by the
 claiming process when due: at its first claim and then every `rescue_every`), so a killed worker's items
 return with no sensor, schedule or janitor. A done item keeps the token that finished it, so a retried
 completion whose first reply was lost reports success, and a worker whose lease was taken over still

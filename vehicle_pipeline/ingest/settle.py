@@ -151,8 +151,10 @@ def drain(ingest: Ingest, queue_name: str, handle_batch: Callable[[list[ClaimedI
             lane_report.batches += 1
             lane_report.claimed += len(items)
             settlement: Settlement[R] = Settlement(ingest, lane_report)
-            handle_batch(items, settlement)
-            settlement.close()
+            try:
+                handle_batch(items, settlement)
+            finally:  # what was settled stands even if the handler failed; the rest waits out its leases
+                settlement.close()
         return lane_report
 
     if lanes == 1:

@@ -58,7 +58,7 @@ ENQUEUE_TRIES = 8  # a deadlock with a claim is rare and short; after this many 
 
 class QueueError(RuntimeError):
     """A queue operation failed in the database; `failure` names what happened ("deadlock", "lock timeout",
-    "statement canceled ...", "pool timeout ...", "lost connection", ...: `store.db.describe_failure`)."""
+    "statement canceled ...", "pool timeout", "lost connection", ...: `store.db.describe_failure`)."""
 
     def __init__(self, message: str, failure: str):
         super().__init__(message)
@@ -397,7 +397,8 @@ class WorkQueue:
     def __init__(self, db, *, worker_id: str | None = None, lease_ttl: timedelta = DEFAULT_LEASE,
                  rng: random.Random | None = None, rescue_every: timedelta = DEFAULT_RESCUE_EVERY):
         """`rescue_every`: how often this worker's claims look for expired leases to take back (its first
-        claim always does). Each look reads the running items, so not on every claim."""
+        claim always does). A look reads the table (no index serves leases: it would cost every claim an
+        index entry per item), so it is not done on every claim; bench/rescue_bench.py has its cost."""
         self.db = db
         self.worker_id = worker_id or _worker_id()
         self.lease_ttl = lease_ttl
@@ -650,7 +651,6 @@ class WorkQueue:
         return len(self._run("release", lambda conn: conn.execute(_RELEASE_SQL, (worker_id,)).fetchall()))
 
     # -- maintenance ---------------------------------------------------------------------------
-
     def requeue_dead(self, queue: str | None = None, ids: Sequence[int] | None = None) -> int:
         """Give dead items a fresh set of attempts. A dead item whose key is live again is dropped instead."""
         def go(conn):

@@ -58,6 +58,13 @@ def test_demo_twice_from_a_fresh_home(user_env):
     assert "alerts: none" in _run(["status"], user_env).stdout
     sources = json.loads(_run(["sources", "list", "--json"], user_env).stdout)
     assert {s["name"] for s in sources} >= {"bat", "carsandbids", "mecum", "broadarrow", "classic"}
+    # the demo leaves sensors and schedules as the user will find them: no state of its own in the instance
+    import psycopg
+
+    dagster_url = _run(["db", "url", "--dagster"], user_env).stdout.strip().replace("postgresql+psycopg2://",
+                                                                                      "postgresql://")
+    with psycopg.connect(dagster_url) as conn:
+        assert conn.execute("SELECT count(*) FROM instigators").fetchone()[0] == 0
 
 
 def test_operational_commands_and_one_line_errors(user_env):

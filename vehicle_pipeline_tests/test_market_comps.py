@@ -123,3 +123,23 @@ def test_an_empty_database_gives_empty_tables(db):
     report = refresh_market(db)
     assert report.rows == 0 and report.repeat_sales == 0
     assert markdown_table(report.comps) == "_no sales yet_"
+
+
+def test_the_market_comps_asset_reports_medians_of_the_most_traded_families(db, db_url):
+    import dagster as dg
+
+    from vehicle_pipeline.defs.market import market_comps
+    from vehicle_pipeline.defs.resources import PostgresResource
+
+    with db.connection() as conn:
+        _seed(conn)
+    result = dg.materialize([market_comps], resources={"postgres": PostgresResource(database_url=db_url, pool_size=2)},
+                            selection=[market_comps])
+    assert result.success
+    [mat] = result.asset_materializations_for_node("market_comps")
+    meta = mat.metadata
+    assert meta["rows"].value == 4 and meta["repeat_sales"].value == 2
+    # the latest month with sales: January, 80,000 and 105,000 → 92,500 (USD); EUR's December 70,000
+    assert meta["median_porsche_911_usd"].value == 92_500
+    assert meta["median_porsche_911_eur"].value == 70_000
+    assert "| Porsche | 911 |" in meta["most_traded"].value

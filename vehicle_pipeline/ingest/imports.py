@@ -8,6 +8,7 @@ maps to one queue action, and nothing is lost: an item ends done, retried, snooz
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 from vehicle_pipeline.http import FetchKind, FetchRequest, FetchResult
 from vehicle_pipeline.ingest.context import Ingest
@@ -20,6 +21,7 @@ from vehicle_pipeline.ingest.drain import (
     snooze_until,
     write_batch,
 )
+from vehicle_pipeline.ingest.hammer import refetch_at_end
 from vehicle_pipeline.model import ParseError, VehicleListing
 from vehicle_pipeline.sources import parser_build
 from vehicle_pipeline.store.queue import ClaimedItem, NewItem
@@ -164,6 +166,10 @@ def _follow_ups(ingest: Ingest, item: ClaimedItem, listing_id: int, parsed: Vehi
                             {"listing_id": listing_id, "snapshot": snapshot.hex(), "parsed": parsed.to_record(),
                              "parser": parser_build()},
                             priority=item.priority))
+    follow = refetch_at_end(item.source, listing_id, parsed.url, parsed, datetime.now(timezone.utc),
+                            timedelta(seconds=ingest.settings.refetch_after_end_seconds))
+    if follow is not None:
+        mine.append(follow)
     return mine
 
 

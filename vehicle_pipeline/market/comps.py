@@ -87,6 +87,8 @@ def with_families(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     for name in names:
         frame[name] = frame[name].astype("object").where(frame[name].notna(), None)
+    # the title decides only when the record names no model: otherwise every listing would be a name of its own
+    frame["title"] = frame["title"].where(frame["model"].isna(), None)
     distinct = frame[names].drop_duplicates()
     resolved = [family_of(make, model, trim, title)
                 for make, model, trim, title in distinct.itertuples(index=False, name=None)]

@@ -68,14 +68,14 @@ def _seed_sql(n: int) -> list[str]:
         "('broadarrow','auction'),('craigslist:sfbay','classified'),('dealer:bench','dealer')",
         "SELECT setseed(0.42)",
         f"""INSERT INTO vehicles (id, vin, vin_state, year, make, model, trim)
-            SELECT g, 'SYN' || lpad(g::text, 14, '0'), 'valid', 1960 + (g * 7919) % 65,
+            SELECT g, 'SYN' || lpad(g::text, 14, '0'), 'valid', 1960 + (g::bigint * 7919) % 65,
                    ({makes})[1 + g % {len(FAMILIES)}], ({models})[1 + g % {len(FAMILIES)}],
                    ({trims})[1 + (g / {len(FAMILIES)}) % {len(TRIMS)}]
             FROM generate_series(1, {nveh + nask}) g""",
         f"SELECT setval(pg_get_serial_sequence('vehicles', 'id'), {nveh + nask})",
         f"""INSERT INTO listings (id, source, external_id, url, title, status, vehicle_id, currency)
             SELECT g, (ARRAY['bat','carsandbids','mecum','broadarrow'])[1 + g % 4], 'e' || g,
-                   'https://example.test/l/' || g, NULL, 'ended', 1 + (g * 104729) % {nveh},
+                   'https://example.test/l/' || g, NULL, 'ended', 1 + (g::bigint * 104729) % {nveh},
                    CASE WHEN g % 100 < 90 THEN 'USD' WHEN g % 100 < 97 THEN 'EUR' ELSE 'GBP' END
             FROM generate_series(1, {n}) g""",
         f"""INSERT INTO listings (id, source, external_id, url, status, vehicle_id, asking_price, currency, first_seen_at)

@@ -66,7 +66,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             if args.watch_command == "add":
                 sources = [s.strip() for s in args.sources.split(",") if s.strip()] if args.sources else None
                 watch = add_watch(conn, args.name, make=args.make, model=args.model, years=args.years,
-                                  max_price=args.max_price, sources_=sources)
+                                  max_price=args.max_price, source_names=sources)
                 print(f"saved search {watch.name!r} (id {watch.id}): matches from now on are posted to the webhook")
             elif args.watch_command == "list":
                 rows = [{"name": w.name, "make": w.make, "model": w.model,

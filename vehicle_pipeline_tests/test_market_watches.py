@@ -91,18 +91,23 @@ def test_a_watch_posts_each_match_once(db, db_url, receiver, monkeypatch):
     with db.connection() as conn:
         auction = _seed_before_watch(conn)
         add_watch(conn, "911s", make="Porsche", model="911", years="2000-2012", max_price=120_000)
+        add_watch(conn, "bat 911s", make="Porsche", model="911", source_names=["bat"])
+        add_watch(conn, "old 911s", make="Porsche", model="911", years="1965-1973")
         _seed_after_watch(conn, auction)
     tick(db_url)
-    events = sorted((p["event"], p["price"], p["outcome"]) for p in receiver.received)
+    posts = [p for p in receiver.received if p["search"] == "911s"]
+    events = sorted((p["event"], p["price"], p["outcome"]) for p in posts)
     assert events == [("new", 110_000, None), ("price_drop", 100_000, None), ("result", 100_000, "sold")]
-    assert all(p["search"] == "911s" and p["url"].startswith("https://example.test/") for p in receiver.received)
-    drop = next(p for p in receiver.received if p["event"] == "price_drop")
+    assert all(p["url"].startswith("https://example.test/") for p in posts)
+    drop = next(p for p in posts if p["event"] == "price_drop")
     assert drop["previous_price"] == 110_000 and "110,000 → 100,000 USD" in drop["text"]
+    # the BaT-only search sees the auction's result and not the classified; the 1965-1973 one sees nothing
+    assert [(p["search"], p["event"]) for p in receiver.received if p["search"] != "911s"] == [("bat 911s", "result")]
     # a second run (a restart reads the same database) posts nothing
     tick(db_url)
-    assert len(receiver.received) == 3
+    assert len(receiver.received) == 4
     with db.connection() as conn:
-        assert conn.execute("SELECT count(*) FROM saved_search_posts").fetchone()[0] == 3
+        assert conn.execute("SELECT count(*) FROM saved_search_posts").fetchone()[0] == 4
 
 
 def test_a_post_the_webhook_did_not_take_is_sent_on_the_next_tick(db, db_url, receiver, monkeypatch):
@@ -126,12 +131,12 @@ def test_a_post_the_webhook_did_not_take_is_sent_on_the_next_tick(db, db_url, re
 def test_sources_filter_and_watch_commands(db):
     with db.connection() as conn:
         add_sources(conn)
-        add_watch(conn, "cl only", make="porsche", model="911", sources_=["craigslist"])
+        add_watch(conn, "cl only", make="porsche", model="911", source_names=["craigslist"])
         assert [w.name for w in list_watches(conn)] == ["cl only"]
         with pytest.raises(WatchError, match="exists already"):
             add_watch(conn, "cl only", make="Porsche")
         with pytest.raises(WatchError, match="unknown source"):
-            add_watch(conn, "x", make="Porsche", sources_=["ebay"])
+            add_watch(conn, "x", make="Porsche", source_names=["ebay"])
         with pytest.raises(WatchError, match="needs --make or --model"):
             add_watch(conn, "y")
         assert remove_watch(conn, "cl only") and not remove_watch(conn, "cl only")

@@ -59,13 +59,12 @@ WHERE l.asking_price IS NOT NULL AND l.currency IS NOT NULL
 """
 
 
-def read_frame(conn, query: str, params: tuple = ()) -> pd.DataFrame:
+def read_frame(conn, query: str) -> pd.DataFrame:
     """A query's rows as a frame, through COPY (CSV): several times faster than fetching tuples for a
-    million rows."""
+    million rows. `query` is one of this module's constant statements (no parameters)."""
     out = io.BytesIO()
     with conn.cursor() as cur:
-        statement = cur.mogrify(query, params) if params else query
-        with cur.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:
+        with cur.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:
             for chunk in copy:
                 out.write(chunk)
     out.seek(0)

@@ -139,7 +139,7 @@ def family_of(make: str | None = None, model: str | None = None, trim: str | Non
         _, title_make, title_model, title_trim = split_title(_year_first(title), make)
         make = make or title_make
         words = [w for w in (title_model, title_trim) if w for w in w.split()]
-        if not _is_make(make):  # "2007 MX-5 Miata", "2018 TACOMA - ONLY 2359 KM": the word after the year is no make
+        if not is_make(make):  # "2007 MX-5 Miata", "2018 TACOMA - ONLY 2359 KM": the word after the year is no make
             words = ([make] if make else []) + words
             make = None
         if make is None:
@@ -161,15 +161,26 @@ def _year_first(title: str) -> str:
     return f"{m['year']} {m['name']}" if m else title
 
 
-def _is_make(word: str | None) -> bool:
+def is_make(word: str | None) -> bool:
+    """Whether a word (or two: "Alfa Romeo") names a make, in any spelling."""
     return bool(word) and _key(word) in _KNOWN_MAKES
+
+
+def make_of_model(word: str) -> str | None:
+    """The make a model name implies on its own ("Miata" → Mazda), for text that leaves the make out."""
+    return _MODEL_MAKES.get(_key(word))
+
+
+def same_name(a: str, b: str) -> bool:
+    """Two spellings of one name ("MX-5" and "mx5")."""
+    return _key(a) == _key(b)
 
 
 def _make_from_title(title: str, words: list[str]) -> tuple[str | None, list[str]]:
     """A title whose make is not where titles put it: a known make anywhere in it, else a model that names one."""
     all_words = (clean_text(title) or "").split()
-    for i, word in enumerate(all_words):
-        if _is_make(word) and word.lower() not in ("ram", "mini"):  # too common as plain words
+    for word in all_words:
+        if is_make(word) and word.lower() not in ("ram", "mini"):  # too common as plain words
             rest = [w for w in words if _key(w) != _key(word)]
             found = _MODEL_MAKES.get(_key(rest[0])) if rest else None
             if found is None and rest:
@@ -249,4 +260,4 @@ def year_band(year: int | None, width: int = 5) -> str | None:
     return f"{start}-{start + width - 1}"
 
 
-__all__ = ["Family", "canonical_make", "family_of", "year_band"]
+__all__ = ["Family", "canonical_make", "family_of", "is_make", "make_of_model", "same_name", "year_band"]

@@ -11,8 +11,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date
 
-from vehicle_pipeline.market.families import _MODEL_MAKES, _key, canonical_make, family_of
-from vehicle_pipeline.market.families import _is_make as is_make
+from vehicle_pipeline.market.families import canonical_make, family_of, is_make, make_of_model, same_name
 
 
 class QueryError(ValueError):
@@ -35,8 +34,8 @@ def parse_query(text: str) -> Query:
         if len(words) >= n and is_make(" ".join(words[:n])):
             make, words = canonical_make(" ".join(words[:n])), words[n:]
             break
-    if make is None and _key(words[0]) in _MODEL_MAKES:
-        make = _MODEL_MAKES[_key(words[0])]
+    if make is None:
+        make = make_of_model(words[0])
     if not words:
         return Query(make, None)
     found = family_of(make or "-", " ".join(words))
@@ -64,7 +63,7 @@ def _matches(query: Query, row: dict) -> bool:
         return False
     if query.make and found.make != query.make:
         return False
-    if query.family and _key(found.family) != _key(query.family):
+    if query.family and not same_name(found.family, query.family):
         return False
     text = " ".join(filter(None, (found.trim, row["title"]))).lower()
     return all(word in text for word in query.words)

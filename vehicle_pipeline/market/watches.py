@@ -61,7 +61,7 @@ _COLUMNS = "id, name, make, model, year_min, year_max, max_price, sources, since
 
 
 def add_watch(conn, name: str, *, make: str | None = None, model: str | None = None, years: str | None = None,
-              max_price: int | None = None, sources_: list[str] | None = None) -> SavedSearch:
+              max_price: int | None = None, source_names: list[str] | None = None) -> SavedSearch:
     """Save a search; it matches what is observed from now on."""
     name = (name or "").strip()
     if not name:
@@ -70,7 +70,7 @@ def add_watch(conn, name: str, *, make: str | None = None, model: str | None = N
         raise WatchError("a saved search needs --make or --model")
     if max_price is not None and max_price < 0:
         raise WatchError(f"--max-price {max_price}: must not be negative")
-    for source in sources_ or ():
+    for source in source_names or ():
         if sources.family(source) not in sources.SOURCE_NAMES:
             raise WatchError(f"unknown source {source!r}; known: {', '.join(sources.SOURCE_NAMES)}")
     year_min, year_max = parse_years(years)
@@ -79,7 +79,7 @@ def add_watch(conn, name: str, *, make: str | None = None, model: str | None = N
             VALUES (%s, %s, %s, %s, %s, %s, %s, (SELECT coalesce(max(id), 0) FROM listing_observations))
             ON CONFLICT (name) DO NOTHING
             RETURNING {_COLUMNS}""",
-        (name, make, model, year_min, year_max, max_price, sources_ or None)).fetchone()
+        (name, make, model, year_min, year_max, max_price, source_names or None)).fetchone()
     if row is None:
         raise WatchError(f"a saved search named {name!r} exists already (remove it first)")
     return SavedSearch(*row)

@@ -339,7 +339,7 @@ def report(comps: dict | None, latency: dict | None, command: str) -> str:
             "families); the pandas path also runs the family rules (families.py) over the distinct names, which SQL "
             "cannot do without a mapping table."]
     if latency:
-        lines += ["", "### Outcome latency on the stand-in", "",
+        lines += ["", LATENCY_TITLE, "",
                   f"- {latency['auctions']} live BaT auctions ending over {latency['spread']:.0f} s; re-fetch "
                   f"{latency['refetch_after']:.0f} s after the stated end"
                   f"{' (the production default)' if latency['refetch_after'] == 180 else ''}; drains every "
@@ -353,9 +353,20 @@ def report(comps: dict | None, latency: dict | None, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+LATENCY_TITLE = "### Outcome latency on the stand-in"
+
+
 def write_section(text: str) -> None:
+    """Replace "## market_bench"; a run that skipped the latency part keeps the recorded one."""
     old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
     start = old.find("## market_bench")
+    if start != -1 and LATENCY_TITLE not in text:
+        end = old.find("\n## ", start + 1)
+        section = old[start:] if end == -1 else old[start:end + 1]
+        if LATENCY_TITLE in section:
+            kept = section[section.find(LATENCY_TITLE):].rstrip("\n")
+            text = text.rstrip("\n") + "\n\n" + kept + " (recorded by an earlier run: " \
+                + section.split("- Command: ", 1)[1].split("\n", 1)[0] + ")\n"
     if start == -1:
         new = old.rstrip("\n") + "\n\n" + text
     else:

@@ -10,7 +10,7 @@ from vehicle_pipeline.market.comps import markdown_table, refresh_market
 from vehicle_pipeline_tests.market_seed import add_sources, seed_listing, valid_vin
 
 DEC = datetime(2025, 12, 10, 18, 0, tzinfo=timezone.utc)
-DEC_LATE = datetime(2025, 12, 28, 18, 0, tzinfo=timezone.utc)
+DEC_LATE = datetime(2025, 12, 28, 18, 0, 0, 123456, tzinfo=timezone.utc)  # times with and without fractions
 JAN = datetime(2026, 1, 20, 18, 0, tzinfo=timezone.utc)
 VIN_A = valid_vin("WP0AB29997S72101")
 VIN_B = valid_vin("WP0AB29987S72202")

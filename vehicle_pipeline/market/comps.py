@@ -20,6 +20,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 from vehicle_pipeline.market.families import family_of, year_band
@@ -41,7 +42,7 @@ REPEAT_COLUMNS = ["vehicle_id", "vin", "make", "family", "year_band", "first_lis
 # Auction events that ended (live and unknown ones say nothing about the market yet), with the vehicle they are of.
 _EVENTS_SQL = """
 SELECT e.listing_id, e.vehicle_id, e.source, e.outcome, e.sale_price, e.high_bid,
-       coalesce(e.currency, l.currency) AS currency, e.ended_at, v.year, v.make, v.model, v.trim, l.title,
+       coalesce(e.currency, l.currency) AS currency, extract(epoch FROM e.ended_at) AS ended_at, v.year, v.make, v.model, v.trim, l.title,
        v.vin, v.vin_state
 FROM auction_events e
 JOIN listings l ON l.id = e.listing_id
@@ -50,7 +51,7 @@ WHERE e.ended_at IS NOT NULL AND e.outcome IN ('sold', 'sold_after', 'bid_to', '
 """
 # Asking prices of classifieds and dealer stock, by the month the car was first listed.
 _ASKING_SQL = """
-SELECT l.id AS listing_id, l.asking_price, l.currency, l.first_seen_at AS listed_at, v.year, v.make, v.model,
+SELECT l.id AS listing_id, l.asking_price, l.currency, extract(epoch FROM l.first_seen_at) AS listed_at, v.year, v.make, v.model,
        v.trim, l.title
 FROM listings l
 JOIN sources s ON s.name = l.source AND s.kind IN ('classified', 'dealer')
@@ -71,39 +72,44 @@ def read_frame(conn, query: str) -> pd.DataFrame:
     frame = pd.read_csv(out, keep_default_na=False, na_values=[""], dtype=_TEXT)
     for name in _NUMERIC.intersection(frame.columns):  # an empty result reads as text
         frame[name] = pd.to_numeric(frame[name]).astype("float64")
+    for name in _EPOCHS.intersection(frame.columns):
+        frame[name] = pd.to_datetime(pd.to_numeric(frame[name]), unit="s", utc=True)
     return frame
 
 
-_TEXT = {name: "string" for name in ("vin", "vin_state", "model", "trim", "make", "title", "source", "outcome",
-                                     "currency")}
+# Names repeat across a million rows: categories hold each once (a fraction of the memory of strings).
+_TEXT = {name: "category" for name in ("vin_state", "model", "trim", "make", "source", "outcome", "currency")} | {
+    "title": "string", "vin": "string"}
 _NUMERIC = {"listing_id", "vehicle_id", "sale_price", "high_bid", "asking_price", "year", "mileage"}
+_EPOCHS = {"ended_at", "listed_at"}  # times travel as epoch seconds: one number format, parsed in bulk
+_NAMES = ["make", "model", "trim", "title"]
+
+
+def _name_or_none(value):
+    return None if value is None or value is pd.NA or (isinstance(value, float) and value != value) else value
 
 
 def with_families(frame: pd.DataFrame) -> pd.DataFrame:
     """Adds make (canonical), family and year band; rows naming no car are dropped. The rules run once per
     distinct (make, model, trim, title), not per row."""
-    names = ["make", "model", "trim", "title"]
-    frame = frame.copy()
-    for name in names:
-        frame[name] = frame[name].astype("object").where(frame[name].notna(), None)
+    keys = frame[_NAMES].copy()
     # the title decides only when the record names no model: otherwise every listing would be a name of its own
-    frame["title"] = frame["title"].where(frame["model"].isna(), None)
-    distinct = frame[names].drop_duplicates()
-    resolved = [family_of(make, model, trim, title)
-                for make, model, trim, title in distinct.itertuples(index=False, name=None)]
-    distinct = distinct.assign(_make=[f.make if f else None for f in resolved],
-                               _family=[f.family if f else None for f in resolved])
-    frame = frame.merge(distinct, on=names, how="left")
-    frame = frame[frame["_family"].notna()]
+    keys["title"] = keys["title"].where(keys["model"].isna())
+    codes = keys.groupby(_NAMES, dropna=False, sort=False, observed=True).ngroup().to_numpy()
+    firsts = pd.Series(np.arange(len(keys))).groupby(codes).min().to_numpy()  # one row per name, in code order
+    resolved = [family_of(*map(_name_or_none, names))
+                for names in keys.iloc[firsts].itertuples(index=False, name=None)]
+    makes = np.array([f.make if f else None for f in resolved] + [None], dtype=object)
+    families = np.array([f.family if f else None for f in resolved] + [None], dtype=object)
+    frame = frame.assign(make=makes[codes], family=families[codes])
+    frame = frame[frame["family"].notna()]
     years = frame["year"]
     bands = {y: year_band(int(y)) for y in years.dropna().unique()}
-    frame = frame.assign(make=frame["_make"], family=frame["_family"],
-                         year_band=years.map(bands).fillna(UNKNOWN_BAND)).drop(columns=["_make", "_family"])
-    return frame
+    return frame.assign(year_band=years.map(bands).fillna(UNKNOWN_BAND))
 
 
 def _month(times: pd.Series) -> pd.Series:
-    stamps = pd.to_datetime(times, utc=True)
+    stamps = pd.to_datetime(times, utc=True, format="ISO8601")
     return stamps.dt.tz_localize(None).dt.to_period("M").dt.start_time.dt.date
 
 
@@ -114,7 +120,7 @@ def _empty(columns: list[str]) -> pd.DataFrame:
 def _quartiles(values: pd.DataFrame, column: str, prefix: str) -> pd.DataFrame:
     if values.empty:
         return _empty([f"{prefix}_p25", f"{prefix}_median", f"{prefix}_p75"])
-    grouped = values.groupby(KEY, sort=False)[column]
+    grouped = values.groupby(KEY, sort=False, observed=True)[column]
     q = grouped.quantile([0.25, 0.5, 0.75]).unstack()  # linear interpolation, as percentile_cont
     q.columns = [f"{prefix}_p25", f"{prefix}_median", f"{prefix}_p75"]
     return q
@@ -141,16 +147,16 @@ def compute_comps(events: pd.DataFrame, asking: pd.DataFrame) -> Comps:
     counts = events.assign(
         sold=is_sale, ended=events["outcome"].isin(ENDED_OUTCOMES),
         refused=events["outcome"].eq(REFUSED_OUTCOME) & events["high_bid"].notna(),
-    ).groupby(KEY, sort=False)[["sold", "ended", "refused"]].sum()
+    ).groupby(KEY, sort=False, observed=True)[["sold", "ended", "refused"]].sum()
     counts.columns = ["sold_count", "ended_count", "refused_count"]
     sale_q = _quartiles(sales, "sale_price", "sale")
     refused = events[events["outcome"].eq(REFUSED_OUTCOME) & events["high_bid"].notna()]
-    refused_median = refused.groupby(KEY, sort=False)["high_bid"].median().rename("refused_median")
+    refused_median = refused.groupby(KEY, sort=False, observed=True)["high_bid"].median().rename("refused_median")
     table = counts.join(sale_q, how="left").join(refused_median, how="left") if not events.empty else _empty(
         ["sold_count", "ended_count", "refused_count", "sale_p25", "sale_median", "sale_p75", "refused_median"])
     if len(asking):
         asking = asking.assign(month=_month(asking["listed_at"]))
-        ask = asking.groupby(KEY, sort=False)["asking_price"].agg(asking_count="count", asking_median="median")
+        ask = asking.groupby(KEY, sort=False, observed=True)["asking_price"].agg(asking_count="count", asking_median="median")
     else:
         ask = _empty(["asking_count", "asking_median"])
     table = table.join(ask, how="outer")
@@ -169,7 +175,7 @@ def compute_repeat_sales(events: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=REPEAT_COLUMNS)
     sales = events[events["outcome"].isin(SALE_OUTCOMES) & events["sale_price"].notna()
                    & events["vin_state"].eq("valid") & events["vehicle_id"].notna() & events["currency"].notna()]
-    sales = sales.assign(ended_at=pd.to_datetime(sales["ended_at"], utc=True))
+    sales = sales.assign(ended_at=pd.to_datetime(sales["ended_at"], utc=True, format="ISO8601"))
     sales = sales.sort_values(["vehicle_id", "ended_at", "listing_id"])
     prev = sales.groupby("vehicle_id", sort=False).shift(1)
     pairs = sales[prev["listing_id"].notna()]

@@ -78,7 +78,8 @@ def _seed_sql(n: int) -> list[str]:
                    'https://example.test/l/' || g, NULL, 'ended', 1 + (g::bigint * 104729) % {nveh},
                    CASE WHEN g % 100 < 90 THEN 'USD' WHEN g % 100 < 97 THEN 'EUR' ELSE 'GBP' END
             FROM generate_series(1, {n}) g""",
-        f"""INSERT INTO listings (id, source, external_id, url, status, vehicle_id, asking_price, currency, first_seen_at)
+        f"""INSERT INTO listings (id, source, external_id, url, status, vehicle_id, asking_price, currency,
+                                 first_seen_at)
             SELECT {n} + g, CASE WHEN g % 2 = 0 THEN 'craigslist:sfbay' ELSE 'dealer:bench' END, 'a' || g,
                    'https://example.test/a/' || g, 'active', {nveh} + g, 5000 + (random() * 200000)::int,
                    CASE WHEN g % 100 < 92 THEN 'USD' ELSE 'EUR' END,
@@ -305,7 +306,8 @@ def bench_latency(auctions: int, refetch_after: float, drain_every: float, sprea
 def machine() -> str:
     mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
                       if line.startswith("MemTotal")))
-    return (f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other work), {mem_kb / 1024 / 1024:.1f} GiB RAM, "
+    return (f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other work), "
+            f"{mem_kb / 1024 / 1024:.1f} GiB RAM, "
             f"{platform.platform()}, Python {platform.python_version()}")
 
 
@@ -333,7 +335,8 @@ def report(comps: dict | None, latency: dict | None, command: str) -> str:
             f"{max((x.get('backend_peak_kib') or 0) for x in r['sql']) / 1024:.0f} |",
             f"| refresh_market (comps + repeat sales + both tables written) | {r['refresh'][0]['seconds']:.2f} | - | "
             f"{r['refresh'][0]['peak_rss_kib'] / 1024:.0f} | - |", "",
-            f"- **Ratio pandas / SQL: {med['pandas'] / med['sql']:.2f}** (medians; best {best['pandas']['seconds'] / best['sql']['seconds']:.2f}). "
+            f"- **Ratio pandas / SQL: {med['pandas'] / med['sql']:.2f}** (medians; best "
+            f"{best['pandas']['seconds'] / best['sql']['seconds']:.2f}). "
             f"Repeat sales found: {r['refresh'][0]['repeat_sales']:,}.",
             "- The SQL query groups on the model column as stored (the synthetic models are spelled as their "
             "families); the pandas path also runs the family rules (families.py) over the distinct names, which SQL "
@@ -343,7 +346,8 @@ def report(comps: dict | None, latency: dict | None, command: str) -> str:
                   f"- {latency['auctions']} live BaT auctions ending over {latency['spread']:.0f} s; re-fetch "
                   f"{latency['refetch_after']:.0f} s after the stated end"
                   f"{' (the production default)' if latency['refetch_after'] == 180 else ''}; drains every "
-                  f"{latency['drain_every']:.0f} s{' (the queue-depth sensor interval)' if latency['drain_every'] == 60 else ''}"
+                  f"{latency['drain_every']:.0f} s"
+                  f"{' (the queue-depth sensor interval)' if latency['drain_every'] == 60 else ''}"
                   "; no index walk after the first",
                   f"- Settled: {latency['settled']}/{latency['auctions']} ({', '.join(latency['outcomes'])}); "
                   f"re-fetches queued: {latency['hammer_fetches']}",

@@ -42,7 +42,8 @@ REPEAT_COLUMNS = ["vehicle_id", "vin", "make", "family", "year_band", "first_lis
 # Auction events that ended (live and unknown ones say nothing about the market yet), with the vehicle they are of.
 _EVENTS_SQL = """
 SELECT e.listing_id, e.vehicle_id, e.source, e.outcome, e.sale_price, e.high_bid,
-       coalesce(e.currency, l.currency) AS currency, extract(epoch FROM e.ended_at) AS ended_at, v.year, v.make, v.model, v.trim, l.title,
+       coalesce(e.currency, l.currency) AS currency, extract(epoch FROM e.ended_at) AS ended_at,
+       v.year, v.make, v.model, v.trim, l.title,
        v.vin, v.vin_state
 FROM auction_events e
 JOIN listings l ON l.id = e.listing_id
@@ -51,7 +52,8 @@ WHERE e.ended_at IS NOT NULL AND e.outcome IN ('sold', 'sold_after', 'bid_to', '
 """
 # Asking prices of classifieds and dealer stock, by the month the car was first listed.
 _ASKING_SQL = """
-SELECT l.id AS listing_id, l.asking_price, l.currency, extract(epoch FROM l.first_seen_at) AS listed_at, v.year, v.make, v.model,
+SELECT l.id AS listing_id, l.asking_price, l.currency, extract(epoch FROM l.first_seen_at) AS listed_at,
+       v.year, v.make, v.model,
        v.trim, l.title
 FROM listings l
 JOIN sources s ON s.name = l.source AND s.kind IN ('classified', 'dealer')
@@ -156,7 +158,8 @@ def compute_comps(events: pd.DataFrame, asking: pd.DataFrame) -> Comps:
         ["sold_count", "ended_count", "refused_count", "sale_p25", "sale_median", "sale_p75", "refused_median"])
     if len(asking):
         asking = asking.assign(month=_month(asking["listed_at"]))
-        ask = asking.groupby(KEY, sort=False, observed=True)["asking_price"].agg(asking_count="count", asking_median="median")
+        ask = asking.groupby(KEY, sort=False, observed=True)["asking_price"].agg(
+            asking_count="count", asking_median="median")
     else:
         ask = _empty(["asking_count", "asking_median"])
     table = table.join(ask, how="outer")
@@ -185,7 +188,8 @@ def compute_repeat_sales(events: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         "vehicle_id": pairs["vehicle_id"].astype("int64"), "vin": pairs["vin"], "make": pairs["make"],
         "family": pairs["family"], "year_band": pairs["year_band"],
-        "first_listing_id": prev["listing_id"].astype("int64"), "second_listing_id": pairs["listing_id"].astype("int64"),
+        "first_listing_id": prev["listing_id"].astype("int64"),
+        "second_listing_id": pairs["listing_id"].astype("int64"),
         "first_source": prev["source"], "second_source": pairs["source"],
         "first_sold_at": prev["ended_at"], "second_sold_at": pairs["ended_at"],
         "first_price": prev["sale_price"], "second_price": pairs["sale_price"],

@@ -57,7 +57,8 @@ _KNOWN_MAKES.update({k: v for k, v in _MAKE_ALIASES.items()})
 
 
 def canonical_make(make: str | None) -> str | None:
-    """The one spelling of a make: "VW" → "Volkswagen", "PORSCHE" → "Porsche", "mercedes benz" → "Mercedes-Benz"."""
+    """The one spelling of a make: "VW" → "Volkswagen", "PORSCHE" → "Porsche", "mercedes benz" →
+    "Mercedes-Benz"."""
     make = clean_text(make) if isinstance(make, str) else None
     if not make:
         return None

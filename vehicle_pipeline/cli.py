@@ -373,6 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-pages", action="store_true",
                    help="render each page once and serve it again as it is until the clock moves (benchmarks)")
     p.set_defaults(func=cmd_sample_site)
+
+    from vehicle_pipeline.cli_market import add_market_commands  # comps, watch
+
+    add_market_commands(sub)
     return parser
 
 

@@ -9,6 +9,7 @@ from vehicle_pipeline.defs.assets.listings import listing_assets
 from vehicle_pipeline.defs.assets.profiles import auction_outcomes, bat_repairs, vehicle_profiles
 from vehicle_pipeline.defs.checks import all_checks
 from vehicle_pipeline.defs.jobs import all_jobs
+from vehicle_pipeline.defs.market import market_assets, market_jobs, market_schedules, market_sensors
 from vehicle_pipeline.defs.resources import (
     SAMPLE_SITE_ENV,
     PipelineSettingsResource,
@@ -18,7 +19,7 @@ from vehicle_pipeline.defs.resources import (
 from vehicle_pipeline.defs.schedules import TIMEZONE, all_schedules
 from vehicle_pipeline.defs.sensors import QUEUE_DEPTH_ASSET, all_sensors
 
-ASSETS = [*listing_assets, vehicle_profiles, auction_outcomes, bat_repairs]
+ASSETS = [*listing_assets, vehicle_profiles, auction_outcomes, bat_repairs, *market_assets]
 
 
 def _env_or_none(name: str):
@@ -45,8 +46,8 @@ def build_resources() -> dict:
 defs = dg.Definitions(
     assets=[*ASSETS, QUEUE_DEPTH_ASSET],
     asset_checks=all_checks,
-    jobs=all_jobs,
-    schedules=all_schedules,
-    sensors=all_sensors,
+    jobs=[*all_jobs, *market_jobs],
+    schedules=[*all_schedules, *market_schedules],
+    sensors=[*all_sensors, *market_sensors],
     resources=build_resources(),
 )

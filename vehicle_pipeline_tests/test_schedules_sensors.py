@@ -201,13 +201,14 @@ def test_definitions_load_and_validate_with_no_secrets(tmp_path):
                                                      "dealer_inventory_sync", "seller_discovery", "bat_repairs_backfill"}
     assert {s.name for s in repo.schedule_defs} == {"overnight_drain", "hourly_seller_discovery",
                                                     "active_auctions_every_6h", "dealer_inventory_every_12h",
-                                                    "craigslist_daily"}
+                                                    "craigslist_daily", "market_comps_daily"}
     assert {s.name for s in repo.sensor_defs} >= {"queue_depth_sensor", "dealer_discovery_sensor",
-                                                  "repair_auto_queue_sensor", "release_claims_on_run_failure"}
+                                                  "repair_auto_queue_sensor", "release_claims_on_run_failure",
+                                                  "saved_search_sensor"}
     keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
     assert keys >= {"bat_listings", "carsandbids_listings", "mecum_listings", "broadarrow_listings",
                     "craigslist_listings", "dealer_inventory", "classic_sellers", "vehicle_profiles",
-                    "auction_outcomes", "bat_repairs", "work_queue_depth"}
+                    "auction_outcomes", "bat_repairs", "work_queue_depth", "market_comps"}
     for key in keys - {"work_queue_depth"}:
         assert repo.asset_graph.get(dg.AssetKey(key)).description, f"{key} needs a docstring"
     env = {k: v for k, v in __import__("os").environ.items()

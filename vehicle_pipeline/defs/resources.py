@@ -74,12 +74,14 @@ class PipelineSettingsResource(dg.ConfigurableResource):
     fast_mode: bool = False
     overnight_timezone: str = "America/Los_Angeles"
     craigslist_metros: list[str] = ["sacramento", "seattle", "sfbay", "vancouver"]
+    refetch_after_end_seconds: float = 180.0  # a live auction is fetched again this long after its stated end
 
 
 def ingest_settings(sites: SourceSitesResource, settings: PipelineSettingsResource) -> IngestSettings:
     common = dict(batch_size=settings.batch_size, time_budget_seconds=settings.time_budget_seconds,
                   drain_lanes=settings.drain_lanes, lease_seconds=settings.lease_seconds, max_index_pages=settings.max_index_pages, fast_mode=settings.fast_mode,
-                  craigslist_metros=tuple(settings.craigslist_metros), user_agent=sites.user_agent)
+                  craigslist_metros=tuple(settings.craigslist_metros), user_agent=sites.user_agent,
+                  refetch_after_end_seconds=settings.refetch_after_end_seconds)
     if sites.sample_site_url:
         result = IngestSettings.for_sample_site(sites.sample_site_url, **common)
     else:

@@ -44,6 +44,7 @@ class IngestSettings:
     allow_private_hosts: tuple[str, ...] = ()
     shared_hosts: tuple[str, ...] = ()  # hosts serving several sources (the sample site): a fetch lane per source
     user_agent: str | None = None
+    refetch_after_end_seconds: float = 180.0  # a live auction is fetched again this long after its stated end
 
     def base_url(self, source: str) -> str:
         if source in self.base_urls:

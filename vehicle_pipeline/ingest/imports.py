@@ -8,10 +8,12 @@ became of each item is settled with the queue by `ingest.settle.Settlement`.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 from vehicle_pipeline.http import FetchKind, FetchRequest, FetchResult
 from vehicle_pipeline.ingest.context import Ingest
 from vehicle_pipeline.ingest.drain import DrainReport, page_workers, payload_listing_id, write_batch
+from vehicle_pipeline.ingest.hammer import refetch_at_end
 from vehicle_pipeline.ingest.settle import Settlement, drain
 from vehicle_pipeline.model import ParseError, VehicleListing
 from vehicle_pipeline.sources import parser_build
@@ -151,4 +153,8 @@ def _follow_ups(ingest: Ingest, item: ClaimedItem, listing_id: int, parsed: Vehi
                             {"listing_id": listing_id, "snapshot": snapshot.hex(), "parsed": parsed.to_record(),
                              "parser": parser_build()},
                             priority=item.priority))
+    follow = refetch_at_end(item.source, listing_id, parsed.url, parsed, datetime.now(timezone.utc),
+                            timedelta(seconds=ingest.settings.refetch_after_end_seconds))
+    if follow is not None:
+        mine.append(follow)
     return mine

@@ -92,6 +92,7 @@ class NewItem:
     payload: dict = field(default_factory=dict)
     priority: int = PRIORITY_NEW
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    available_at: datetime | None = None  # not before this time (default: now)
 
     def __post_init__(self) -> None:
         if self.queue not in QUEUES:
@@ -275,14 +276,14 @@ _CLAIM_SOURCES_SQL = _claim_sql("\n          AND id = ANY (ARRAY(SELECT id FROM 
 _ENQUEUE_SQL = """
 WITH incoming AS (
     SELECT * FROM unnest(%(queues)s::text[], %(sources)s::text[], %(keys)s::text[], %(payloads)b::jsonb[],
-                         %(priorities)s::int[], %(max_attempts)s::int[]) WITH ORDINALITY
-        AS t(queue, source, dedupe_key, payload, priority, max_attempts, ord)
+                         %(priorities)s::int[], %(max_attempts)s::int[], %(available_at)s::timestamptz[]) WITH ORDINALITY
+        AS t(queue, source, dedupe_key, payload, priority, max_attempts, available_at, ord)
 )
 INSERT INTO work_items AS w (queue, source, dedupe_key, payload, priority, max_attempts, available_at, parked)
 SELECT i.queue, i.source, i.dedupe_key, i.payload, i.priority, i.max_attempts,
        -- new work for a source in backoff (or switched off) starts parked, out of the claims' way
        CASE WHEN """ + switched_off_sql("s") + """ THEN 'infinity'::timestamptz
-            ELSE greatest(now(), coalesce(s.backoff_until, now())) END,
+            ELSE greatest(now(), coalesce(s.backoff_until, now()), i.available_at) END,
        coalesce(""" + held_off_sql("s") + """, false)
 FROM incoming i LEFT JOIN sources s ON s.name = i.source
 ORDER BY i.ord
@@ -453,6 +454,7 @@ class WorkQueue:
             "payloads": [Jsonb(i.payload) for i in batch],
             "priorities": [i.priority for i in batch],
             "max_attempts": [i.max_attempts for i in batch],
+            "available_at": [i.available_at for i in batch],
         }
 
         def go(conn):

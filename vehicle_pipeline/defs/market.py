@@ -8,7 +8,8 @@ import dagster as dg
 
 from vehicle_pipeline.defs.assets.profiles import auction_outcomes, vehicle_profiles
 from vehicle_pipeline.defs.resources import PostgresResource
-from vehicle_pipeline.defs.schedules import ACTIVE, TIMEZONE
+from vehicle_pipeline.defs.automation import SCHEDULE_STATUS, SENSOR_STATUS
+from vehicle_pipeline.defs.schedules import TIMEZONE
 from vehicle_pipeline.market.comps import latest_medians, markdown_table, refresh_market
 from vehicle_pipeline.market.watches import post_matches
 
@@ -35,13 +36,13 @@ def market_comps(context: dg.AssetExecutionContext, postgres: PostgresResource) 
 market_comps_job = dg.define_asset_job("market_comps_daily", selection=[market_comps])
 
 
-@dg.schedule(job=market_comps_job, cron_schedule="30 8 * * *", execution_timezone=TIMEZONE, default_status=ACTIVE)
+@dg.schedule(job=market_comps_job, cron_schedule="30 8 * * *", execution_timezone=TIMEZONE, default_status=SCHEDULE_STATUS)
 def market_comps_daily(context: dg.ScheduleEvaluationContext):
     """Once a day, after the overnight window has drained the queues."""
     return dg.RunRequest(run_key=f"market-comps-{context.scheduled_execution_time:%Y-%m-%d}")
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+@dg.sensor(minimum_interval_seconds=60, default_status=SENSOR_STATUS)
 def saved_search_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
     """Every minute: post each saved search's new matches (new listings, price drops, results) to the
     webhook, once each; a post the webhook did not take is tried again on the next tick."""

@@ -123,6 +123,8 @@ class ListingRef:
     location: str | None = None
     mileage: int | None = None
     mileage_unit: str | None = None
+    vin: str | None = None  # what a dealer's inventory card shows
+    stock_number: str | None = None
 
     def to_contract(self) -> dict:
         return {
@@ -136,6 +138,8 @@ class ListingRef:
             "location": self.location,
             "mileage": self.mileage,
             "mileage_unit": self.mileage_unit,
+            "vin": self.vin,
+            "stock_number": self.stock_number,
         }
 
 

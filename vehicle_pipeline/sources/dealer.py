@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from vehicle_pipeline.model import IndexPage, ListingRef, ParseError, VehicleListing
 from vehicle_pipeline.sources import _pagekit as pk
+from vehicle_pipeline.sources import dealer_cards
 from vehicle_pipeline.sources.fields import (
     clean_text,
     normalize_vin,
@@ -107,6 +108,12 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> V
             return _index(tree, page_url, refs, [])
     if pk.meta(tree, "product:retailer_item_id") or (pk.meta(tree, "og:type") or "").lower() == "product":
         return _listing(tree, {}, None, page_url)
+    if page_url and not dealer_cards.looks_like_vehicle_page(page_url, _PATH_SHAPE):
+        # platform inventory pages with no JSON-LD and no data-vin: cards found by their vehicle links
+        refs = [r for r in (dealer_cards.card_ref(card, href, canonical_url)
+                            for card, href in dealer_cards.cards(tree, page_url, _PATH_SHAPE)) if r is not None]
+        if refs:
+            return _index(tree, page_url, refs, [])
     raise ParseError(
         NAME,
         "page",
@@ -394,6 +401,7 @@ def _refs_from_cards(cards, page_url: str | None) -> list[ListingRef]:
         price = money[0] if money and money[0] > 0 else None
         y, mk, md = pk.attr(card, "data-year"), pk.attr(card, "data-make"), pk.attr(card, "data-model")
         title = clean_text(" ".join(p for p in (y, mk, md, pk.attr(card, "data-trim")) if p)) or pk.node_text(link)
+        mileage = parse_int(pk.attr(card, "data-mileage") or pk.attr(card, "data-odometer") or "")
         refs.append(
             ListingRef(
                 url=url,
@@ -401,6 +409,10 @@ def _refs_from_cards(cards, page_url: str | None) -> list[ListingRef]:
                 title=title,
                 price=price,
                 currency="USD" if price is not None else None,
+                mileage=mileage,
+                mileage_unit="mi" if mileage is not None else None,
+                vin=normalize_vin(pk.attr(card, "data-vin") or ""),
+                stock_number=clean_text(pk.attr(card, "data-stock") or pk.attr(card, "data-stocknum")),
             )
         )
     return refs
@@ -415,16 +427,12 @@ def _index(tree, page_url: str | None, refs: list[ListingRef], item_lists: list[
         if n is not None:
             total = n
             break
-    next_url = pk.absolute(
-        pk.link_rel(tree, "next") or pk.first_attr(tree, 'a[rel="next"]', "href"), page_url
-    )
-    page_param = pk.query_param(page_url, "page")
-    if page_param and page_param.isdigit():
-        page = int(page_param)
-    else:
+    stated_page, pages_total, stated_total, next_url = dealer_cards.pagination(tree, page_url)
+    total = total if total is not None else stated_total
+    page = stated_page
+    if page is None:
         page = 1 if not (pk.has_link_rel(tree, "prev") or tree.css_first('a[rel="prev"]')) else None
-    pages_total = None
-    if total is not None and page is not None and next_url is None:
+    if pages_total is None and total is not None and page is not None and next_url is None:
         pages_total = page
     return IndexPage(
         source=NAME,

@@ -29,6 +29,10 @@ from urllib.parse import urlsplit
 from vehicle_pipeline.model import IndexPage, ListingRef, ParseError, VehicleListing
 from vehicle_pipeline.sources import _pagekit as pk
 from vehicle_pipeline.sources import dealer_cards
+from vehicle_pipeline.sources.structured import VEHICLE_TYPES
+from vehicle_pipeline.sources.structured import odometer as _mileage
+from vehicle_pipeline.sources.structured import offer_price as _offer_price
+from vehicle_pipeline.sources.structured import text_value as _text
 from vehicle_pipeline.sources.fields import (
     clean_text,
     normalize_vin,
@@ -44,7 +48,6 @@ DEFAULT_BASE_URL = ""  # no single site: each dealer source is configured with i
 ALLOWED_HOSTS: tuple[str, ...] = ()
 is_auction = False
 
-VEHICLE_TYPES = frozenset({"Car", "Vehicle", "Motorcycle", "MotorizedBicycle", "BusOrCoach", "Product", "IndividualProduct"})
 _SELLER_TYPES = frozenset({"AutoDealer", "AutomotiveBusiness", "Organization", "LocalBusiness", "AutoRental"})
 _PATH_SHAPE = re.compile(
     r"/(inventory|used|new|certified|pre-owned|vehicle-details|vehicle|vehicles|vdp|cars-for-sale|"
@@ -179,67 +182,6 @@ def _pick_vdp_vehicle(vehicles: list[dict], page_url: str | None) -> dict:
         if _vin_of(v):
             return v
     return vehicles[0]
-
-
-def _offer_price(offers, default_currency: str | None = None) -> tuple[int | None, str | None]:
-    for offer in pk.as_list(offers):
-        if not isinstance(offer, dict):
-            continue
-        candidates = [(offer.get("price"), offer.get("priceCurrency"))]
-        for spec in pk.as_list(offer.get("priceSpecification")):
-            if isinstance(spec, dict):
-                candidates.append((spec.get("price"), spec.get("priceCurrency") or offer.get("priceCurrency")))
-        for price, cur in candidates:
-            if price in (None, "") or isinstance(price, bool):
-                continue
-            money = parse_money(str(price), default_currency=cur if isinstance(cur, str) else (default_currency or "USD"))
-            if money and money[0] > 0:
-                currency = cur if isinstance(cur, str) and _CODE.fullmatch(cur) else money[1]
-                return money[0], currency
-    return None, None
-
-
-def _mileage(node: dict) -> tuple[int | None, str | None]:
-    raw = node.get("mileageFromOdometer")
-    if isinstance(raw, dict):
-        value = raw.get("value")
-        code = str(raw.get("unitCode") or raw.get("unitText") or "").strip().upper()
-        amount = pk.int_or_none(value) if not isinstance(value, str) else parse_int(value)
-        if amount is None:
-            return None, None
-        if code in ("SMI", "MI", "MILES", "MILE"):
-            return amount, "mi"
-        if code in ("KMT", "KM", "KILOMETERS"):
-            return amount, "km"
-        if isinstance(value, str):
-            parsed = parse_mileage(value)
-            if parsed and re.search(r"[a-z]", value, re.I):
-                return parsed
-        return amount, None  # a number without a unit: the unit stays unknown
-    if isinstance(raw, str) and re.search(r"\d", raw):
-        parsed = parse_mileage(raw)
-        if parsed and re.search(r"(mi|km|mile|kilom)", raw, re.I):
-            return parsed
-        amount = parse_int(raw)
-        return amount, None
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return pk.int_or_none(raw), None
-    return None, None
-
-
-def _text(value) -> str | None:
-    if isinstance(value, str):
-        v = value.strip()
-        if v.startswith("http") and "schema.org" in v:
-            v = v.rsplit("/", 1)[-1]  # e.g. https://schema.org/FourWheelDriveConfiguration
-        return clean_text(v)
-    if isinstance(value, dict):
-        return pk.ld_name(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, list) and value:
-        return _text(value[0])
-    return None
 
 
 def _address(node) -> str | None:

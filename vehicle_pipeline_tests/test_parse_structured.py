@@ -14,11 +14,11 @@ from vehicle_pipeline import sources
 from vehicle_pipeline.model import IndexPage, ListingRef, Outcome, ParseError, VehicleListing
 from vehicle_pipeline.sources import bat, craigslist, dealer, structured
 
-FIX = Path(__file__).parent / "fixtures" / "structured"
+FIX = Path(__file__).parent / "fixtures"  # each drifted page beside its source's own fixtures
 
 
 def test_dealer_vdp_in_microdata_only_is_read_by_the_fallback_as_an_asking_price():
-    lst = dealer.parse((FIX / "dealer_vdp_microdata.html").read_bytes())
+    lst = dealer.parse((FIX / "dealer" / "vdp_microdata.html").read_bytes())
     assert isinstance(lst, VehicleListing) and lst.fallback
     c = lst.to_contract()
     assert c["fallback"] is True
@@ -32,7 +32,7 @@ def test_dealer_vdp_in_microdata_only_is_read_by_the_fallback_as_an_asking_price
 def test_auction_page_in_rdfa_only_is_a_high_bid_of_an_unknown_outcome_never_a_sale():
     """The drifted page says "Sold for" beside the price and a comment says "Sold for $120,000": neither decides
     anything; schema.org's price on an auction page is the high bid whether or not the car sold."""
-    lst = bat.parse((FIX / "bat_listing_drifted_rdfa.html").read_bytes(), deep=True)
+    lst = bat.parse((FIX / "bat" / "listing_drifted_rdfa.html").read_bytes(), deep=True)
     assert lst.fallback and lst.outcome == Outcome.UNKNOWN
     assert (lst.high_bid, lst.sale_price, lst.asking_price, lst.currency) == (98000, None, None, "USD")
     assert lst.external_id == "1989-porsche-911-carrera-targa-77" and lst.outcome_evidence == "fallback:rdfa"
@@ -40,14 +40,14 @@ def test_auction_page_in_rdfa_only_is_a_high_bid_of_an_unknown_outcome_never_a_s
 
 
 def test_classified_page_with_only_opengraph_product_tags():
-    lst = craigslist.parse((FIX / "craigslist_posting_og_only.html").read_bytes())
+    lst = craigslist.parse((FIX / "craigslist" / "posting_og_only.html").read_bytes())
     assert lst.fallback and lst.outcome is None
     assert (lst.external_id, lst.asking_price, lst.currency, lst.year, lst.make) == ("7855550001", 5500, "USD", 1999, "Jeep")
     assert lst.images == ["https://images.craigslist.org/00z0z_xjSport_600x450.jpg"]
 
 
 def test_results_page_whose_data_moved_into_a_json_ld_item_list():
-    idx = bat.parse((FIX / "bat_results_drifted_itemlist.html").read_bytes())
+    idx = bat.parse((FIX / "bat" / "results_drifted_itemlist.html").read_bytes())
     assert isinstance(idx, IndexPage) and idx.fallback
     c = idx.to_contract()
     assert c["fallback"] is True and c["total_items"] == 208940
@@ -58,17 +58,17 @@ def test_results_page_whose_data_moved_into_a_json_ld_item_list():
 
 def test_the_parse_contract_json_shows_the_fallback():
     run = subprocess.run([sys.executable, "-m", "vehicle_pipeline.cli", "parse", "dealer",
-                          str(FIX / "dealer_vdp_microdata.html")], capture_output=True, text=True, timeout=120)
+                          str(FIX / "dealer" / "vdp_microdata.html")], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["fallback"] is True
     normal = subprocess.run([sys.executable, "-m", "vehicle_pipeline.cli", "parse", "dealer",
-                             str(Path(__file__).parent / "fixtures" / "dealer" / "ddc_vdp.html")],
+                             str(FIX / "dealer" / "ddc_vdp.html")],
                             capture_output=True, text=True, timeout=120)
     assert json.loads(normal.stdout)["fallback"] is False
 
 
 def test_a_page_the_parser_reads_is_never_a_fallback():
-    page = (Path(__file__).parent / "fixtures" / "bat" / "listing_sold.html").read_bytes()
+    page = (FIX / "bat" / "listing_sold.html").read_bytes()
     lst = bat.parse(page, deep=True)
     assert not lst.fallback and lst.sale_price is not None
 
@@ -105,13 +105,13 @@ def test_a_fallback_index_cannot_state_outcomes():
 
 
 def test_a_fallback_record_round_trips_with_its_flag():
-    lst = bat.parse((FIX / "bat_listing_drifted_rdfa.html").read_bytes(), deep=True)
+    lst = bat.parse((FIX / "bat" / "listing_drifted_rdfa.html").read_bytes(), deep=True)
     back = VehicleListing.from_record(json.loads(json.dumps(lst.to_record())))
     assert back == lst and back.fallback
 
 
 def test_rdfa_nodes_are_compacted_with_references_resolved():
-    found = structured.read((FIX / "bat_listing_drifted_rdfa.html").read_bytes(),
+    found = structured.read((FIX / "bat" / "listing_drifted_rdfa.html").read_bytes(),
                             url="https://bringatrailer.com/listing/1989-porsche-911-carrera-targa-77/")
     [(syntax, node)] = found.vehicles
     assert syntax == "rdfa" and node["name"] == "1989 Porsche 911 Carrera Targa"

@@ -163,7 +163,8 @@ def card_ref(card, url: str, canonical) -> ListingRef | None:
 
 
 def pagination(tree, page_url: str) -> tuple[int | None, int | None, int | None, str | None]:
-    """(page, pages total, vehicles total, next page URL) as the page states them."""
+    """(page, pages total, vehicles total, next page URL) as the page states them. The links are looked through
+    only when the page has no `rel=next` link and does not say it is the last page."""
     body = tree.body
     text = body.text(deep=True, separator=" ") if body is not None else ""
     page = pages_total = total = None
@@ -179,29 +180,52 @@ def pagination(tree, page_url: str) -> tuple[int | None, int | None, int | None,
                 size = end - start + 1
                 page = (start - 1) // size + 1
                 pages_total = -(-total // size) if end < total else page
-    param, current = _page_param(tree, page_url)
+    param, current = _own_page_param(page_url)
     page = page or current
     next_href = pk.link_rel(tree, "next") or pk.first_attr(tree, 'a[rel="next"]', "href")
-    if not next_href:
-        for a in tree.css("a[href]"):
-            label = (pk.node_text(a) or pk.attr(a, "aria-label") or pk.attr(a, "title") or "").lower()
-            if label in ("next", "next page", "›", "»", ">") or label.startswith("next "):
-                next_href = pk.attr(a, "href")
-                break
+    if not next_href and not (page and pages_total and page >= pages_total):
+        next_href = _next_link(tree)
+        if not next_href and page and pages_total and page < pages_total:
+            param = param or _linked_page_param(tree)
+            if param:
+                return page, pages_total, total, pk.with_query(page_url, **{param: page + 1})
     next_url = pk.absolute(next_href, page_url) if next_href and not next_href.startswith(("#", "javascript")) else None
-    if next_url is None and param and page and pages_total and page < pages_total:
-        next_url = pk.with_query(page_url, **{param: page + 1})
     return page, pages_total, total, next_url
 
 
-def _page_param(tree, page_url: str) -> tuple[str | None, int | None]:
-    """The query parameter this site pages by (the page's own URL first, then its links) and the page's
-    number in it."""
+_NEXT_WORDS = frozenset({"next", "next page", "\u203a", "\u00bb", ">", "next \u203a", "next \u00bb", "next >"})
+
+
+def _next_link(tree) -> str | None:
+    """The href of a link that says "Next" (its text, aria-label or title) or is classed as the next one."""
+    for a in tree.css("a[href]"):
+        attrs = a.attributes
+        for name in ("aria-label", "title"):
+            value = (attrs.get(name) or "").strip().lower()
+            if value in _NEXT_WORDS:
+                return attrs.get("href")
+        if "next" in (attrs.get("class") or "").lower().split():
+            return attrs.get("href")
+        shown = (a.text(deep=False) or "").strip().lower()
+        if shown in _NEXT_WORDS:
+            return attrs.get("href")
+    return None
+
+
+def _own_page_param(page_url: str) -> tuple[str | None, int | None]:
     for k, v in parse_qsl(urlsplit(page_url).query):
         if k.lower() in _PAGE_PARAMS and v.isdigit():
             return k, int(v)
-    for a in tree.css("a[href]"):
-        for k, v in parse_qsl(urlsplit(pk.attr(a, "href") or "").query):
-            if k.lower() in _PAGE_PARAMS and v.isdigit():
-                return k, None
     return None, None
+
+
+def _linked_page_param(tree) -> str | None:
+    """The query parameter the page's own links page by (`page_no=2`, `page=3`, …)."""
+    for a in tree.css("a[href]"):
+        href = a.attributes.get("href") or ""
+        if "=" not in href or "p" not in href.lower():
+            continue
+        for k, v in parse_qsl(urlsplit(href).query):
+            if k.lower() in _PAGE_PARAMS and v.isdigit():
+                return k
+    return None

@@ -369,11 +369,20 @@ def _index(tree, page_url: str | None, refs: list[ListingRef], item_lists: list[
         if n is not None:
             total = n
             break
-    stated_page, pages_total, stated_total, next_url = dealer_cards.pagination(tree, page_url)
-    total = total if total is not None else stated_total
-    page = stated_page
+    next_url = pk.absolute(pk.link_rel(tree, "next") or pk.first_attr(tree, 'a[rel="next"]', "href"), page_url)
+    page = pages_total = None
+    if total is None or next_url is None:
+        # what the page's text and links say ("Page 1 of 4 (87 vehicles)", page_no= links): read only when the
+        # list and its rel=next link leave the total or the next page open
+        page, pages_total, stated_total, stated_next = dealer_cards.pagination(tree, page_url)
+        total = total if total is not None else stated_total
+        next_url = next_url or stated_next
     if page is None:
-        page = 1 if not (pk.has_link_rel(tree, "prev") or tree.css_first('a[rel="prev"]')) else None
+        page_param = pk.query_param(page_url, "page")
+        if page_param and page_param.isdigit():
+            page = int(page_param)
+        else:
+            page = 1 if not (pk.has_link_rel(tree, "prev") or tree.css_first('a[rel="prev"]')) else None
     if pages_total is None and total is not None and page is not None and next_url is None:
         pages_total = page
     return IndexPage(

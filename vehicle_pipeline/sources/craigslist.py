@@ -9,13 +9,20 @@ Search pages (SELECTORS.md §5a)
   excluded from `items` (each metro is its own partition; those postings are found by their own metro).
 - current static fallback: `ol.cl-static-search-results > li.cl-static-search-result[title]` with
   `a[href]`, `div.title`, `div.price`, `div.location`. It has no totals; next page only via rel=next.
+- current page as a browser renders it (gallery, list and thumb views): `.cl-search-result[data-pid]` cards
+  (li or div) with the posting link, `a.posting-title span.label`, `span.priceinfo` and `div.meta` (date ·
+  odometer · place, between `.separator` spans); `script#ld_searchpage_results`, an ItemList of Products in
+  the cards' order without URLs (prices and places by position); "1 - 120 of 3,456" in `.cl-page-number`;
+  the next page from `a.cl-next-page[href]` / rel=next, else the app's button means the server's `s=` offset.
 - sapi JSON (`data.items[]` positional arrays): posting id = `decode.minPostingId + item[0]`, price
   `item[3]`, location `"locIdx:descIdx~lat~lon"` → `decode.locations[locIdx]` = [areaId, area, subarea],
   slug from the `[6, slug]` tag, title = the last string; URL
   `https://<area>.craigslist.org/<subarea>/<cat>/d/<slug>/<id>.html`; currency from `data.areas`.
 
-Posting pages (§5b): 2024+ `div.attrgroup div.attr.<key> span.valu` (+ `div.attr.important` year and
-makemodel), older `p.attrgroup > span` with `<b>` values; `script#ld_posting_data`; `span#titletextonly`;
+Posting pages (§5b), in every vehicle category (cars & trucks, motorcycles, RVs, ATVs, heavy equipment; all,
+by owner, by dealer): 2024+ `div.attrgroup div.attr.<key> span.valu` (+ `div.attr.important` year and
+makemodel; a block whose class names no known key is keyed by its `span.labl`), older `p.attrgroup > span`
+with `<b>` values (VIN, odometer, title status, transmission, drive, fuel, paint colour…); `script#ld_posting_data`; `span#titletextonly`;
 `span.price`; `p.postinginfo` "post id: N"; `time.date.timeago[datetime]`. A VIN is read only from the
 VIN attribute, never from the body text. A posting of another category (housing, jobs…) is a ParseError:
 the pipeline must not store apartments as cars.

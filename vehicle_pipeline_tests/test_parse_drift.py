@@ -145,3 +145,28 @@ def test_parse_drift_check_fails_on_a_rise_and_passes_otherwise(db_url, db, samp
     assert bad.metadata["recent_unread_share"].value == 0.7 and bad.metadata["earlier_unread_share"].value == 0.04
     fine = _check_result(db_url, sample_site.base_url, craigslist_listings, cl_check)
     assert fine.passed, fine.metadata["reason"].value
+
+
+def test_a_fallback_parse_is_stored_as_such_and_decides_no_outcome(db):
+    """Where a parse is kept (the listing's parse contract, the auction event's evidence) a fallback shows as
+    one, and an auction read by the fallback stays 'unknown' with its figure as the high bid."""
+    from pathlib import Path
+
+    from vehicle_pipeline.model import ListingRef
+    from vehicle_pipeline.sources import bat
+    from vehicle_pipeline.store.records import ListingWrite, store_auctions, upsert_listing_refs
+    from vehicle_pipeline.store.sources import SourceRegistry
+
+    page = (Path(__file__).parent / "fixtures" / "bat" / "listing_drifted_rdfa.html").read_bytes()
+    lst = bat.parse(page, deep=True)
+    assert lst.fallback
+    with db.connection() as conn:
+        SourceRegistry(db).upsert("bat", "auction", "https://bringatrailer.com")
+        [(listing_id, _)] = upsert_listing_refs(conn, "bat", [ListingRef(lst.url, lst.external_id)]).new
+        sha = save_snapshot(conn, lst.url, 200, "text/html", page)
+        [stored] = store_auctions(conn, [ListingWrite(listing_id, None, lst, sha)])
+        assert stored.event == "inserted"
+        row = conn.execute("""SELECT l.parsed->>'fallback', e.outcome, e.sale_price, e.high_bid, e.evidence
+                              FROM listings l JOIN auction_events e ON e.listing_id = l.id WHERE l.id = %s""",
+                           (listing_id,)).fetchone()
+    assert row == ("true", "unknown", None, 98000, "fallback:rdfa")

@@ -179,3 +179,17 @@ def test_a_vehicle_page_without_structured_data_is_not_read_as_an_inventory_of_i
         'href="https://www.orangeautosales.example/inventory/"', 'href="https://www.orangeautosales.example/inventory/bmw/x4/o-z11111/"')
     with pytest.raises(ParseError):
         dealer.parse(html)
+
+
+def test_a_card_carrying_its_vehicle_as_json_in_a_data_attribute():
+    html = """<html><head><link rel="canonical" href="https://www.bayside.example/used-inventory/"></head><body>
+    <div class="srp-list"><div class="vehicle-tile" data-vehicle='{"vin": "1HGCM82633A004352", "stockNumber": "B22",
+      "price": 6495, "mileage": "151,200", "year": 2003, "make": "Honda", "model": "Accord"}'>
+      <a href="/used-inventory/2003-honda-accord-b22/">2003 Honda Accord EX</a></div>
+    <div class="vehicle-tile" data-vehicle='{"vin": "1FTEW1EP0MFA12345"}'>
+      <a href="/used-inventory/2021-ford-f-150-f9/">2021 Ford F-150</a><span class="price">Contact us for price</span></div></div>
+    </body></html>"""
+    c = dealer.parse(html).to_contract()
+    assert [(i["vin"], i["stock_number"], i["price"], i["mileage"], i["title"]) for i in c["items"]] == [
+        ("1HGCM82633A004352", "B22", 6495, 151200, "2003 Honda Accord"),
+        ("1FTEW1EP0MFA12345", None, None, None, "2021 Ford F-150")]

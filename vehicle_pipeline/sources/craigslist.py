@@ -311,7 +311,7 @@ def _parse_static_search(tree, page_url: str | None, url: str | None) -> IndexPa
 
 _RANGE = re.compile(r"(\d[\d,]*)\s*[-\u2013]\s*(\d[\d,]*)\s+of\s+(\d[\d,]*)")
 _SHOWN_MILES = re.compile(r"^(\d+(?:\.\d+)?)\s*(k)?\s*(mi|km)\b", re.I)
-_CARD_TITLE = ("a.posting-title .label", "a.titlestring", ".title-blob a", ".label", ".title")
+_CARD_TITLE = ("a.posting-title .label", "a.titlestring", ".title-blob a", ".result-title", ".label", ".title")
 _CARD_PRICE = ("span.priceinfo", ".priceinfo", "span.price", ".result-price", ".price")
 
 

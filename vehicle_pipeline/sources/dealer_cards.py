@@ -93,17 +93,35 @@ def cards(tree, page_url: str | None, path_shape: re.Pattern) -> list[tuple[obje
     return out
 
 
+def _data_key(name: str) -> str | None:
+    """The field a data attribute (or a key of the JSON one carries) names: "data-vehicle-stock-number" →
+    "stock"."""
+    key = name.lower()
+    key = key[5:] if key.startswith("data-") else key
+    key = key[8:] if key.startswith(("vehicle-", "vehicle_")) else key
+    return _KEYS.get(key.replace("-", "").replace("_", ""))
+
+
 def _data_values(card) -> dict[str, str]:
     out: dict[str, str] = {}
     for node in [card, *card.css("*")]:
         for name, value in node.attributes.items():
             if not name.startswith("data-") or not value or not value.strip():
                 continue
-            key = name[5:].lower()
-            key = key[8:] if key.startswith("vehicle-") or key.startswith("vehicle_") else key
-            key = _KEYS.get(key.replace("-", "").replace("_", ""))
+            value = value.strip()
+            if value.startswith("{"):  # a card's whole vehicle as JSON (`data-vehicle='{"vin": …}'`)
+                try:
+                    data = pk.loads(value)
+                except ValueError:
+                    continue
+                for inner, item in data.items() if isinstance(data, dict) else ():
+                    key = _data_key(inner)
+                    if key and key not in out and isinstance(item, (str, int, float)) and not isinstance(item, bool):
+                        out[key] = str(item)
+                continue
+            key = _data_key(name)
             if key and key not in out:
-                out[key] = value.strip()
+                out[key] = value
     return out
 
 

@@ -186,18 +186,24 @@ def pagination(tree, page_url: str) -> tuple[int | None, int | None, int | None,
     body = tree.body
     text = body.text(deep=True, separator=" ") if body is not None else ""
     page = pages_total = total = None
-    m = _PAGE_OF.search(text)
-    if m:
-        page, pages_total = int(m.group(1)), int(m.group(2))
-        total = parse_int(m.group(3)) if m.group(3) else None
-    else:
-        m = _SHOWING.search(text)
-        if m:
-            start, end, total = (parse_int(g) for g in m.groups())
-            if start and end and total and end >= start:
-                size = end - start + 1
-                page = (start - 1) // size + 1
-                pages_total = -(-total // size) if end < total else page
+    page_of = showing = None
+    # both statements read "… of N": the two patterns are tried only around each " of <digit>" (run over the
+    # whole text, their leading digit and case-blind word would be tried at every position: ~1 ms a page)
+    for at in _of_numbers(text):
+        window = text[max(0, at - 48): at + 40]
+        page_of = page_of or _PAGE_OF.search(window)
+        showing = showing or _SHOWING.search(window)
+        if page_of:
+            break
+    if page_of:
+        page, pages_total = int(page_of.group(1)), int(page_of.group(2))
+        total = parse_int(page_of.group(3)) if page_of.group(3) else None
+    elif showing:
+        start, end, total = (parse_int(g) for g in showing.groups())
+        if start and end and total and end >= start:
+            size = end - start + 1
+            page = (start - 1) // size + 1
+            pages_total = -(-total // size) if end < total else page
     param, current = _own_page_param(page_url)
     page = page or current
     next_href = pk.link_rel(tree, "next") or pk.first_attr(tree, 'a[rel="next"]', "href")
@@ -209,6 +215,20 @@ def pagination(tree, page_url: str) -> tuple[int | None, int | None, int | None,
                 return page, pages_total, total, pk.with_query(page_url, **{param: page + 1})
     next_url = pk.absolute(next_href, page_url) if next_href and not next_href.startswith(("#", "javascript")) else None
     return page, pages_total, total, next_url
+
+
+def _of_numbers(text: str) -> list[int]:
+    """Where the text says "of <number>" ("of", "Of" or "OF"): str.find's scans, several times faster than a
+    regex's or a lower-cased copy's."""
+    found = []
+    for word in ("of", "Of", "OF"):
+        at = text.find(word)
+        while at >= 0:
+            if (at == 0 or text[at - 1].isspace()) and text[at + 2:at + 3].isspace() \
+                    and text[at + 2:at + 12].lstrip()[:1].isdigit():
+                found.append(at)
+            at = text.find(word, at + 2)
+    return sorted(found)
 
 
 _NEXT_WORDS = frozenset({"next", "next page", "\u203a", "\u00bb", ">", "next \u203a", "next \u00bb", "next >"})

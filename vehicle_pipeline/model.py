@@ -25,6 +25,8 @@ class Outcome(StrEnum):
 
 SALE_OUTCOMES = frozenset({Outcome.SOLD, Outcome.SOLD_AFTER})
 ENDED_OUTCOMES = frozenset({Outcome.SOLD, Outcome.SOLD_AFTER, Outcome.BID_TO, Outcome.NO_SALE, Outcome.WITHDRAWN})
+# What a fallback parse may say about an auction: nothing (None for classifieds, "unknown" for auctions).
+FALLBACK_OUTCOMES = frozenset({None, Outcome.UNKNOWN})
 
 
 class VinState(StrEnum):
@@ -117,6 +119,12 @@ class ListingRef:
     currency: str | None = None
     ended_at: datetime | None = None
     no_reserve: bool | None = None
+    # what a classifieds result card shows besides its price (craigslist's "123k mi · oakland")
+    location: str | None = None
+    mileage: int | None = None
+    mileage_unit: str | None = None
+    vin: str | None = None  # what a dealer's inventory card shows
+    stock_number: str | None = None
 
     def to_contract(self) -> dict:
         return {
@@ -127,6 +135,11 @@ class ListingRef:
             "price": self.price,
             "ended_at": _iso_utc(self.ended_at),
             "no_reserve": self.no_reserve,
+            "location": self.location,
+            "mileage": self.mileage,
+            "mileage_unit": self.mileage_unit,
+            "vin": self.vin,
+            "stock_number": self.stock_number,
         }
 
 
@@ -153,9 +166,14 @@ class IndexPage:
     page: int | None = None
     pages_total: int | None = None
     next_page_url: str | None = None
+    fallback: bool = False  # read by the generic structured-data reader (see VehicleListing.fallback)
+
+    def __post_init__(self) -> None:
+        if self.fallback and any(item.outcome not in FALLBACK_OUTCOMES for item in self.items):
+            raise ValueError(f"a fallback parse of {self.url} decides no outcome of the listings it finds")
 
     def to_contract(self, deep: bool = False) -> dict:
-        return _paged_contract("index", self, self.items)
+        return _paged_contract("index", self, self.items) | {"fallback": self.fallback}
 
 
 @dataclass
@@ -198,14 +216,24 @@ class VehicleListing:
     drivetrain: str | None = None
     engine: str | None = None
     body_style: str | None = None
+    title_status: str | None = None  # "clean", "salvage", "rebuilt", … as the page states it
+    fuel: str | None = None
     images: list[str] = field(default_factory=list)
     comments: list[Comment] | None = None  # filled by deep extraction only
     # Which element or JSON field decided the outcome, e.g. ".listing-available-info" or "api:status".
     outcome_evidence: str | None = None
+    # Read by the generic structured-data reader (sources/structured.py), not by the source's own parser:
+    # the page's markup drifted away from what the parser knows. Such a parse never decides an outcome.
+    fallback: bool = False
 
     def __post_init__(self) -> None:
         if self.sale_price is not None and self.outcome not in SALE_OUTCOMES:
             raise ValueError(f"sale_price on a {self.outcome} listing ({self.url}): only sales carry a sale price")
+        if self.fallback and (self.sale_price is not None or self.outcome not in FALLBACK_OUTCOMES):
+            # The one place this rule lives: schema.org's offers.price on an auction page is the final or
+            # current high bid whether or not the car sold, so structured data alone never makes a sale.
+            raise ValueError(f"a fallback parse of {self.url} decides no outcome and carries no sale price "
+                             f"(outcome {self.outcome}, sale_price {self.sale_price})")
         if self.mileage_unit not in (None, "mi", "km"):
             raise ValueError(f"mileage_unit must be 'mi' or 'km', not {self.mileage_unit!r}")
 

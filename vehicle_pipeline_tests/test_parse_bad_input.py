@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vehicle_pipeline import sources
-from vehicle_pipeline.sources import _pagekit
+from vehicle_pipeline.sources import _pagekit, bat
 from vehicle_pipeline.model import IndexPage, ParseError, SellerDirectoryPage, VehicleListing
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -93,23 +93,38 @@ def test_other_sources_pages_are_rejected():
 
 def test_key_element_removed():
     cab_page = (FIXTURES / "carsandbids" / "auction_sold.html").read_bytes()
-    with pytest.raises(ParseError):
-        sources.get("carsandbids").parse(cab_page.replace(b'<ul class="bid-stats">', b'<ul class="x">'))
+    _fails_or_falls_back("carsandbids", cab_page.replace(b'<ul class="bid-stats">', b'<ul class="x">'))
     bat_page = (FIXTURES / "bat" / "listing_bidto_2021.html").read_bytes()
     # Banner and title gone: the only "Sold for" left is in the sidebar; it must not become a sale.
     stripped = bat_page.replace(b'class="listing-available-info"', b'class="x"').replace(b"<title>", b"<title>x")
     stripped = stripped.replace(b"bid to $61,000", b"")
+    _fails_or_falls_back("bat", stripped)
+
+
+def _fails_or_falls_back(source: str, page: bytes) -> None:
+    """The source's parser refuses the page; the structured-data last resort may read it, deciding nothing."""
+    module = sources.get(source)
     with pytest.raises(ParseError):
-        sources.get("bat").parse(stripped)
+        module.parse.__wrapped__(page)
+    try:
+        read = module.parse(page)
+    except ParseError:
+        return
+    assert read.fallback and read.sale_price is None and read.outcome in (None, "unknown")
 
 
 def test_truncated_bat_vms_is_a_parse_error_only_when_deep():
     page = (FIXTURES / "bat" / "listing_sold.html").read_bytes()
     cut = page[: page.index(b'"type":"bat-bid-reserve"')]
     assert sources.get("bat").parse(cut).outcome == "sold"
+    assert not sources.get("bat").parse(cut).fallback
     with pytest.raises(ParseError) as err:
-        sources.get("bat").parse(cut, deep=True)
+        bat.parse.__wrapped__(cut, deep=True)  # the parser itself, without the structured-data last resort
     assert "BAT_VMS" in err.value.missing
+    # through the last resort the page is read from its JSON-LD: a high bid of an outcome nobody decided
+    fallback = sources.get("bat").parse(cut, deep=True)
+    assert fallback.fallback and fallback.outcome == "unknown" and fallback.sale_price is None
+    assert fallback.high_bid == 18500 and fallback.outcome_evidence == "fallback:json-ld"
 
 
 def test_ten_megabyte_page():
@@ -290,9 +305,12 @@ def test_a_page_that_fails_and_carries_a_challenge_marker_is_reported_as_the_cha
     # the head (with the marker) of the real page, its body cut away: no listing or list is left in it
     head = page[: page.index(b"</head>")]
     parse = sources.get(source).parse
-    with pytest.raises(ParseError) as plain:
-        parse(head + b"</head><body></body></html>")
-    assert "challenge" not in plain.value.missing
+    try:
+        read = parse(head + b"</head><body></body></html>")
+    except ParseError as plain:
+        assert "challenge" not in plain.missing
+    else:  # the head's structured data names the listing: read by the last resort, flagged, deciding nothing
+        assert read.fallback and getattr(read, "sale_price", None) is None
     with pytest.raises(ParseError) as err:
         parse(head + _PASSED_CHALLENGE + b"</head><body></body></html>")
     assert "cloudflare" in err.value.missing and "cf_chl_" in err.value.missing

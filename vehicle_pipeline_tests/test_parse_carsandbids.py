@@ -80,15 +80,23 @@ def test_shown_time_rules():
 def test_page_without_bid_stats_is_a_parse_error():
     page = (FIXTURES / "auction_sold.html").read_bytes().replace(b"bid-stats", b"x-stats")
     with pytest.raises(ParseError) as err:
-        cab.parse(page)
+        cab.parse.__wrapped__(page)  # the parser itself, without the structured-data last resort
     assert "bid-stats" in err.value.missing
+    _is_a_fallback_deciding_nothing(cab.parse(page))
+
+
+def _is_a_fallback_deciding_nothing(lst):
+    """What the last resort makes of a drifted auction page: its JSON-LD price is a high bid of an unknown
+    outcome, never a sale (C&B's offers.price is the high bid even when the reserve was not met)."""
+    assert lst.fallback and lst.outcome == Outcome.UNKNOWN and lst.sale_price is None and lst.high_bid
 
 
 def test_bid_stats_without_a_result_verb_is_a_parse_error():
     page = (FIXTURES / "auction_bidto.html").read_bytes()
     page = page.replace(b"Bid to <span", b"<span").replace(b"<h4>Reserve not met, bid to</h4>", b"<h4></h4>")
     with pytest.raises(ParseError):
-        cab.parse(page)
+        cab.parse.__wrapped__(page)
+    _is_a_fallback_deciding_nothing(cab.parse(page))
 
 
 def test_detail_json_sold_2026_uses_sale_amount_and_buyer():
@@ -162,3 +170,34 @@ def test_url_rules():
     assert cab.matches(url) and not cab.matches("https://carsandbids.com/user/bumperlt")
     assert cab.index_url("http://h/carsandbids", status="new", limit=95) == "http://h/carsandbids/v2/autos/auctions?limit=95&status=new"
     assert cab.index_url("https://carsandbids.com", offset=50) == "https://carsandbids.com/v2/autos/auctions?limit=50&status=closed&offset=50"
+
+
+# ---- the home page and the auction lists as a browser renders them -------------------------------------------
+def test_rendered_home_page_is_an_index_of_live_auctions():
+    from vehicle_pipeline.model import IndexPage
+
+    idx = cab.parse((FIXTURES / "home_rendered.html").read_bytes())
+    assert isinstance(idx, IndexPage) and not idx.fallback
+    c = idx.to_contract()
+    assert c["url"] == "https://carsandbids.com/"
+    # the featured strip links the first auction again: one item, read from its card
+    assert [(i["external_id"], i["title"], i["outcome"], i["price"], i["no_reserve"]) for i in c["items"]] == [
+        ("rB7kQp2m", "2008 BMW M3 Sedan", "live", 24500, False),
+        ("3Xk9LmN1", "1996 Toyota Land Cruiser", "live", None, True),  # "$0": no bid yet
+    ]
+    assert c["items"][0]["url"] == "https://carsandbids.com/auctions/rB7kQp2m/2008-bmw-m3-sedan"
+
+
+def test_rendered_past_auctions_read_each_cards_result_element():
+    c = cab.parse((FIXTURES / "past_auctions_rendered.html").read_bytes()).to_contract()
+    assert [(i["external_id"], i["outcome"], i["price"], i["no_reserve"]) for i in c["items"]] == [
+        ("3gvwNPwG", "sold", 7300, True), ("rxOqZmEQ", "bid_to", 18350, False), ("KdYMLW6B", "withdrawn", None, False)]
+    assert c["next_page_url"] == "https://carsandbids.com/past-auctions/?page=2"
+
+
+def test_an_auction_page_with_other_auctions_linked_stays_an_auction_page():
+    page = (FIXTURES / "auction_sold.html").read_text()
+    card = ('<ul class="auctions-list"><li class="auction-item"><div class="auction-title">'
+            '<a href="/auctions/rB7kQp2m/2008-bmw-m3-sedan">2008 BMW M3 Sedan</a></div></li></ul></body>')
+    lst = cab.parse(page.replace("</body>", card, 1))
+    assert lst.to_contract() == cab.parse(page).to_contract()

@@ -186,3 +186,67 @@ def test_a_posting_of_another_category_is_unwanted_not_checked_for_a_challenge()
     for content in (page, marked):
         with pytest.raises(pk.UnwantedPage, match="not a vehicle posting"):
             craigslist.parse(content)
+
+
+# ---- the search page as a browser renders it, motorcycles and every attribute layout ------------------------
+def test_rendered_gallery_search_reads_cards_json_ld_count_and_next_page():
+    idx = craigslist.parse((FIX / "search_gallery.html").read_bytes())
+    c = idx.to_contract()
+    assert c["url"] == "https://sfbay.craigslist.org/search/cto" and c["fallback"] is False
+    assert (c["total_items"], c["page"], c["pages_total"]) == (2041, 1, 18)  # "1 - 120 of 2,041"
+    # the app pages with a button: the next page is the server's offset
+    assert c["next_page_url"] == "https://sfbay.craigslist.org/search/cto?s=120"
+    # the sponsored card has no posting link and is skipped
+    assert [i["external_id"] for i in c["items"]] == ["7811112222", "7811113333", "7811114444"]
+    first, second, third = c["items"]
+    assert first["url"] == "https://sfbay.craigslist.org/eby/cto/d/oakland-1991-mazda-miata-mx/7811112222.html"
+    assert (first["title"], first["price"], first["mileage"], first["mileage_unit"], first["location"]) == (
+        "1991 Mazda Miata MX-5", 7800, 142000, "mi", "oakland")
+    assert first["outcome"] is None  # a classified: the price is an asking price
+    assert second["price"] == 12500  # no price on the card: the JSON-LD item in the same position says it
+    assert third["url"] == "https://sfbay.craigslist.org/nby/cto/d/santa-rosa-1968-ford-mustang-coupe/7811114444.html"
+    assert (third["mileage"], third["location"]) == (None, "santa rosa")
+    assert {r.currency for r in idx.items} == {"USD"}
+
+
+def test_rendered_list_view_of_motorcycles_by_owner_second_page():
+    c = craigslist.parse((FIX / "search_list_mco.html").read_text()).to_contract()
+    assert (c["total_items"], c["page"], c["pages_total"]) == (245, 2, 3)
+    assert c["next_page_url"] == "https://portland.craigslist.org/search/mco?s=240"
+    assert [(i["external_id"], i["title"], i["price"]) for i in c["items"]] == [
+        ("7822220001", "2009 Honda Shadow Aero 750", 4200), ("7822220002", "1979 BMW R100/7", 6500)]
+
+
+def test_rendered_search_with_results_only_in_json_ld_is_a_clear_error():
+    html = (FIX / "search_gallery.html").read_text()
+    start = html.index('<li class="cl-search-result')
+    html = html[:start] + html[html.rindex("</li>") + 5:]
+    with pytest.raises(ParseError, match="ld_searchpage_results"):
+        craigslist.parse(html)
+
+
+def test_motorcycle_dealer_posting_with_labelled_attribute_blocks():
+    c = craigslist.parse((FIX / "posting_motorcycle_mcd.html").read_bytes()).to_contract()
+    assert c["external_id"] == "7833330001" and c["fallback"] is False
+    assert (c["year"], c["make"], c["model"]) == (2021, "Kawasaki", "Z900 ABS")
+    assert c["vin"] == "JKAZRCR19MA012345" and c["vin_state"] == "valid"
+    assert (c["mileage"], c["mileage_unit"], c["engine"]) == (6120, "mi", "948 cc")
+    assert (c["title_status"], c["fuel"], c["transmission"], c["exterior_color"]) == ("clean", "gas", "manual", "green")
+    assert (c["asking_price"], c["currency"], c["sale_price"], c["outcome"]) == (7995, "USD", None, None)
+
+
+def test_dealer_car_posting_in_the_older_attrgroup_form():
+    c = craigslist.parse((FIX / "posting_attrgroup_ctd.html").read_bytes()).to_contract()
+    assert c["external_id"] == "7844440001"
+    assert (c["year"], c["make"], c["model"]) == (2015, "subaru", "outback 2.5i premium")
+    assert c["vin"] == "4S4BSBCC4F3312345" and c["vin_state"] == "valid"
+    assert (c["mileage"], c["title_status"], c["transmission"], c["drivetrain"], c["fuel"], c["exterior_color"]) == (
+        98500, "rebuilt", "automatic", "4wd", "gas", "blue")
+    assert (c["asking_price"], c["location"]) == (13900, "Peabody")
+
+
+@pytest.mark.parametrize("category", sorted(craigslist.VEHICLE_CATEGORIES))
+def test_every_vehicle_category_is_a_craigslist_vehicle_url(category):
+    assert {"cta", "cto", "ctd", "mca", "mco", "mcd"} <= craigslist.VEHICLE_CATEGORIES
+    assert craigslist.matches(f"https://denver.craigslist.org/{category}/d/x-2001-thing/7833330001.html")
+    assert craigslist.matches(f"https://denver.craigslist.org/search/{category}")

@@ -133,3 +133,63 @@ def test_corpus_dealercenter_excerpt():
     assert (c["body_style"], c["engine"], c["transmission"]) == ("SUV", "6-CYL, HYBRID, TURBO, 3.0 LITER", "AUTOMATIC")
     assert (c["exterior_color"], c["interior_color"]) == ("WHITE", "BLACK")
     assert c["mileage"] is None  # only in free text
+
+
+# ---- inventory pages without vehicle JSON-LD, as the dealer-website platforms render them -------------------
+def _items(name: str) -> tuple[dict, list[tuple]]:
+    c = dealer.parse((FIX / name).read_bytes()).to_contract()
+    assert c["kind"] == "index" and c["fallback"] is False
+    return c, [(i["vin"], i["stock_number"], i["price"], i["mileage"]) for i in c["items"]]
+
+
+def test_dealercenter_srp_labelled_text_call_for_price_and_page_no():
+    c, rows = _items("dealercenter_srp.html")
+    assert rows == [("5UX43EU03S9Y37600", "O-Y37600", 57998, 31547), ("5TFJX4GN0EX012345", "O-M01234", None, 142310)]
+    assert (c["page"], c["pages_total"], c["total_items"]) == (1, 4, 87)  # "Page 1 of 4 (87 vehicles)"
+    assert c["next_page_url"] == "https://www.orangeautosales.example/inventory/?page_no=2"
+    assert c["items"][0]["url"] == "https://www.orangeautosales.example/inventory/bmw/x5/o-y37600/"
+    assert c["items"][0]["title"] == "2025 BMW X5 xDrive50e"
+    assert all(i["outcome"] is None for i in c["items"])
+
+
+def test_ddc_srp_final_price_wins_and_call_for_pricing_is_none():
+    c, rows = _items("ddc_srp.html")
+    assert rows == [("1C6SRFJP4TN259019", "14147", 49990, 19611), ("1C4HJXEG0KW123456", "13990A", None, 48002)]
+    assert (c["page"], c["pages_total"], c["total_items"]) == (1, 3, 40)  # "Showing 1 - 18 of 40"
+    assert c["next_page_url"] == "https://www.sugarloaf.example/used-inventory/index.htm?start=18"
+
+
+def test_dealerinspire_srp_data_attributes():
+    c, rows = _items("dealerinspire_srp.html")
+    assert rows == [("1FTEW1EP0MFA12345", "F21345", 41988, 22104), ("3GCUKREC9JG123456", "P9912", None, None)]
+    assert c["items"][0]["title"] == "2021 Ford F-150 XLT"
+    assert (c["page"], c["pages_total"], c["total_items"]) == (1, 3, 57)
+    assert c["next_page_url"] == "https://www.lakesideford.example/used-vehicles/?page=2"
+
+
+def test_carsforsale_srp_page_of_n_and_page_parameter():
+    c, rows = _items("carsforsale_srp.html")
+    assert rows == [("2GCEK13M781123456", "8842", 9950, 168220), (None, "8850", None, 71005)]
+    assert (c["page"], c["pages_total"]) == (2, 3)
+    assert c["next_page_url"] == "https://www.prairiemotors.example/inventory?page=3"
+
+
+def test_a_vehicle_page_without_structured_data_is_not_read_as_an_inventory_of_its_similar_vehicles():
+    html = (FIX / "dealercenter_srp.html").read_text().replace(
+        'href="https://www.orangeautosales.example/inventory/"', 'href="https://www.orangeautosales.example/inventory/bmw/x4/o-z11111/"')
+    with pytest.raises(ParseError):
+        dealer.parse(html)
+
+
+def test_a_card_carrying_its_vehicle_as_json_in_a_data_attribute():
+    html = """<html><head><link rel="canonical" href="https://www.bayside.example/used-inventory/"></head><body>
+    <div class="srp-list"><div class="vehicle-tile" data-vehicle='{"vin": "1HGCM82633A004352", "stockNumber": "B22",
+      "price": 6495, "mileage": "151,200", "year": 2003, "make": "Honda", "model": "Accord"}'>
+      <a href="/used-inventory/2003-honda-accord-b22/">2003 Honda Accord EX</a></div>
+    <div class="vehicle-tile" data-vehicle='{"vin": "1FTEW1EP0MFA12345"}'>
+      <a href="/used-inventory/2021-ford-f-150-f9/">2021 Ford F-150</a><span class="price">Contact us for price</span></div></div>
+    </body></html>"""
+    c = dealer.parse(html).to_contract()
+    assert [(i["vin"], i["stock_number"], i["price"], i["mileage"], i["title"]) for i in c["items"]] == [
+        ("1HGCM82633A004352", "B22", 6495, 151200, "2003 Honda Accord"),
+        ("1FTEW1EP0MFA12345", None, None, None, "2021 Ford F-150")]

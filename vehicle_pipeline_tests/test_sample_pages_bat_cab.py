@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from vehicle_pipeline_tests.contract_defaults import with_defaults
+
 from vehicle_pipeline.sample_site.pages import bat as bat_pages
 from vehicle_pipeline.sample_site.pages import carsandbids as cab_pages
 from vehicle_pipeline.sample_site.spec import SampleCar, SampleComment, SampleListing, SiteContext
@@ -77,7 +79,7 @@ def test_bat_listing_page_parses_to_its_truth(listing, variant):
     c = ctx(variant)
     page = bat_pages.render_listing(listing, c)
     got = bat.parse(page.body, deep=True).to_contract(deep=True)
-    want = bat_pages.listing_truth(listing, c)
+    want = with_defaults(bat_pages.listing_truth(listing, c))
     assert got == want
     # Independent of the shared rules: the facts the sample listing decided.
     assert got["outcome"] == listing.outcome and got["external_id"] == listing.slug
@@ -105,7 +107,7 @@ def test_bat_results_pages_paginate_24_per_page():
         query = {"page": str(page_no)} if page_no > 1 else {}
         rendered = bat_pages.render_index("/auctions/results/", query, ended, c)
         got = bat.parse(rendered.body).to_contract()
-        assert got == bat_pages.index_truth("/auctions/results/", query, ended, c)
+        assert got == with_defaults(bat_pages.index_truth("/auctions/results/", query, ended, c))
         seen += [i["external_id"] for i in got["items"]]
         if got["next_page_url"] is None:
             break
@@ -121,7 +123,7 @@ def test_bat_live_board():
     c = ctx()
     rendered = bat_pages.render_index("/auctions/", {}, live + [bat_listing("sold")], c)
     got = bat.parse(rendered.body).to_contract()
-    assert got == bat_pages.index_truth("/auctions/", {}, live + [bat_listing("sold")], c)
+    assert got == with_defaults(bat_pages.index_truth("/auctions/", {}, live + [bat_listing("sold")], c))
     assert [i["price"] for i in got["items"]] == [9000, None, 9000]
     assert bat_pages.render_index("/nope/", {}, live, c) is None
 
@@ -161,7 +163,7 @@ def test_cab_auction_page_parses_to_its_truth(listing, variant):
     c = ctx(variant, "carsandbids")
     page = cab_pages.render_listing(listing, c)
     got = carsandbids.parse(page.body).to_contract()
-    assert got == cab_pages.listing_truth(listing, c)
+    assert got == with_defaults(cab_pages.listing_truth(listing, c))
     assert got["outcome"] == listing.outcome and got["external_id"] == listing.external_id
     assert got["ended_at"] is not None  # PKT or UTC: both known zones
     assert got["sale_price"] == listing.sale_price
@@ -173,7 +175,7 @@ def test_cab_detail_json_parses_to_its_truth(listing):
     rendered = cab_pages.render_path(f"/v2/autos/auctions/{listing.external_id}", {}, CAB_CASES, c)
     assert rendered.content_type == "application/json"
     got = carsandbids.parse(rendered.body, url=c.url("carsandbids", f"/v2/autos/auctions/{listing.external_id}")).to_contract()
-    assert got == cab_pages.detail_truth(listing, c)
+    assert got == with_defaults(cab_pages.detail_truth(listing, c))
     assert got["sale_price"] == listing.sale_price and got["high_bid"] == (listing.high_bid or 0)
 
 
@@ -187,7 +189,7 @@ def test_cab_list_json_paginates_with_offset_and_limit():
     while url:
         rendered = cab_pages.render_index("/v2/autos/auctions", query, ended + live, c)
         got = carsandbids.parse(rendered.body, url=url).to_contract()
-        assert got == cab_pages.index_truth("/v2/autos/auctions", query, ended + live, c)
+        assert got == with_defaults(cab_pages.index_truth("/v2/autos/auctions", query, ended + live, c))
         seen += [i["external_id"] for i in got["items"]]
         url = got["next_page_url"]
         if url:
@@ -221,6 +223,6 @@ def test_renderers_over_a_generated_world_if_present():
         pages, parser = (bat_pages, bat) if listing.source == "bat" else (cab_pages, carsandbids)
         deep = listing.source == "bat"
         got = parser.parse(pages.render_listing(state, c).body, deep=deep).to_contract(deep=deep)
-        assert got == pages.listing_truth(state, c), listing.slug
+        assert got == with_defaults(pages.listing_truth(state, c)), listing.slug
         checked += 1
     assert checked > 20

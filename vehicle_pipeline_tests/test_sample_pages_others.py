@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from vehicle_pipeline_tests.contract_defaults import with_defaults
+
 from vehicle_pipeline import sources
 from vehicle_pipeline.model import ParseError
 from vehicle_pipeline.sample_site.pages import broadarrow as r_broadarrow
@@ -44,7 +46,7 @@ def check_listing(renderer, listing: SampleListing) -> dict:
     rendered = renderer.render_listing(listing, CTX)
     url = CTX.url(renderer.SOURCE, renderer.listing_path(listing))
     parsed = sources.get(renderer.SOURCE).parse(rendered.body, url=url).to_contract()
-    truth = renderer.listing_truth(listing, CTX)
+    truth = with_defaults(renderer.listing_truth(listing, CTX))
     assert parsed == truth
     assert sources.get(renderer.SOURCE).parse(rendered.body).to_contract() == truth  # the page names its own URL
     return parsed
@@ -55,7 +57,7 @@ def check_index(renderer, path: str, query: dict, listings: list[SampleListing])
     assert rendered is not None
     url = CTX.url(renderer.SOURCE, path) + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
     parsed = sources.get(renderer.SOURCE).parse(rendered.body, url=url).to_contract()
-    truth = renderer.index_truth(path, query, listings, CTX)
+    truth = with_defaults(renderer.index_truth(path, query, listings, CTX))
     assert parsed == truth
     return parsed
 
@@ -298,11 +300,11 @@ def test_a_generated_world_renders_to_its_truth():
         visible = [w.listing_state(l) for l in w.visible() if l.source == src]
         for l in visible:
             body = r.render_listing(l, ctx).body
-            assert sources.get(src).parse(body, url=ctx.url(src, r.listing_path(l))).to_contract() == r.listing_truth(l, ctx)
+            assert sources.get(src).parse(body, url=ctx.url(src, r.listing_path(l))).to_contract() == with_defaults(r.listing_truth(l, ctx))
             checked += 1
         for p in r.index_paths(visible):
             body = r.render_index(p, {}, visible, ctx).body
-            assert sources.get(src).parse(body, url=ctx.url(src, p)).to_contract() == r.index_truth(p, {}, visible, ctx)
+            assert sources.get(src).parse(body, url=ctx.url(src, p)).to_contract() == with_defaults(r.index_truth(p, {}, visible, ctx))
     dealers = [l for l in w.visible() if l.source == "dealer"]
     for p in r_classic.index_paths():
         body = r_classic.render_index(p, {}, dealers, ctx).body

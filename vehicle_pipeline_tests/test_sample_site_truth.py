@@ -12,6 +12,8 @@ import json
 import httpx
 import pytest
 
+from vehicle_pipeline_tests.contract_defaults import with_defaults
+
 from vehicle_pipeline.sample_site.server import SampleSite
 from vehicle_pipeline.sample_site.world import DAY
 
@@ -59,7 +61,7 @@ def _compare(module, client, entry: dict, deep: bool) -> str | None:
     except ParseError as exc:
         return f"{url}: ParseError {exc}"
     got = parsed.to_contract(deep=deep)
-    expected = {k: v for k, v in entry.items() if k != "fetch_url"}
+    expected = with_defaults({k: v for k, v in entry.items() if k != "fetch_url"})
     if "comments" not in expected and deep:
         # Sources without a comment thread: their truth has no "comments"; the parser must find none either.
         if got.get("comments"):

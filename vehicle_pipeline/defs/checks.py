@@ -13,6 +13,8 @@ from vehicle_pipeline.defs.assets.listings import (
 )
 from vehicle_pipeline.defs.assets.profiles import auction_outcomes, vehicle_profiles
 from vehicle_pipeline.defs.resources import PostgresResource
+from vehicle_pipeline.ingest import drift
+from vehicle_pipeline.store.parses import parse_counts
 
 REQUIRED_FIELDS = ("year", "make", "model")
 MIN_COVERAGE = 0.8
@@ -97,6 +99,31 @@ def _index_coverage_check(asset_def, source_prefix: str):
     return _check
 
 
+def _parse_drift_check(asset_def, family: str):
+    @dg.asset_check(asset=asset_def, name="parse_drift")
+    def _check(postgres: PostgresResource) -> dg.AssetCheckResult:
+        """The source's share of pages that failed to parse or parsed only through the structured-data fallback,
+        over the last day against the week before: a clear rise is markup drift (the failed pages stay as
+        snapshots, ready for replay once the parser is fixed)."""
+        with postgres.database().connection() as conn:
+            now = conn.execute("SELECT now()").fetchone()[0]
+            (recent_since, recent_until), (earlier_since, earlier_until) = drift.windows(now)
+            verdict = drift.assess(parse_counts(conn, family, since=recent_since, until=recent_until),
+                                   parse_counts(conn, family, since=earlier_since, until=earlier_until))
+        return dg.AssetCheckResult(passed=not verdict.drifting, metadata=verdict.metadata())
+
+    return _check
+
+
+parse_drift_checks = [
+    _parse_drift_check(bat_listings, "bat"),
+    _parse_drift_check(carsandbids_listings, "carsandbids"),
+    _parse_drift_check(mecum_listings, "mecum"),
+    _parse_drift_check(broadarrow_listings, "broadarrow"),
+    _parse_drift_check(craigslist_listings, "craigslist"),
+    _parse_drift_check(dealer_inventory, "dealer"),
+]
+
 index_coverage_checks = [
     _index_coverage_check(bat_listings, "bat"),
     _index_coverage_check(carsandbids_listings, "carsandbids"),
@@ -107,4 +134,4 @@ index_coverage_checks = [
 ]
 
 all_checks = [no_sale_price_without_sale, high_bid_on_bid_to, vin_state_distribution, one_vehicle_per_valid_vin,
-              required_field_coverage, *index_coverage_checks]
+              required_field_coverage, *index_coverage_checks, *parse_drift_checks]

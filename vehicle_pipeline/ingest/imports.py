@@ -18,6 +18,7 @@ from vehicle_pipeline.ingest.settle import Settlement, drain
 from vehicle_pipeline.model import ParseError, VehicleListing
 from vehicle_pipeline.sources import parser_build
 from vehicle_pipeline.store.listings import ListingToFetch, listings_to_fetch
+from vehicle_pipeline.store.parses import parse_record, record_parses
 from vehicle_pipeline.store.queue import ClaimedItem, NewItem
 from vehicle_pipeline.store.records import (
     ListingWrite,
@@ -95,6 +96,8 @@ def _write_pages(ingest: Ingest, conn, pages: list[Fetched]) -> list:
     readable ones; per page, what storing it did or why it could not be read."""
     shas = save_snapshots(conn, [Page(r.final_url, r.status or 200, r.content_type, r.content, packed=packed)
                                  for _, _, r, _, packed in pages])
+    record_parses(conn, [parse_record(item.source, "listing", parsed, sha, r.final_url)
+                         for (item, _, r, parsed, _), sha in zip(pages, shas)])
     readable = [ListingWrite(row.id, row.vehicle_id, parsed, sha, etag=r.etag, last_modified=r.last_modified)
                 for (_, row, r, parsed, _), sha in zip(pages, shas) if isinstance(parsed, VehicleListing)]
     stored = iter(store_profiles(conn, readable, images=not ingest.settings.fast_mode))

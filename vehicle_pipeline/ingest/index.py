@@ -13,6 +13,7 @@ from vehicle_pipeline.http import FetchKind
 from vehicle_pipeline.ingest.context import Ingest
 from vehicle_pipeline.ingest.drain import StepReport
 from vehicle_pipeline.model import IndexPage, ParseError
+from vehicle_pipeline.store.parses import parse_record, record_parses
 from vehicle_pipeline.store.queue import PRIORITY_NEW, NewItem
 from vehicle_pipeline.store.records import save_snapshot, upsert_listing_refs
 
@@ -34,8 +35,9 @@ class IndexWalk(StepReport):
 
 
 def read_page(ingest: Ingest, source: str, url: str, expected: type, report):
-    """Fetch and parse one page of a paginated list; on anything but a page of the `expected` kind, count
-    it on `report` (blocked or failed), note why, and return None."""
+    """Fetch and parse one page of a paginated list, keep it as a snapshot (readable or not, so a parser fix
+    can replay it) with how its parse went; on anything but a page of the `expected` kind, count it on
+    `report` (blocked or failed), note why, and return None."""
     result = ingest.client.fetch(url, source=source)
     if result.kind is not FetchKind.OK:
         if result.kind is FetchKind.BLOCKED:
@@ -46,13 +48,16 @@ def read_page(ingest: Ingest, source: str, url: str, expected: type, report):
         return None
     try:
         page = ingest.module(source).parse(result.content, url=result.final_url)
+        problem = None if isinstance(page, expected) else \
+            f"{url}: expected a {expected.__name__}, got a {type(page).__name__}"
     except ParseError as exc:
+        page, problem = None, str(exc)
+    with ingest.db.connection() as conn:
+        sha = save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content)
+        record_parses(conn, [parse_record(source, "index", problem or page, sha, result.final_url)])
+    if problem is not None:
         report.failed += 1
-        report.note(str(exc))
-        return None
-    if not isinstance(page, expected):
-        report.failed += 1
-        report.note(f"{url}: expected a {expected.__name__}, got a {type(page).__name__}")
+        report.note(problem)
         return None
     return result, page
 
@@ -75,7 +80,6 @@ def walk_index(ingest: Ingest, source: str, start_url: str, *, max_pages: int | 
         if report.stated_total is None:
             report.stated_total = page.total_items
         with ingest.db.connection() as conn:
-            save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content)
             registered = upsert_listing_refs(conn, source, page.items)
         report.found += len(page.items)
         report.new += len(registered.new)

@@ -693,8 +693,20 @@ def int_or_none(value) -> int | None:
     return None
 
 
+def _last_resort(source: str, content, url: str | None, deep: bool):
+    """The generic structured-data reader's parse of a page the source's parser gave up on (marked
+    `fallback`), or None."""
+    if not content:
+        return None
+    from vehicle_pipeline.sources.structured import last_resort  # it builds on this module
+
+    return last_resort(source, content, url, deep)
+
+
 def guarded(source: str, site: str | None = None):
-    """A parser's promise: a page or a ParseError, never another exception. A value the page carries that
+    """A parser's promise: a page or a ParseError, never another exception. A page the parser cannot read
+    whose structured data (schema.org, OpenGraph) names a listing is read from that as a last resort, the
+    result marked `fallback` (sources/structured.py). A value the page carries that
     cannot be read (a canonical link of "http://[", a number too large, a JSON array where an object
     belongs) makes an unreadable page, reported with what failed instead of escaping as a traceback.
 
@@ -712,10 +724,16 @@ def guarded(source: str, site: str | None = None):
                 raise
             except ParseError:
                 refuse_challenge(source, site, content, url or "page")
+                found = _last_resort(source, content, url, deep)
+                if found is not None:
+                    return found
                 raise
             except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
                     RecursionError) as exc:
                 refuse_challenge(source, site, content, url or "page")
+                found = _last_resort(source, content, url, deep)
+                if found is not None:
+                    return found
                 raise ParseError(source, url or "page", f"unreadable value ({type(exc).__name__}: {exc})") from exc
 
         return parse

@@ -157,6 +157,11 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False):
         raise ParseError(NAME, page, "JSON is neither an auction detail (listing/stats/status) nor a list (auctions)")
     tree = html_tree(data)  # shares one CSS selector engine per thread (see _pagekit.Tree)
     stats = tree.css_first("ul.bid-stats")
+    if stats is not None and not _is_list_page(tree, url):
+        return _parse_page(tree, stats, url, page)
+    listed = _parse_cards(tree, url)
+    if listed is not None:
+        return listed
     if stats is not None:
         return _parse_page(tree, stats, url, page)
     if tree.css_first("div.auction-title") is not None or tree.css_first("#root") is not None:
@@ -389,6 +394,103 @@ def _parse_list(obj: dict, url: str | None) -> IndexPage:
                 next_url = _list_url(list_base, status, limit, offset + limit, extra)
     return IndexPage(source=NAME, url=page_url, items=refs, total_items=total, page=page_no,
                      pages_total=pages_total, next_page_url=next_url)
+
+
+# ---------------------------------------------------------------- rendered lists (home page, auctions, past auctions)
+#
+# The home page and /auctions (live) and /past-auctions (ended) as the browser renders them: one card per
+# auction (`li.auction-item`), found by structure as the largest element around links to one `/auctions/<id>`
+# page; its title (`.auction-title`), subtitle with the No Reserve tag, and bid bar: a live card shows the
+# time left and the high bid, an ended one "Sold for $X" / "Bid to $X" in its result element.
+
+_LIST_PATHS = re.compile(r"^/?(?:$|auctions/?$|past-auctions/?$|search/?$)")
+_CARD_RESULT = (".ended .value", "li.ended", "[class*=auction-result]", "[class*=bid-stats]", "[class*=bid-bar]")
+_SHOWN_MONEY = re.compile(r"[$\u20ac\u00a3]\s*\d[\d,]*")
+
+
+def _is_list_page(tree: LexborHTMLParser, url: str | None) -> bool:
+    """A page that is not one auction: its canonical URL (or the URL it was fetched from) names none."""
+    canonical = pk.canonical_link(tree, url)
+    page_url = canonical or url
+    return bool(page_url) and not external_id(page_url)
+
+
+def _parse_cards(tree: LexborHTMLParser, url: str | None) -> IndexPage | None:
+    page_url = pk.canonical_link(tree, url) or url
+    if page_url and external_id(page_url):
+        return None  # one auction's page (its "other auctions" cards are not a list)
+    links: list[tuple[LexborNode, str]] = []
+    hrefs: dict[str, str] = {}  # auction id → its first link with a slug (else its first link)
+    for a in tree.css('a[href*="/auctions/"]'):
+        href = pk.absolute(a.attributes.get("href"), page_url or DEFAULT_BASE_URL)
+        m = _AUCTION_PATH.search(urlsplit(href).path) if href else None
+        if m and not _API_DETAIL_PATH.search(urlsplit(href).path):
+            aid = m.group(1)
+            links.append((a, aid))
+            if aid not in hrefs or (m.group(2) and not _AUCTION_PATH.search(urlsplit(hrefs[aid]).path).group(2)):
+                hrefs[aid] = href
+    if not links:
+        return None
+    holders: dict[int, set[str]] = {}
+    for a, aid in links:
+        node = a
+        while node is not None:
+            holders.setdefault(node.mem_id, set()).add(aid)
+            node = node.parent
+    # an auction linked from a featured strip and from its card: each link's largest element that holds no
+    # other auction, and of those the card (the one with a title element, else the most text)
+    cards: dict[str, list[LexborNode]] = {}
+    for a, aid in links:
+        card = a
+        while card.parent is not None and card.parent.tag not in ("body", "html") \
+                and holders.get(card.parent.mem_id) == {aid}:
+            card = card.parent
+        if all(card.mem_id != c.mem_id for c in cards.get(aid, ())):
+            cards.setdefault(aid, []).append(card)
+    refs: list[ListingRef] = []
+    for aid, found in cards.items():
+        card = max(found, key=lambda c: (c.css_first(".auction-title") is not None, len(c.text(deep=True) or "")))
+        refs.append(_card_ref(card, aid, canonical_url(hrefs[aid])))
+    if not page_url:
+        raise ParseError(NAME, "auction list", "no link[rel=canonical] and no --url")
+    next_href = pk.link_rel(tree, "next") or pk.first_attr(tree, 'a[rel="next"]', "href")
+    return IndexPage(source=NAME, url=pk.strip_query(page_url) if not urlsplit(page_url).query else page_url,
+                     items=refs, next_page_url=pk.absolute(next_href, page_url) if next_href else None)
+
+
+def _card_ref(card: LexborNode, aid: str, auction: str) -> ListingRef:
+    title_node = card.css_first(".auction-title") or card.css_first("h3, h2, h4")
+    title = clean_text(title_node.text(deep=True)) if title_node is not None else None
+    if not title:
+        for a in card.css("a[href]") if card.tag != "a" else [card]:
+            title = clean_text(a.text(deep=True)) or clean_text(a.attributes.get("title"))
+            if title:
+                break
+    if title and title.lower().startswith("no reserve "):
+        title = clean_text(title[len("no reserve "):])
+    no_reserve = card.css_first(".no-reserve, [class*=no-reserve]") is not None
+    if not no_reserve:
+        subtitle = card.css_first(".auction-subtitle")
+        no_reserve = bool(subtitle is not None and (clean_text(subtitle.text(deep=True)) or "").lower().startswith("no reserve"))
+    outcome = price = None
+    for selector in _CARD_RESULT:  # the result element's verb: "Sold for $7,300", "Bid to $18,350", "Canceled"
+        node = card.css_first(selector)
+        text = clean_text(node.text(deep=True)) if node is not None else None
+        outcome = _verb_outcome(text)
+        if outcome is not None:
+            break
+    if outcome is None and card.css_first("[class*=time-left], [class*=countdown], [class*=high-bid]"):
+        outcome = Outcome.LIVE
+    amount = card.css_first(".bid-value") or card.css_first("[class*=bid-value]")
+    money = _SHOWN_MONEY.search(clean_text(amount.text(deep=True)) or "") if amount is not None else None
+    price = parse_money(money.group(0))[0] if money else None
+    if outcome in (Outcome.WITHDRAWN, Outcome.NO_SALE) or (outcome == Outcome.LIVE and not price):
+        price = None
+    if title and not _AUCTION_PATH.search(urlsplit(auction).path).group(2):
+        auction = f"{auction.rstrip('/')}/{slugify(title)}"
+    return ListingRef(url=auction, external_id=aid,
+                      title=title, outcome=outcome, price=price, currency="USD" if price is not None else None,
+                      no_reserve=no_reserve)
 
 
 # ---------------------------------------------------------------- rendered page

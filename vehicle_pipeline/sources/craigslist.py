@@ -9,13 +9,20 @@ Search pages (SELECTORS.md §5a)
   excluded from `items` (each metro is its own partition; those postings are found by their own metro).
 - current static fallback: `ol.cl-static-search-results > li.cl-static-search-result[title]` with
   `a[href]`, `div.title`, `div.price`, `div.location`. It has no totals; next page only via rel=next.
+- current page as a browser renders it (gallery, list and thumb views): `.cl-search-result[data-pid]` cards
+  (li or div) with the posting link, `a.posting-title span.label`, `span.priceinfo` and `div.meta` (date ·
+  odometer · place, between `.separator` spans); `script#ld_searchpage_results`, an ItemList of Products in
+  the cards' order without URLs (prices and places by position); "1 - 120 of 3,456" in `.cl-page-number`;
+  the next page from `a.cl-next-page[href]` / rel=next, else the app's button means the server's `s=` offset.
 - sapi JSON (`data.items[]` positional arrays): posting id = `decode.minPostingId + item[0]`, price
   `item[3]`, location `"locIdx:descIdx~lat~lon"` → `decode.locations[locIdx]` = [areaId, area, subarea],
   slug from the `[6, slug]` tag, title = the last string; URL
   `https://<area>.craigslist.org/<subarea>/<cat>/d/<slug>/<id>.html`; currency from `data.areas`.
 
-Posting pages (§5b): 2024+ `div.attrgroup div.attr.<key> span.valu` (+ `div.attr.important` year and
-makemodel), older `p.attrgroup > span` with `<b>` values; `script#ld_posting_data`; `span#titletextonly`;
+Posting pages (§5b), in every vehicle category (cars & trucks, motorcycles, RVs, ATVs, heavy equipment; all,
+by owner, by dealer): 2024+ `div.attrgroup div.attr.<key> span.valu` (+ `div.attr.important` year and
+makemodel; a block whose class names no known key is keyed by its `span.labl`), older `p.attrgroup > span`
+with `<b>` values (VIN, odometer, title status, transmission, drive, fuel, paint colour…); `script#ld_posting_data`; `span#titletextonly`;
 `span.price`; `p.postinginfo` "post id: N"; `time.date.timeago[datetime]`. A VIN is read only from the
 VIN attribute, never from the body text. A posting of another category (housing, jobs…) is a ParseError:
 the pipeline must not store apartments as cars.
@@ -56,7 +63,10 @@ ALLOWED_HOSTS = (
 )
 is_auction = False
 
-VEHICLE_CATEGORIES = frozenset({"cto", "ctd", "cta", "mca", "mcd", "mco"})
+# Vehicle categories, each as "all", "by owner" and "by dealer": cars & trucks, motorcycles, RVs, ATVs/UTVs/
+# snowmobiles, heavy equipment.
+VEHICLE_CATEGORIES = frozenset({"cta", "cto", "ctd", "mca", "mco", "mcd", "rva", "rvo", "rvd", "sna", "sno", "snd",
+                                "hva", "hvo", "hvd"})
 CANADIAN_METROS = frozenset(
     {
         "vancouver", "victoria", "nanaimo", "kelowna", "kamloops", "abbotsford", "comoxvalley", "cariboo",
@@ -162,17 +172,28 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> V
     page_url = pk.canonical_link(tree, url) or url
     # one walk for both search layouts; only a page that has the current one walks again for the legacy
     # rows, which win wherever they are
-    row = tree.css_first("li.result-row, li.cl-static-search-result")
+    row = tree.css_first("li.result-row, li.cl-static-search-result, li.cl-search-result, div.cl-search-result")
     if row is not None:
-        if pk.has_class(row, "result-row") or tree.css_first("li.result-row"):
-            return _parse_legacy_search(tree, page_url, url)
-        return _parse_static_search(tree, page_url, url)
+        if not pk.has_class(row, "result-row"):
+            # a page with the static list may hold the legacy rows or the browser's cards further on: the one
+            # query tells which (legacy rows win wherever they are, then cards)
+            other = tree.css_first("li.result-row, li.cl-search-result, div.cl-search-result") \
+                if pk.has_class(row, "cl-static-search-result") else row
+            if other is None:
+                return _parse_static_search(tree, page_url, url)
+            if not pk.has_class(other, "result-row") and not tree.css_first("li.result-row"):
+                return _parse_card_search(tree, page_url, url)
+        return _parse_legacy_search(tree, page_url, url)
     if tree.css_first("#titletextonly, #ld_posting_data, section#postingbody"):
         return _parse_posting(tree, page_url, url)
-    if tree.css_first("ol.cl-static-search-results, ul.rows"):
+    if tree.css_first("ol.cl-static-search-results, ul.rows, div.cl-results-page, #search-results-page-1"):
+        if _ld_search_items(tree):
+            raise ParseError(NAME, "search page", "results only in script#ld_searchpage_results, which names no "
+                                                  "posting URLs (no result cards, no static list)")
         return IndexPage(source=NAME, url=page_url or url or DEFAULT_BASE_URL, items=[], total_items=0)
     raise ParseError(
-        NAME, "page", "no search rows (li.result-row / li.cl-static-search-result) and no posting (#titletextonly)"
+        NAME, "page", "no search rows (li.result-row / li.cl-static-search-result / .cl-search-result) and no "
+                      "posting (#titletextonly)"
     )
 
 
@@ -288,6 +309,147 @@ def _parse_static_search(tree, page_url: str | None, url: str | None) -> IndexPa
     return IndexPage(source=NAME, url=page_url, items=items, page=page, next_page_url=next_url)
 
 
+_RANGE = re.compile(r"(\d[\d,]*)\s*[-\u2013]\s*(\d[\d,]*)\s+of\s+(\d[\d,]*)")
+_SHOWN_MILES = re.compile(r"^(\d+(?:\.\d+)?)\s*(k)?\s*(mi|km)\b", re.I)
+_CARD_TITLE = ("a.posting-title .label", "a.titlestring", ".title-blob a", ".result-title", ".label", ".title")
+_CARD_PRICE = ("span.priceinfo", ".priceinfo", "span.price", ".result-price", ".price")
+
+
+def _first_in(node, selectors: tuple[str, ...]):
+    for selector in selectors:
+        found = node.css_first(selector)
+        if found is not None:
+            return found
+    return None
+
+
+def _ld_search_items(tree) -> list[dict]:
+    """The `ItemList` the current search page carries (`script#ld_searchpage_results`): one `ListItem` per
+    result, in the cards' order, each a Product with name, offers (price, currency, place) and images, but
+    no URL."""
+    node = tree.css_first("script#ld_searchpage_results")
+    if node is None:
+        return []
+    try:
+        data = pk.loads(node.text(deep=True) or "")
+    except ValueError:
+        return []
+    elements = data.get("itemListElement") if isinstance(data, dict) else None
+    out = []
+    for element in elements if isinstance(elements, list) else ():
+        item = element.get("item") if isinstance(element, dict) else None
+        out.append(item if isinstance(item, dict) else {})
+    return out
+
+
+def _ld_item_price(item: dict, canadian: bool) -> tuple[int, str] | None:
+    offers = item.get("offers") if isinstance(item.get("offers"), dict) else {}
+    price = offers.get("price")
+    if price in (None, "") or isinstance(price, bool):
+        return None
+    money = parse_money(str(price), default_currency="CAD" if canadian else "USD")
+    if not money or money[0] <= 0:
+        return None
+    cur = offers.get("priceCurrency")
+    return money[0], cur if isinstance(cur, str) and _CODE.fullmatch(cur) else money[1]
+
+
+def _ld_item_place(item: dict) -> str | None:
+    offers = item.get("offers") if isinstance(item.get("offers"), dict) else {}
+    place = offers.get("availableAtOrFrom") if isinstance(offers.get("availableAtOrFrom"), dict) else {}
+    address = place.get("address") if isinstance(place.get("address"), dict) else {}
+    locality = address.get("addressLocality")
+    return clean_text(locality) if isinstance(locality, str) else None
+
+
+def _card_meta(card) -> tuple[int | None, str | None, str | None]:
+    """(odometer, its unit, location) from a card's `div.meta` (`3/15 · 123k mi · oakland`): its parts are the
+    text between the `.separator` spans; the posted date comes first, the place last."""
+    meta = card.css_first(".meta")
+    if meta is None:
+        return None, None, None
+    parts: list[str] = []
+    current = ""
+    for node in meta.iter(include_text=True):
+        if not node.is_text_node and pk.has_class(node, "separator"):
+            parts.append(current)
+            current = ""
+        else:
+            current += " " + ((node.text_content or "") if node.is_text_node else node.text(deep=True))
+    parts.append(current)
+    parts = [p for p in (clean_text(p) for p in parts) if p]
+    mileage = unit = location = None
+    for part in parts:
+        m = _SHOWN_MILES.match(part)
+        if m:
+            value = float(m.group(1)) * (1000 if m.group(2) else 1)
+            mileage, unit = int(value), m.group(3).lower()
+    rest = [p for p in parts[1:] if not _SHOWN_MILES.match(p) and not re.fullmatch(r"[\d/:. apm-]+", p, re.I)]
+    if rest:
+        location = rest[-1]
+    return mileage, unit, location
+
+
+def _parse_card_search(tree, page_url: str | None, url: str | None) -> IndexPage:
+    """The search page as a browser renders it (2023+, gallery, list and thumb views): one
+    `.cl-search-result[data-pid]` card per result holding its posting link, title (`a.posting-title
+    span.label`), price (`span.priceinfo`) and meta (date · odometer · place); the JSON-LD list of results in
+    the same order; the range "1 - 120 of 3,456" in the paginator; the next page as a link when there is one,
+    else (the app pages with a button) the `s=` offset the server pages by."""
+    page_url = page_url or url
+    if not page_url:
+        raise ParseError(NAME, "search page", "no link[rel=canonical] and no --url")
+    canadian = _is_canadian(page_url)
+    ld_items = _ld_search_items(tree)
+    cards = tree.css("li.cl-search-result, div.cl-search-result")
+    items: list[ListingRef] = []
+    seen: set[str] = set()
+    for position, card in enumerate(cards):
+        link = None
+        for anchor in card.css("a[href]"):
+            href = pk.absolute(pk.attr(anchor, "href"), page_url)
+            link = _posting_link(href) if href else None
+            if link is not None:
+                break
+        pid = pk.attr(card, "data-pid") or (link[1] if link else None)
+        if link is None or not pid or pid in seen:
+            continue  # an ad or a placeholder card without a posting
+        seen.add(pid)
+        ld = ld_items[position] if len(ld_items) == len(cards) else {}
+        money = _price(pk.node_text(_first_in(card, _CARD_PRICE)), canadian) or _ld_item_price(ld, canadian)
+        mileage, unit, location = _card_meta(card)
+        title = pk.node_text(_first_in(card, _CARD_TITLE)) or clean_text(pk.attr(card, "title")) \
+            or clean_text(ld.get("name") if isinstance(ld.get("name"), str) else None)
+        items.append(ListingRef(
+            url=link[0], external_id=pid, title=title,
+            price=money[0] if money else None, currency=money[1] if money else None,
+            location=location or _ld_item_place(ld),
+            mileage=mileage, mileage_unit=("km" if canadian else unit) if mileage is not None else None,
+        ))
+    if cards and not items:
+        raise ParseError(NAME, "search page", "result cards without a posting link (a[href] to /<id>.html)")
+    range_from = range_to = total = None
+    for node in tree.css(".cl-page-number, .cl-paginator, .cl-search-paginator, span.totalcount"):
+        m = _RANGE.search(pk.node_text(node) or "")
+        if m:
+            range_from, range_to, total = (parse_int(g) for g in m.groups())
+            break
+        if pk.has_class(node, "totalcount"):
+            total = parse_int(pk.node_text(node))
+    per_page = 120
+    if range_from and range_to and total and range_to < total:
+        per_page = max(1, range_to - range_from + 1)
+    page = (range_from - 1) // per_page + 1 if range_from else (1 if total is not None else None)
+    pages_total = max(1, math.ceil(total / per_page)) if total is not None else None
+    next_href = (pk.first_attr(tree, "a.cl-next-page[href]", "href") or pk.link_rel(tree, "next")
+                 or pk.first_attr(tree, 'a[rel="next"]', "href") or pk.first_attr(tree, "a.button.next", "href"))
+    next_url = pk.absolute(next_href, page_url) if next_href else None
+    if next_url is None and range_to and total and range_to < total:
+        next_url = pk.with_query(page_url, s=range_to)
+    return IndexPage(source=NAME, url=page_url, items=items, total_items=total, page=page,
+                     pages_total=pages_total, next_page_url=next_url)
+
+
 def _parse_sapi(data: dict, url: str | None) -> IndexPage:
     decode = data.get("decode") if isinstance(data.get("decode"), dict) else {}
     min_id = pk.int_or_none(decode.get("minPostingId"))
@@ -400,22 +562,15 @@ def _attributes(tree) -> dict[str, str]:
                 out.setdefault("makemodel", mm)
             continue
         key = next((c for c in classes if c != "attr"), None)  # "important" is not among them
+        if key is None or key not in _KNOWN_KEYS:
+            # a block whose class names no known attribute (motorcycle categories, a renamed class): its label
+            label = pk.node_text(div.css_first("span.labl"))
+            key = _LABEL_KEYS.get((label or "").rstrip(":").strip().lower(), key)
         if key is not None and key not in out:
             value = pk.node_text(parts.get("span"))
             if value:
                 out[key] = value
-    legacy_keys = {
-        "vin": "auto_vin",
-        "odometer": "auto_miles",
-        "paint color": "auto_paint",
-        "transmission": "auto_transmission",
-        "drive": "auto_drivetrain",
-        "type": "auto_bodytype",
-        "cylinders": "auto_cylinders",
-        "fuel": "auto_fuel_type",
-        "title status": "auto_title_status",
-        "condition": "condition",
-    }
+    legacy_keys = _LABEL_KEYS
     # the legacy groups' walk (a descendant selector tried at every span) only where there are any
     walked = pk.walk_rows(tree, ("span", "p.attrgroup span"), {"b": "b"}) if tree.css_first("p.attrgroup") else []
     if walked is None:
@@ -441,6 +596,22 @@ def _attributes(tree) -> dict[str, str]:
 
 
 _VEHICLE_ATTRS = ("year", "makemodel", "auto_vin", "auto_miles", "auto_transmission", "auto_bodytype")
+# An attribute's label (older `p.attrgroup` spans, and `div.attr` blocks whose class is not one of these keys)
+# → the key the 2024+ template names it by.
+_LABEL_KEYS = {
+    "vin": "auto_vin",
+    "odometer": "auto_miles",
+    "paint color": "auto_paint",
+    "transmission": "auto_transmission",
+    "drive": "auto_drivetrain",
+    "type": "auto_bodytype",
+    "cylinders": "auto_cylinders",
+    "fuel": "auto_fuel_type",
+    "title status": "auto_title_status",
+    "condition": "condition",
+    "engine displacement (cc)": "engine_displacement",
+}
+_KNOWN_KEYS = frozenset(_LABEL_KEYS.values())
 
 
 def _title_parts(tree) -> list:
@@ -545,10 +716,19 @@ def _parse_posting(tree, page_url: str | None, url: str | None) -> VehicleListin
         exterior_color=attrs.get("auto_paint"),
         transmission=attrs.get("auto_transmission"),
         drivetrain=attrs.get("auto_drivetrain"),
-        engine=attrs.get("auto_cylinders"),
+        engine=attrs.get("auto_cylinders") or _displacement(attrs.get("engine_displacement")),
         body_style=attrs.get("auto_bodytype"),
+        title_status=attrs.get("auto_title_status"),
+        fuel=attrs.get("auto_fuel_type"),
         images=images,
     )
+
+
+def _displacement(value: str | None) -> str | None:
+    """A motorcycle's "engine displacement (CC)" value ("650") as an engine ("650 cc")."""
+    if not value:
+        return None
+    return f"{value} cc" if value.replace(",", "").isdigit() else value
 
 
 def posted_at(content: bytes | str):

@@ -28,6 +28,11 @@ from urllib.parse import urlsplit
 
 from vehicle_pipeline.model import IndexPage, ListingRef, ParseError, VehicleListing
 from vehicle_pipeline.sources import _pagekit as pk
+from vehicle_pipeline.sources import dealer_cards
+from vehicle_pipeline.sources.structured import VEHICLE_TYPES
+from vehicle_pipeline.sources.structured import odometer as _mileage
+from vehicle_pipeline.sources.structured import offer_price as _offer_price
+from vehicle_pipeline.sources.structured import text_value as _text
 from vehicle_pipeline.sources.fields import (
     clean_text,
     normalize_vin,
@@ -43,7 +48,6 @@ DEFAULT_BASE_URL = ""  # no single site: each dealer source is configured with i
 ALLOWED_HOSTS: tuple[str, ...] = ()
 is_auction = False
 
-VEHICLE_TYPES = frozenset({"Car", "Vehicle", "Motorcycle", "MotorizedBicycle", "BusOrCoach", "Product", "IndividualProduct"})
 _SELLER_TYPES = frozenset({"AutoDealer", "AutomotiveBusiness", "Organization", "LocalBusiness", "AutoRental"})
 _PATH_SHAPE = re.compile(
     r"/(inventory|used|new|certified|pre-owned|vehicle-details|vehicle|vehicles|vdp|cars-for-sale|"
@@ -107,6 +111,12 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False) -> V
             return _index(tree, page_url, refs, [])
     if pk.meta(tree, "product:retailer_item_id") or (pk.meta(tree, "og:type") or "").lower() == "product":
         return _listing(tree, {}, None, page_url)
+    if page_url and not dealer_cards.looks_like_vehicle_page(page_url, _PATH_SHAPE):
+        # platform inventory pages with no JSON-LD and no data-vin: cards found by their vehicle links
+        refs = [r for r in (dealer_cards.card_ref(card, href, canonical_url)
+                            for card, href in dealer_cards.cards(tree, page_url, _PATH_SHAPE)) if r is not None]
+        if refs:
+            return _index(tree, page_url, refs, [])
     raise ParseError(
         NAME,
         "page",
@@ -172,67 +182,6 @@ def _pick_vdp_vehicle(vehicles: list[dict], page_url: str | None) -> dict:
         if _vin_of(v):
             return v
     return vehicles[0]
-
-
-def _offer_price(offers, default_currency: str | None = None) -> tuple[int | None, str | None]:
-    for offer in pk.as_list(offers):
-        if not isinstance(offer, dict):
-            continue
-        candidates = [(offer.get("price"), offer.get("priceCurrency"))]
-        for spec in pk.as_list(offer.get("priceSpecification")):
-            if isinstance(spec, dict):
-                candidates.append((spec.get("price"), spec.get("priceCurrency") or offer.get("priceCurrency")))
-        for price, cur in candidates:
-            if price in (None, "") or isinstance(price, bool):
-                continue
-            money = parse_money(str(price), default_currency=cur if isinstance(cur, str) else (default_currency or "USD"))
-            if money and money[0] > 0:
-                currency = cur if isinstance(cur, str) and _CODE.fullmatch(cur) else money[1]
-                return money[0], currency
-    return None, None
-
-
-def _mileage(node: dict) -> tuple[int | None, str | None]:
-    raw = node.get("mileageFromOdometer")
-    if isinstance(raw, dict):
-        value = raw.get("value")
-        code = str(raw.get("unitCode") or raw.get("unitText") or "").strip().upper()
-        amount = pk.int_or_none(value) if not isinstance(value, str) else parse_int(value)
-        if amount is None:
-            return None, None
-        if code in ("SMI", "MI", "MILES", "MILE"):
-            return amount, "mi"
-        if code in ("KMT", "KM", "KILOMETERS"):
-            return amount, "km"
-        if isinstance(value, str):
-            parsed = parse_mileage(value)
-            if parsed and re.search(r"[a-z]", value, re.I):
-                return parsed
-        return amount, None  # a number without a unit: the unit stays unknown
-    if isinstance(raw, str) and re.search(r"\d", raw):
-        parsed = parse_mileage(raw)
-        if parsed and re.search(r"(mi|km|mile|kilom)", raw, re.I):
-            return parsed
-        amount = parse_int(raw)
-        return amount, None
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return pk.int_or_none(raw), None
-    return None, None
-
-
-def _text(value) -> str | None:
-    if isinstance(value, str):
-        v = value.strip()
-        if v.startswith("http") and "schema.org" in v:
-            v = v.rsplit("/", 1)[-1]  # e.g. https://schema.org/FourWheelDriveConfiguration
-        return clean_text(v)
-    if isinstance(value, dict):
-        return pk.ld_name(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, list) and value:
-        return _text(value[0])
-    return None
 
 
 def _address(node) -> str | None:
@@ -394,6 +343,7 @@ def _refs_from_cards(cards, page_url: str | None) -> list[ListingRef]:
         price = money[0] if money and money[0] > 0 else None
         y, mk, md = pk.attr(card, "data-year"), pk.attr(card, "data-make"), pk.attr(card, "data-model")
         title = clean_text(" ".join(p for p in (y, mk, md, pk.attr(card, "data-trim")) if p)) or pk.node_text(link)
+        mileage = parse_int(pk.attr(card, "data-mileage") or pk.attr(card, "data-odometer") or "")
         refs.append(
             ListingRef(
                 url=url,
@@ -401,6 +351,10 @@ def _refs_from_cards(cards, page_url: str | None) -> list[ListingRef]:
                 title=title,
                 price=price,
                 currency="USD" if price is not None else None,
+                mileage=mileage,
+                mileage_unit="mi" if mileage is not None else None,
+                vin=normalize_vin(pk.attr(card, "data-vin") or ""),
+                stock_number=clean_text(pk.attr(card, "data-stock") or pk.attr(card, "data-stocknum")),
             )
         )
     return refs
@@ -415,16 +369,21 @@ def _index(tree, page_url: str | None, refs: list[ListingRef], item_lists: list[
         if n is not None:
             total = n
             break
-    next_url = pk.absolute(
-        pk.link_rel(tree, "next") or pk.first_attr(tree, 'a[rel="next"]', "href"), page_url
-    )
-    page_param = pk.query_param(page_url, "page")
-    if page_param and page_param.isdigit():
-        page = int(page_param)
-    else:
-        page = 1 if not (pk.has_link_rel(tree, "prev") or tree.css_first('a[rel="prev"]')) else None
-    pages_total = None
-    if total is not None and page is not None and next_url is None:
+    next_url = pk.absolute(pk.link_rel(tree, "next") or pk.first_attr(tree, 'a[rel="next"]', "href"), page_url)
+    page = pages_total = None
+    if total is None or next_url is None:
+        # what the page's text and links say ("Page 1 of 4 (87 vehicles)", page_no= links): read only when the
+        # list and its rel=next link leave the total or the next page open
+        page, pages_total, stated_total, stated_next = dealer_cards.pagination(tree, page_url)
+        total = total if total is not None else stated_total
+        next_url = next_url or stated_next
+    if page is None:
+        page_param = pk.query_param(page_url, "page")
+        if page_param and page_param.isdigit():
+            page = int(page_param)
+        else:
+            page = 1 if not (pk.has_link_rel(tree, "prev") or tree.css_first('a[rel="prev"]')) else None
+    if pages_total is None and total is not None and page is not None and next_url is None:
         pages_total = page
     return IndexPage(
         source=NAME,

@@ -87,6 +87,7 @@ def listing_truth(listing: SampleListing, ctx: SiteContext) -> dict:
         "buyer": None, "location": _hood(listing) or None, "lot_number": None, "no_reserve": None,
         "exterior_color": car.exterior_color, "interior_color": None, "transmission": car.transmission,
         "drivetrain": car.drivetrain, "engine": None, "body_style": car.body_style, "images": img_urls(listing, ctx),
+        "title_status": "clean", "fuel": "gas",  # as every stand-in posting's attribute block states them
     }
 
 

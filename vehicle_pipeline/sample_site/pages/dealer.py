@@ -369,7 +369,10 @@ def index_truth(path: str, query: dict[str, str], listings: list[SampleListing],
         title = " ".join(p for p in (str(car.year), car.make, car.model, car.trim) if p) if dealeron else _name(l)
         items.append({"url": ctx.url(SOURCE, listing_path(l)),
                       "external_id": urlsplit(ctx.url(SOURCE, listing_path(l))).path.rstrip("/"),
-                      "title": title, "outcome": None, "price": _price(l), "ended_at": None, "no_reserve": None})
+                      "title": title, "outcome": None, "price": _price(l), "ended_at": None, "no_reserve": None}
+                     # DealerOn's data-vin cards also state the VIN, stock number and odometer
+                     | ({"vin": truth.vin(car.vin), "stock_number": l.external_id, "mileage": car.mileage,
+                         "mileage_unit": "mi"} if dealeron else {}))
     total = None if dealeron else len(stock)
     next_url = _srp_url(ctx, slug, page + 1) if page < pages else None
     return {"kind": "index", "source": SOURCE, "url": _srp_url(ctx, slug, page), "total_items": total, "page": page,

@@ -71,6 +71,7 @@ class PipelineSettingsResource(dg.ConfigurableResource):
     drain_lanes: int = 2  # batches one drain run works on at once
     max_index_pages: int = 50
     fast_mode: bool = False
+    lease_seconds: float = 900.0  # how long a claimed item stays a worker's before another may take it over
     overnight_timezone: str = "America/Los_Angeles"
     craigslist_metros: list[str] = ["sacramento", "seattle", "sfbay", "vancouver"]
 
@@ -78,6 +79,7 @@ class PipelineSettingsResource(dg.ConfigurableResource):
 def ingest_settings(sites: SourceSitesResource, settings: PipelineSettingsResource) -> IngestSettings:
     common = dict(batch_size=settings.batch_size, time_budget_seconds=settings.time_budget_seconds,
                   drain_lanes=settings.drain_lanes, max_index_pages=settings.max_index_pages, fast_mode=settings.fast_mode,
+                  lease_seconds=settings.lease_seconds,
                   craigslist_metros=tuple(settings.craigslist_metros), user_agent=sites.user_agent)
     if sites.sample_site_url:
         result = IngestSettings.for_sample_site(sites.sample_site_url, **common)

@@ -4,7 +4,7 @@ as separate processes (in a network namespace of its own for a "worker host") to
 
 usage: python -m vehicle_pipeline_tests.drain_worker SPEC_JSON
 SPEC_JSON: {"db_url", "site_url", "base_urls": {source: url}, "pace": {source: [min, max]},
-            "allow_private_hosts": [...], "settings": {PipelineSettingsResource fields}, "assets": ["vehicle_profiles"]}
+            "allow_private_hosts": [...], "settings": {PipelineSettingsResource fields}, "assets": ["vehicle_profiles"], "tags": {...}}
 Prints one JSON line: {"run_id", "success", "metadata": {asset: {name: value}}}.
 """
 
@@ -35,7 +35,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     spec = json.loads(sys.argv[1])
     result = dg.materialize([ASSETS[name] for name in spec.get("assets", ["vehicle_profiles"])],
-                            resources=resources(spec), instance=dg.DagsterInstance.get(), raise_on_error=False)
+                            resources=resources(spec), instance=dg.DagsterInstance.get(), raise_on_error=False,
+                            tags=spec.get("tags") or None)
     metadata = {}
     for event in result.get_asset_materialization_events():
         mat = event.materialization

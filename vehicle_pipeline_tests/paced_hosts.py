@@ -105,7 +105,7 @@ class DagsterHome:
         shutil.copy(ROOT / "dagster.yaml", self.home / "dagster.yaml")
         self.storage_url = to_sqlalchemy_url(with_database(reach_url or server_url, self.name))
         # Create Dagster's tables once, here, so workers starting together do not race to make them.
-        self.instance()
+        self.instance().dispose()
 
     def env(self) -> dict[str, str]:
         return {"DAGSTER_HOME": str(self.home), "VEHICLE_PIPELINE_DAGSTER_PG_URL": self.storage_url}

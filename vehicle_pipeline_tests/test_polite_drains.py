@@ -32,7 +32,9 @@ def test_two_drain_runs_at_once_keep_every_hosts_pace(db, db_url, server_url, tm
         workers = [start_worker(spec, home.env()) for _ in range(2)]
         results = [worker_result(w) for w in workers]
         gaps = gaps_by_port(site)
-        runs = home.instance().get_run_records()
+        instance = home.instance()
+        runs = instance.get_run_records()
+        instance.dispose()
     finally:
         site.stop()
         home.drop()

@@ -113,10 +113,10 @@ def test_two_worker_hosts_drain_one_backlog_and_survive_one_host_dying(db, db_ur
     relay = PostgresRelay(server_url, listen)
     home = DagsterHome(server_url, tmp_path, reach_url=relay.url("postgres"))
     dbname = conninfo_to_dict(db_url)["dbname"]
+    instance = home.instance()
     try:
         expected = queue_backlog(db, site)
         spec = worker_spec(relay.url(dbname), site, PACE, batch_size=6, lease_seconds=LEASE)
-        instance = home.instance()
         a = start_worker({**spec, "tags": {HOST_TAG: "a"}}, home.env(), ("ip", "netns", "exec", ns_a))
         b = start_worker({**spec, "tags": {HOST_TAG: "b"}}, home.env(), ("ip", "netns", "exec", ns_b))
 
@@ -156,6 +156,7 @@ def test_two_worker_hosts_drain_one_backlog_and_survive_one_host_dying(db, db_ur
         gaps = gaps_by_port(site)
         done_by_a = _worker_done(db, run_a)
     finally:
+        instance.dispose()
         site.stop()
         relay.close()
         home.drop()

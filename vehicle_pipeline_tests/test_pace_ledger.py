@@ -133,3 +133,31 @@ def test_a_crawl_delay_holds_across_clients(db_url, server):
     gaps = _run_three(db_url, server, pace=Pace(0, 0))
     assert len(gaps) == 14
     assert all(start_gap >= 0.3 for start_gap, _ in gaps)
+
+
+def test_without_its_ledger_a_paced_fetch_waits_instead_of_guessing(db_url, server):
+    """The database holding the pace is gone: the fetch is not sent (another process may be at that host now);
+    it comes back retry_later, saying why, so the queue snoozes the item without spending an attempt."""
+    from vehicle_pipeline.http import FetchKind, Reason
+
+    c, database = _client(db_url)
+    database.close()
+    try:
+        got = c.fetch(f"{server.base}/p-no-ledger")
+    finally:
+        c.close()
+    assert got.kind is FetchKind.RETRY_LATER and got.reason is Reason.HOST_BACKOFF
+    assert "pace ledger unavailable" in got.detail and got.retry_at is not None
+    assert server.log == []  # not even robots.txt went out
+
+
+def test_unpaced_hosts_never_reach_the_ledger(db_url, server):
+    c, database = _client(db_url, pace=Pace(0, 0))
+    try:
+        assert c.fetch(f"{server.base}/p-unpaced").ok
+    finally:
+        c.close()
+        with database.connection() as conn:
+            rows = conn.execute("SELECT count(*) FROM host_pace").fetchone()[0]
+        database.close()
+    assert rows == 0

@@ -249,6 +249,31 @@ def run_config(mode: str, server_url: str, site: Site, args, postmaster: int | N
             "cpu": {"pipeline": cpu[0] + cpu[1], "site": cpu[2], "postgres": cpu[3]}}
 
 
+def ledger_cost(server_url: str, postmaster: int | None, pairs: int = 2000) -> dict:
+    """What the pace ledger costs per paced fetch: one reserve and one release (store.pace), uncontended, one
+    thread: wall, this process's CPU and Postgres's CPU per pair."""
+    from vehicle_pipeline.store.pace import HostPaceLedger
+
+    name = f"polite_ledger_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        url = with_database(server_url, name)
+        migrate(url)
+        with Database(url, max_size=2) as db:
+            ledger = HostPaceLedger(db)
+            keys = [f"https://host-{i % 40}.example:443" for i in range(pairs)]
+            cpu0, pg0, t0 = cpu_seconds(), postgres_cpu_seconds(postmaster), time.perf_counter()
+            for key in keys:
+                ledger.reserve(key, 0.0)
+                ledger.release(key, 0.0)
+            wall, cpu, pg = time.perf_counter() - t0, cpu_seconds() - cpu0, postgres_cpu_seconds(postmaster) - pg0
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    return {"pairs": pairs, "wall_ms": 1000 * wall / pairs, "cpu_ms": 1000 * cpu / pairs, "pg_ms": 1000 * pg / pairs}
+
+
 def build_report(r: dict) -> str:
     pace, hosts = r["pace"], len(HOSTS)
     limit = hosts / pace
@@ -295,7 +320,10 @@ def build_report(r: dict) -> str:
         lines.append(f"| {run['mode']} | {n} | {run['drain_runs']} | {1000 * c['pipeline'] / n:.1f} | "
                      f"{1000 * c['site'] / n:.1f} | {1000 * c['postgres'] / n:.1f} | {1000 * total / n:.1f} | "
                      f"{(total / n) / (floor_cpu / n_floor):.1f} |")
-    lines.append("")
+    lc = r["ledger"]
+    lines += ["", f"The pace ledger alone (`ledger_cost`: {lc['pairs']} reserve + release pairs over 40 host keys, "
+              f"one thread, uncontended): {lc['wall_ms']:.2f} ms wall, {lc['cpu_ms']:.2f} ms CPU in the caller and "
+              f"{lc['pg_ms']:.2f} ms in Postgres per paced fetch.", ""]
     if r.get("notes"):
         lines += [r["notes"].strip(), ""]
     return "\n".join(lines)
@@ -327,6 +355,7 @@ def main() -> int:
                   f"{run['phases']['imports']['floor'] / run['phases']['imports']['wall']:.0%}, "
                   f"smallest gap {whole['min_gap']:.3f} s", flush=True)
             runs.append(run)
+        ledger = ledger_cost(bench_db.server_url, postmaster)
         listings = [(listing["source"], listing["fetch_url"]) for listing in truth["listings"]]
         with multiprocessing.get_context("forkserver").Pool(2) as pool:
             pool.map(_warm, range(2))
@@ -335,7 +364,7 @@ def main() -> int:
     results = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"), "command": command,
                "machine": machine(), "pg_version": bench_db.pg_version, "server": bench_db.label, "seed": args.seed,
                "site_listings": args.listings, "pace": args.pace, "runs": runs, "floor": floor,
-               "floor_listings": len(listings), "notes": args.notes.read_text() if args.notes else ""}
+               "floor_listings": len(listings), "ledger": ledger, "notes": args.notes.read_text() if args.notes else ""}
     report = build_report(results)
     print(report)
     if not args.no_write:

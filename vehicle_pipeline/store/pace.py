@@ -13,10 +13,10 @@ only at the holder's finish plus the host's pace, the rule each process's lane a
 
 Why a hold rather than only a slot pushed by the pace (`next_slot_at += gap` on each reservation): slots in
 the database's clock are kept exactly, but a process that wakes late for its slot (a busy core, the GIL)
-would start its request closer to the next process's than the pace; measured at the site, gaps dipped
-below the pace by the lateness. Holding the host until the finish makes every gap the site sees at least
-the pace plus the previous request's duration, whatever the processes' lateness, at the cost of one more
-round trip per fetch.
+starts its request closer to the next process's than the pace, so the site would see gaps short of the pace
+by that lateness. Holding the host until the finish makes every gap the site sees at least the pace plus the
+previous request's duration, whatever the processes' lateness (the rule each process's lane already keeps),
+at the cost of a second statement per fetch: 1.4 ms of wall per fetch in all (bench/RESULTS.md, polite_bench).
 
 Times are the database server's (`statement_timestamp()`, one value per statement), so the machines'
 clocks never meet; the waits returned are durations. No Dagster here.

@@ -11,6 +11,8 @@ What "polite" means here (DESIGN.md, section HTTP):
 - robots.txt per RFC 9309: 4xx = no restrictions; 5xx/429/unreachable = disallow everything for
   `robots_error_ttl` (the fetch fails with reason robots_unavailable, so the queue's attempts bound it);
   Crawl-delay can only raise the pace;
+- with a `PaceLedger` (store.pace keeps one in Postgres), a paced host's pace holds across processes and
+  machines too: a fetch also holds the host in the ledger, so one fetch at a time reaches it from anywhere;
 - a body cap enforced while streaming, gzip/brotli, redirects followed by hand so each target is checked;
 - every URL checked before it is fetched: http(s), the source's allowed hosts, and no loopback/private/
   link-local/multicast/reserved address unless `allow_private_hosts` names the host. Literal addresses are
@@ -167,6 +169,20 @@ class HealthReporter(Protocol):
     def record_success(self, source: str) -> None: ...
 
     def record_failure(self, source: str, *, blocked: bool, reason: str) -> None: ...
+
+
+@runtime_checkable
+class PaceLedger(Protocol):
+    """A host's pace shared beyond this process (store.pace.HostPaceLedger keeps it in Postgres).
+
+    `reserve` returns 0.0 when the caller now holds the host (one fetch at a time, anywhere), else the seconds
+    to wait before asking again; `release` ends the hold and puts the host's next slot `gap` seconds after
+    now. Both block (a database round trip): the client calls them on a thread pool, never on its loop.
+    Hosts fetched with no pace (gap 0) never reach the ledger."""
+
+    def reserve(self, host_key: str, gap: float) -> float: ...
+
+    def release(self, host_key: str, gap: float) -> None: ...
 
 
 # --------------------------------------------------------------------------------------------------
@@ -535,6 +551,9 @@ class _Lane:
         self.robots: _Robots | None = None
         self.robots_task: asyncio.Task | None = None
         self.crawl_delay = 0.0
+        self.ledger_held = False  # this lane holds its host in the shared ledger (until _release)
+        # The ledger's name for the host: the origin, and the source family on a shared host.
+        self.ledger_key = f"{key[0]}://{key[1]}:{key[2]}" + (f"#{key[3]}" if len(key) > 3 else "")
 
     def hold_off(self, seconds: float, status: int | None) -> None:
         until = time.monotonic() + seconds
@@ -547,9 +566,10 @@ class _Lane:
 class _Deferred(Exception):
     """Internal: the lane will not open within the in-request wait limit."""
 
-    def __init__(self, wait: float, status: int | None):
+    def __init__(self, wait: float, status: int | None, detail: str | None = None):
         self.wait = wait
         self.status = status
+        self.detail = detail
 
 
 _CLOSED = object()  # fetch_many's end-of-client marker
@@ -631,6 +651,12 @@ class _Batch:
 # The client
 
 
+def _log_ledger_error(done: asyncio.Future) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        # The hold ends by itself (store.pace's hold limit); the pace after this fetch is kept in-process.
+        log.warning("pace ledger release failed: %s", done.exception())
+
+
 def _utc_in(seconds: float) -> datetime:
     return datetime.now(timezone.utc) + timedelta(seconds=seconds)
 
@@ -649,9 +675,12 @@ class _Attempt:
 class PoliteClient:
     """The pipeline's HTTP client. Thread-safe; one per process is enough (share it)."""
 
-    def __init__(self, config: HttpConfig | None = None, *, health: HealthReporter | None = None):
+    def __init__(self, config: HttpConfig | None = None, *, health: HealthReporter | None = None,
+                 ledger: PaceLedger | None = None):
         self.config = config or HttpConfig()
         self.health = health
+        self.ledger = ledger  # paces hosts across processes too; None = this process's lanes only
+        self._ledger_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._rng = random.Random(self.config.seed)
         self._sources: dict[str, SourcePolicy] = dict(self.config.sources)
         self._lock = threading.Lock()
@@ -693,6 +722,7 @@ class PoliteClient:
                 # Forked (e.g. a multiprocess executor): the parent's loop thread does not exist here.
                 self._loop = self._thread = self._client = None
                 self._lanes = {}
+                self._ledger_pool = None
                 self._pid = os.getpid()
             if self._loop is None:
                 loop = asyncio.new_event_loop()
@@ -777,6 +807,8 @@ class PoliteClient:
         if thread is not None:
             thread.join(timeout=10)
         loop.close()
+        if self._ledger_pool is not None:
+            self._ledger_pool.shutdown(wait=True)  # releases already sent finish: no host stays held
 
     def __enter__(self) -> PoliteClient:
         return self
@@ -945,7 +977,7 @@ class PoliteClient:
                 except _Deferred as d:
                     return result(
                         FetchKind.RETRY_LATER, reason=Reason.HOST_BACKOFF, status=d.status,
-                        detail=f"host asked for {d.wait:.0f}s", retry_at=_utc_in(d.wait),
+                        detail=d.detail or f"host asked for {d.wait:.0f}s", retry_at=_utc_in(d.wait),
                     )
                 if robots.parser is None:
                     # Failed, not retry_later: a snooze costs no attempt, and a host whose robots.txt is
@@ -966,7 +998,7 @@ class PoliteClient:
                 except _Deferred as d:
                     return result(
                         FetchKind.RETRY_LATER, reason=Reason.HOST_BACKOFF, status=d.status,
-                        detail=f"host asked for {d.wait:.0f}s", retry_at=_utc_in(d.wait),
+                        detail=d.detail or f"host asked for {d.wait:.0f}s", retry_at=_utc_in(d.wait),
                     )
                 attempts += 1
                 try:
@@ -1044,6 +1076,8 @@ class PoliteClient:
                     if lane.blocked_until - time.monotonic() > limit:
                         raise _Deferred(lane.blocked_until - time.monotonic(), lane.blocked_status)
                     await asyncio.sleep(wait)
+                if self.ledger is not None and (gap := max(pace.max_delay, lane.crawl_delay)) > 0:
+                    await self._hold_shared(lane, gap)
                 lane.next_allowed = time.monotonic() + max(pace.draw(self._rng), lane.crawl_delay)
         except BaseException:
             lane.slots.release()
@@ -1053,7 +1087,35 @@ class PoliteClient:
         gap = max(pace.draw(self._rng), lane.crawl_delay)
         if gap > 0:
             lane.next_allowed = max(lane.next_allowed, time.monotonic() + gap)
+        # Only a paced fetch took the hold; an unpaced one on the same origin (another source's policy) leaves it.
+        if lane.ledger_held and max(pace.max_delay, lane.crawl_delay) > 0:
+            lane.ledger_held = False
+            done = asyncio.get_running_loop().run_in_executor(self._ledger_executor(), self.ledger.release,
+                                                                lane.ledger_key, gap)
+            done.add_done_callback(_log_ledger_error)
         lane.slots.release()
+
+    async def _hold_shared(self, lane: _Lane, gap: float) -> None:
+        """Wait until this lane holds its host in the shared ledger (other processes' fetches included)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                wait = await loop.run_in_executor(self._ledger_executor(), self.ledger.reserve, lane.ledger_key, gap)
+            except Exception as exc:  # fail closed: an unknown pace is no licence to fetch; the item snoozes
+                log.warning("pace ledger unavailable for %s: %s", lane.ledger_key, exc)
+                raise _Deferred(60.0, None, f"pace ledger unavailable: {type(exc).__name__}") from None
+            if wait <= 0:
+                lane.ledger_held = True
+                return
+            if wait > self.config.max_inline_wait:
+                raise _Deferred(wait, None, f"host paced by other workers for {wait:.0f}s")
+            await asyncio.sleep(wait)
+
+    def _ledger_executor(self) -> concurrent.futures.ThreadPoolExecutor:
+        # A few threads: a ledger call is one short statement, and a row lock waits at most one statement.
+        if self._ledger_pool is None:
+            self._ledger_pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="pace-ledger")
+        return self._ledger_pool
 
     async def _attempt(self, url: str, extra_headers: Mapping[str, str]) -> _Attempt:
         cfg = self.config
@@ -1187,6 +1249,7 @@ __all__ = [
     "HealthReporter",
     "HttpConfig",
     "Pace",
+    "PaceLedger",
     "PoliteClient",
     "Reason",
     "SourcePolicy",

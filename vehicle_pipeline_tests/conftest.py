@@ -125,3 +125,25 @@ def pipeline_resources(db_url: str, site, **settings) -> dict:
         "sites": sample_sites_resource(site),
         "settings": PipelineSettingsResource(**({"time_budget_seconds": 120.0} | settings)),
     }
+
+
+def stand_in_client(site, **kw):
+    """An httpx client that reaches the stand-in at the real host names (for probing the stand-in itself; the
+    pipeline's own client does the same with its `resolve` and `extra_ca_file` settings): each request goes
+    to the address `site.resolve` names, with the host name kept in the Host header, SNI and certificate check."""
+    import ssl
+
+    import httpx
+
+    class _Transport(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            target = site.resolve.get(request.url.host)
+            if target is None:
+                raise httpx.ConnectError(f"{request.url.host} is not a host of the stand-in", request=request)
+            address, port = target.rsplit(":", 1)
+            request.extensions = {**request.extensions, "sni_hostname": request.url.host}
+            request.url = request.url.copy_with(host=address, port=int(port))
+            return super().handle_request(request)
+
+    context = ssl.create_default_context(cafile=site.ca_file)
+    return httpx.Client(transport=_Transport(verify=context), timeout=kw.pop("timeout", 15), **kw)

@@ -171,8 +171,9 @@ class Front:
     """The control origin plus one HTTPS server per mounted site (see the module docstring)."""
 
     def __init__(self, control: ControlApp, *, host: str = "127.0.0.1", port: int = 0, extra_control_ports: int = 0,
-                 first_site_address: str = FIRST_SITE_ADDRESS, site_port: int = 0):
+                 first_site_address: str = FIRST_SITE_ADDRESS, site_port: int = 0, tls: bool = True):
         self._control = control
+        self.tls = tls  # False: the sites answer plain HTTP (benchmarks measure what TLS costs)
         self.host = host
         self._port = port
         self._extra_control = extra_control_ports  # more plain-HTTP origins (the HTTP client's tests: several hosts)
@@ -208,7 +209,7 @@ class Front:
     def start(self) -> "Front":
         if self._servers:
             return self
-        tls = self._make_ca() if self._mounts else None
+        tls = self._make_ca() if self._mounts and self.tls else None
         try:
             self._servers.append(Server((self.host, self._port), self._control))
             for _ in range(self._extra_control):

@@ -135,7 +135,7 @@ class SampleSite:
 
     def __init__(self, seed: int = 7, listings: int = 60, clock: int | None = None, faults: str | None = None,
                  host: str = "127.0.0.1", port: int = 0, world: World | None = None, cache_pages: bool = False,
-                 site_port: int = 0, extra_ports: int = 0):
+                 site_port: int = 0, extra_ports: int = 0, tls: bool = True):
         self.seed = seed
         # With `cache_pages`, a page is rendered once per clock and served again as it is, as a real site's
         # CDN would: a benchmark then measures the pipeline, not this stand-in's rendering on the same cores.
@@ -150,7 +150,7 @@ class SampleSite:
         self._flaky: dict[str, int] = {}
         self._log: deque[dict] = deque(maxlen=500_000)
         self.front = Front(self._handle_control, host=host, port=port, site_port=site_port,
-                           extra_control_ports=extra_ports)
+                           extra_control_ports=extra_ports, tls=tls)
         # The seam: which app answers each host. Here every host is this stand-in's; a replay mounts its own.
         by_site = self.sites.hosts([m.code for m in METROS], [d.slug for d in DEALERS])
         for _site, names in by_site.items():
@@ -207,7 +207,8 @@ class SampleSite:
         """What a client needs to reach this stand-in at the real host names, as IngestSettings fields: the
         name-resolution override, the extra CA, and the loopback exception for exactly these hosts."""
         resolve = self.resolve
-        return {"resolve": resolve, "extra_ca_file": self.ca_file, "allow_private_hosts": tuple(resolve)}
+        ca = self.ca_file if self.front.tls else None
+        return {"resolve": resolve, "extra_ca_file": ca, "allow_private_hosts": tuple(resolve)}
 
     def write_client_config(self, path: str | None = None) -> str:
         """Write `client_settings()` (and the control origin) as JSON, by default beside the CA (removed with

@@ -67,6 +67,39 @@ def test_demo_twice_from_a_fresh_home(user_env):
         assert conn.execute("SELECT count(*) FROM instigators").fetchone()[0] == 0
 
 
+@pytest.mark.dagster
+def test_demo_on_a_sample_site_started_by_hand(user_env):
+    """`sample-site` prints its config; `demo --sample-site CONFIG` works it at the real host names, and every
+    visible listing of its truth becomes a profile."""
+    import signal
+
+    import httpx
+
+    site = subprocess.Popen(EXE + ["sample-site", "--port", "0", "--listings", "40", "--seed", "5"], env=user_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        control = site.stdout.readline().strip()
+        assert control.startswith("http://127.0.0.1:"), site.stderr.read() if site.poll() is not None else control
+        assert site.stdout.readline().startswith("ca ")
+        config = site.stdout.readline().split()[1]
+        truth = httpx.get(control + "/_truth", timeout=60).json()
+        demo = _run(["demo", "--json", "--sample-site", config], user_env)
+        assert demo.returncode == 0, demo.stderr[-3000:]
+        report = json.loads(demo.stdout)
+        assert report["failed_steps"] == 0
+        assert sum(report["profiles_by_source"].values()) == len(truth["listings"])
+        assert f"sample site: {control}" in demo.stderr
+        bad = _run(["demo", "--json", "--sample-site", "/nonexistent/client.json"], user_env)
+        assert bad.returncode == 2 and "--sample-site /nonexistent/client.json" in bad.stderr
+    finally:
+        site.send_signal(signal.SIGTERM)
+        try:
+            site.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(site.pid, signal.SIGKILL)
+            site.wait(5)
+
+
 def test_operational_commands_and_one_line_errors(user_env):
     assert _run(["migrate"], user_env).returncode == 0
     again = _run(["migrate"], user_env)
@@ -141,3 +174,13 @@ def test_dev_serves_the_ui_on_loopback_and_stops_with_its_children(user_env):
             os.killpg(proc.pid, signal.SIGKILL)  # nothing of the group may outlive the test
         except ProcessLookupError:
             pass
+
+
+def test_run_refuses_the_sample_sites_settings(user_env):
+    """`run` works the real sites: with the stand-in's resolve override or CA in the environment it stops
+    before anything starts, naming the variables."""
+    env = user_env | {"VEHICLE_PIPELINE_RESOLVE": '{"bringatrailer.com": "127.0.0.10:1"}',
+                      "VEHICLE_PIPELINE_EXTRA_CA": "/tmp/none.pem"}
+    result = _run(["run"], env, timeout=120)
+    assert result.returncode != 0
+    assert "VEHICLE_PIPELINE_RESOLVE, VEHICLE_PIPELINE_EXTRA_CA" in result.stderr and "unset" in result.stderr

@@ -19,6 +19,7 @@ from vehicle_pipeline.sample_site.server import SampleSite
 from vehicle_pipeline.sample_site.world import build_world
 from vehicle_pipeline.store.queue import NewItem
 from vehicle_pipeline.store.records import upsert_listing_refs
+from vehicle_pipeline_tests.conftest import sample_settings
 
 SEED, LISTINGS = 7, 60
 AHEAD = 15  # seconds of real time between the first import and the auction's end
@@ -47,7 +48,7 @@ def ending_soon():
 
 
 def _truth(site, slug: str) -> dict:
-    return next(t for t in site.truth()["listings"] if t["url"].endswith(f"/bat/listing/{slug}/"))
+    return next(t for t in site.truth()["listings"] if t["url"] == f"https://bringatrailer.com/listing/{slug}/")
 
 
 def _wait_until(epoch: float) -> None:
@@ -90,7 +91,7 @@ def _drain(ingest: Ingest) -> None:
 
 
 def _settings(site) -> IngestSettings:
-    return IngestSettings.for_sample_site(site.base_url, refetch_after_end_seconds=DELAY, time_budget_seconds=60)
+    return sample_settings(site, refetch_after_end_seconds=DELAY, time_budget_seconds=60)
 
 
 def test_a_live_auction_gets_its_outcome_from_the_timed_refetch(db, ending_soon):
@@ -113,7 +114,7 @@ def test_a_live_auction_gets_its_outcome_from_the_timed_refetch(db, ending_soon)
     assert (outcome, sale_price, high_bid) == (final["outcome"], final["sale_price"], final["high_bid"])
     assert ended_at == _utc(end)
     # no index walk: the one page fetched is the listing's own
-    assert {r["path"] for r in site.requests()} == {f"/bat/listing/{auction.slug}/"}
+    assert {r["path"] for r in site.requests()} == {f"/listing/{auction.slug}/"}
     observed = _observations(db, listing_id)
     assert [o[0] for o in observed] == ["live", final["outcome"]]
     assert observed[-1][1] == (final["sale_price"] or final["high_bid"])

@@ -27,7 +27,7 @@ from vehicle_pipeline.store.parses import (
     unread_snapshots,
 )
 from vehicle_pipeline.store.records import load_snapshot, save_snapshot
-from vehicle_pipeline_tests.conftest import pipeline_resources
+from vehicle_pipeline_tests.conftest import pipeline_resources, sample_settings
 
 
 # ---- the rule (plain Python) ---------------------------------------------------------------------------------
@@ -83,7 +83,7 @@ def test_counts_per_family_and_window(db):
 
 # ---- failed pages stay as snapshots, and every parse is recorded ----------------------------------------------
 def test_failed_listing_and_index_pages_are_kept_and_recorded(db, sample_site, truth):
-    settings = IngestSettings.for_sample_site(sample_site.base_url, time_budget_seconds=60)
+    settings = sample_settings(sample_site, time_budget_seconds=60)
     with Ingest(db, settings, worker_id="drift-test") as ingest:
         ingest.ensure_sources()
         module = ingest.module("carsandbids")
@@ -114,9 +114,9 @@ def test_failed_listing_and_index_pages_are_kept_and_recorded(db, sample_site, t
 
 
 # ---- the asset check -----------------------------------------------------------------------------------------
-def _check_result(db_url, site_url, asset, check):
+def _check_result(db_url, site, asset, check):
     """The check alone, run by Dagster (it reads the database, not the asset's partition)."""
-    result = dg.materialize([asset, check], resources=pipeline_resources(db_url, site_url),
+    result = dg.materialize([asset, check], resources=pipeline_resources(db_url, site),
                             selection=dg.AssetSelection.checks(check), raise_on_error=False)
     [evaluation] = result.get_asset_check_evaluations()
     return evaluation
@@ -139,11 +139,11 @@ def test_parse_drift_check_fails_on_a_rise_and_passes_otherwise(db_url, db, samp
         _seed(conn, "craigslist:sfbay", FAILED, 30, timedelta(days=2))
         _seed(conn, "craigslist:seattle", PARSED, 35, timedelta(hours=5))
         _seed(conn, "craigslist:seattle", FAILED, 15, timedelta(hours=5))
-    bad = _check_result(db_url, sample_site.base_url, bat_listings, bat_check)
+    bad = _check_result(db_url, sample_site, bat_listings, bat_check)
     assert not bad.passed
     assert bad.metadata["recent_pages"].value == 50 and bad.metadata["recent_fallback"].value == 20
     assert bad.metadata["recent_unread_share"].value == 0.7 and bad.metadata["earlier_unread_share"].value == 0.04
-    fine = _check_result(db_url, sample_site.base_url, craigslist_listings, cl_check)
+    fine = _check_result(db_url, sample_site, craigslist_listings, cl_check)
     assert fine.passed, fine.metadata["reason"].value
 
 

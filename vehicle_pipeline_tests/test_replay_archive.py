@@ -1,0 +1,213 @@
+"""Snapshots out as WARC, and the replay archive that reads WARC files and capture folders back."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from vehicle_pipeline.sample_site.replay import ReplayArchive, ReplayError, ReplaySite, url_key
+from vehicle_pipeline.store.records import save_snapshot
+from vehicle_pipeline.store.snapshot_export import export_snapshots
+
+T0 = datetime(2026, 11, 1, 3, 0, tzinfo=timezone.utc)
+HTML = "text/html; charset=utf-8"
+
+
+def _pages(db):
+    """A small crawl: BaT index and listing, a Craigslist metro page, a dealer page, a 404 kept as evidence."""
+    pages = [
+        ("https://bringatrailer.com/auctions/results/", 200, HTML, b"<html>bat index</html>", T0),
+        ("https://bringatrailer.com/listing/1967-porsche-911s-3/", 200, HTML, b"<html>911S \xe2\x82\xac</html>",
+         T0 + timedelta(minutes=1)),
+        ("https://sacramento.craigslist.org/search/cta?query=x", 200, HTML, b"<html>cl sacramento</html>",
+         T0 + timedelta(minutes=2)),
+        ("https://sunset-classics.example/inventory/", 200, HTML, b"<html>dealer</html>", T0 + timedelta(minutes=3)),
+        ("https://carsandbids.com/api/v2/auctions/abc", 200, "application/json", b'{"id": "abc"}',
+         T0 + timedelta(days=2)),
+        ("https://www.mecum.com/lots/gone/", 410, HTML, b"<html>gone</html>", T0 + timedelta(minutes=4)),
+    ]
+    with db.connection() as conn:
+        conn.execute("INSERT INTO sources (name, kind, base_url) VALUES ('dealer:sunset-classics', 'dealer', "
+                     "'https://sunset-classics.example/inventory/')")
+        for url, status, ctype, body, at in pages:
+            save_snapshot(conn, url, status, ctype, body, fetched_at=at)
+    return pages
+
+
+def _export(db, path, **kw):
+    with db.connection() as conn, path.open("wb") as fh:
+        return export_snapshots(conn, fh, **kw)
+
+
+def test_export_writes_request_and_response_records_that_replay_reads_back(db, tmp_path):
+    pages = _pages(db)
+    out = tmp_path / "crawl.warc.gz"
+    report = _export(db, out)
+    assert report.records == len(pages)
+    with out.open("rb") as fh:
+        records = [(r.rec_type, r.rec_headers.get_header("WARC-Target-URI"), r.rec_headers.get_header("WARC-Date"))
+                   for r in ArchiveIterator(fh)]
+    assert sorted(t for t, _, _ in records) == ["request"] * len(pages) + ["response"] * len(pages)
+    assert {u for _, u, _ in records} == {p[0] for p in pages}
+    dates = {u: d for t, u, d in records if t == "response"}
+    assert dates["https://bringatrailer.com/auctions/results/"] == "2026-11-01T03:00:00Z"
+
+    archive = ReplayArchive.load(out)
+    assert len(archive) == len(pages)
+    for url, status, ctype, body, at in pages:
+        got = archive.get(url)
+        assert got is not None, url
+        assert (got.status, got.content_type, got.body, got.fetched_at) == (status, ctype, body, at)
+    assert archive.origins() == ["https://bringatrailer.com", "https://carsandbids.com",
+                                 "https://sacramento.craigslist.org", "https://sunset-classics.example",
+                                 "https://www.mecum.com"]
+    assert archive.get("https://bringatrailer.com/listing/other/") is None
+
+
+def test_export_filters_by_source_and_time(db, tmp_path):
+    _pages(db)
+    bat = tmp_path / "bat.warc.gz"
+    _export(db, bat, source="bat")
+    assert ReplayArchive.load(bat).urls() == ["https://bringatrailer.com/auctions/results/",
+                                              "https://bringatrailer.com/listing/1967-porsche-911s-3/"]
+    cl = tmp_path / "cl.warc.gz"
+    _export(db, cl, source="craigslist")
+    assert ReplayArchive.load(cl).urls() == ["https://sacramento.craigslist.org/search/cta?query=x"]
+    dealer = tmp_path / "dealer.warc.gz"
+    _export(db, dealer, source="dealer:sunset-classics")
+    assert ReplayArchive.load(dealer).urls() == ["https://sunset-classics.example/inventory/"]
+    late = tmp_path / "late.warc.gz"
+    assert _export(db, late, since=T0 + timedelta(days=1)).records == 1
+    assert ReplayArchive.load(late).urls() == ["https://carsandbids.com/api/v2/auctions/abc"]
+    with pytest.raises(ValueError, match="unknown source 'nosuch'"):
+        _export(db, tmp_path / "x.warc.gz", source="nosuch")
+
+
+def _folder(tmp_path, entries, files):
+    folder = tmp_path / "captures"
+    folder.mkdir()
+    for name, body in files.items():
+        (folder / name).write_bytes(body)
+    (folder / "manifest.json").write_text(json.dumps(entries) if not isinstance(entries, str) else entries)
+    return folder
+
+
+def test_capture_folder_later_capture_wins_and_headers_are_kept(tmp_path):
+    folder = _folder(tmp_path, [
+        {"url": "https://bringatrailer.com/listing/a/", "status": 200, "content_type": HTML, "file": "a1.html",
+         "fetched_at": "2026-11-01T01:00:00Z"},
+        {"url": "https://bringatrailer.com/listing/a/", "content_type": HTML, "file": "a2.html",
+         "fetched_at": "2026-11-01T02:00:00Z"},
+        {"url": "https://bringatrailer.com/old", "status": 301, "file": "empty",
+         "headers": {"Location": "https://bringatrailer.com/listing/a/"}},
+    ], {"a1.html": b"first", "a2.html": b"second", "empty": b""})
+    archive = ReplayArchive.load(folder)
+    assert archive.get("https://BringATrailer.com:443/listing/a/#frag").body == b"second"
+    moved = archive.get("https://bringatrailer.com/old")
+    assert moved.status == 301 and ("Location", "https://bringatrailer.com/listing/a/") in moved.headers
+
+
+@pytest.mark.parametrize("entries, files, message", [
+    (None, {}, "needs a manifest.json"),
+    ("[{", {}, "manifest.json: not JSON"),
+    ({"url": "x"}, {}, "must be a JSON array"),
+    ([{"url": "https://bringatrailer.com/a"}], {}, 'entry 1 (https://bringatrailer.com/a): needs a "file"'),
+    ([{"file": "a"}], {"a": b""}, 'entry 1: needs a "url"'),
+    ([{"url": "https://bringatrailer.com/a", "file": "missing.html"}], {},
+     "entry 1 (https://bringatrailer.com/a): cannot read file 'missing.html'"),
+    ([{"url": "https://bringatrailer.com/a", "file": "../outside"}], {}, "outside the capture folder"),
+    ([{"url": "https://bringatrailer.com/a", "file": "a", "status": "200"}], {"a": b""}, "status must be an HTTP"),
+    ([{"url": "ftp://x/a", "file": "a"}], {"a": b""}, "entry 1: not an absolute http(s) URL"),
+    ([{"url": "https://x/a", "file": "a", "sha": 1}], {"a": b""}, "unknown field(s) sha"),
+    ([], {}, "no responses recorded"),
+])
+def test_capture_folder_errors_name_the_entry_and_the_problem(tmp_path, entries, files, message):
+    if entries is None:
+        folder = tmp_path / "captures"
+        folder.mkdir()
+    else:
+        folder = _folder(tmp_path, entries, files)
+    with pytest.raises(ReplayError) as info:
+        ReplayArchive.load(folder)
+    assert message in str(info.value)
+    assert str(folder) in str(info.value)
+
+
+def test_malformed_warc_files_are_refused_with_one_clear_error(db, tmp_path):
+    with pytest.raises(ReplayError, match="no such file or folder"):
+        ReplayArchive.load(tmp_path / "absent.warc.gz")
+    text = tmp_path / "notes.warc"
+    text.write_text("hello, this is not an archive\n")
+    with pytest.raises(ReplayError, match="not a readable WARC file"):
+        ReplayArchive.load(text)
+    _pages(db)
+    good = tmp_path / "good.warc.gz"
+    _export(db, good)
+    cut = tmp_path / "cut.warc.gz"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ReplayError, match="cut.warc.gz"):
+        ReplayArchive.load(cut)
+    plain = tmp_path / "plain.warc"
+    with good.open("rb") as src, plain.open("wb") as dst:
+        from warcio.warcwriter import WARCWriter
+
+        writer = WARCWriter(dst, gzip=False)
+        for record in ArchiveIterator(src):
+            writer.write_record(record)
+    assert len(ReplayArchive.load(plain)) == 6
+    cut_plain = tmp_path / "cut.warc"
+    cut_plain.write_bytes(plain.read_bytes()[:-40])
+    with pytest.raises(ReplayError, match="cut.warc: record 12.*: the record is cut off"):
+        ReplayArchive.load(cut_plain)
+    only_requests = tmp_path / "requests.warc.gz"
+    with good.open("rb") as src, only_requests.open("wb") as dst:
+        from warcio.warcwriter import WARCWriter
+
+        writer = WARCWriter(dst, gzip=True)
+        for record in ArchiveIterator(src):
+            if record.rec_type == "request":
+                writer.write_record(record)
+    with pytest.raises(ReplayError, match="no responses recorded"):
+        ReplayArchive.load(only_requests)
+    plain_gzip = tmp_path / "page.html.gz"
+    plain_gzip.write_bytes(gzip.compress(b"<html>not a warc</html>"))
+    with pytest.raises(ReplayError, match="not a readable WARC file"):
+        ReplayArchive.load(plain_gzip)
+
+
+def test_replay_site_serves_captures_at_their_origin_and_404_for_the_rest(tmp_path):
+    folder = _folder(tmp_path, [
+        {"url": "http://127.0.0.1:{port}/bat/listing/a/", "content_type": HTML, "file": "a.html"},
+        {"url": "http://127.0.0.1:{port}/bat/api/x", "status": 503, "content_type": "application/json",
+         "file": "x.json", "headers": {"Retry-After": "30", "Transfer-Encoding": "chunked"}},
+    ], {"a.html": b"<html>listing a</html>", "x.json": b"{}"})
+    import socket
+
+    with socket.socket() as s:  # a free port to record the capture at
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    manifest = folder / "manifest.json"
+    manifest.write_text(manifest.read_text().replace("{port}", str(port)))
+    with ReplaySite(ReplayArchive.load(folder)) as site:
+        assert site.addresses == {f"http://127.0.0.1:{port}": f"127.0.0.1:{port}"}
+        base = f"http://127.0.0.1:{port}"
+        page = httpx.get(base + "/bat/listing/a/")
+        assert (page.status_code, page.headers["content-type"], page.content) == (200, HTML, b"<html>listing a</html>")
+        busy = httpx.get(base + "/bat/api/x")
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "30"
+        assert "transfer-encoding" not in busy.headers  # the body is whole: a recorded transfer coding is not replayed
+        assert httpx.get(base + "/robots.txt").status_code == 404  # none recorded: RFC 9309 reads it as allow-all
+        missing = httpx.get(base + "/bat/listing/b/")
+        assert missing.status_code == 404 and b"not in the replayed crawl" in missing.content
+
+
+def test_url_key_normalizes_what_does_not_change_the_resource():
+    assert url_key("HTTPS://Example.COM:443") == "https://example.com/"
+    assert url_key("http://example.com:8080/a?b=1#c") == "http://example.com:8080/a?b=1"
+    with pytest.raises(ValueError):
+        url_key("/relative/path")

@@ -34,6 +34,9 @@ def build_resources() -> dict:
             base_urls_json=_env_or_none("VEHICLE_PIPELINE_BASE_URLS"),
             user_agent=_env_or_none("VEHICLE_PIPELINE_USER_AGENT"),
             pace_per_source_json=_env_or_none("VEHICLE_PIPELINE_PACE"),
+            # hosts that may be loopback/private addresses: "host", "host:port" or "*.domain", comma-separated
+            allow_private_hosts=[h.strip() for h in os.environ.get("VEHICLE_PIPELINE_ALLOW_PRIVATE_HOSTS", "").split(",")
+                                 if h.strip()],
         ),
         "settings": PipelineSettingsResource(
             overnight_timezone=TIMEZONE,

@@ -29,6 +29,15 @@ def user_env(db_url):
     yield env
     if "DATABASE_URL" not in env:
         _run(["db", "stop"], env, timeout=120)
+    else:  # the demo's database beside the test's (see store.db.instance_url)
+        import psycopg
+        from psycopg import sql
+
+        from vehicle_pipeline.store.db import instance_url, with_database
+
+        with psycopg.connect(with_database(db_url, "postgres"), autocommit=True) as conn:
+            name = instance_url(db_url, "demo").rsplit("/", 1)[-1].split("?", 1)[0]
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.mark.dagster
@@ -40,7 +49,7 @@ def test_demo_twice_from_a_fresh_home(user_env):
     assert set(one["profiles_by_source"]) == {"bat", "carsandbids", "mecum", "broadarrow", "craigslist", "dealer"}
     assert {"sold", "bid_to", "withdrawn", "live"} <= set(one["outcomes"])
     assert all(r["pending"] == 0 and r["dead"] == 0 and r["running"] == 0 for r in one["queue"])
-    assert (Path(user_env["VEHICLE_PIPELINE_HOME"]) / "dagster" / "dagster.yaml").exists()
+    assert (Path(user_env["VEHICLE_PIPELINE_HOME"]) / "demo" / "dagster.yaml").exists()  # the demo's own instance
     second = _run(["demo", "--json", "--listings", "60", "--port", "0"], user_env)
     assert second.returncode == 0, second.stderr[-3000:]
     two = json.loads(second.stdout)
@@ -50,14 +59,17 @@ def test_demo_twice_from_a_fresh_home(user_env):
     assert two["outcomes"] == one["outcomes"]
     assert two["profiles_by_source"] == one["profiles_by_source"]
     assert "new=0" in second.stderr and "new=1" not in second.stderr  # progress lines: nothing new to import
-    stats = _run(["queue", "stats", "--json"], user_env)
+    stats = _run(["--demo", "queue", "stats", "--json"], user_env)
     assert stats.returncode == 0 and all(r["dead"] == 0 for r in json.loads(stats.stdout))
-    status = _run(["status", "--json"], user_env)
+    status = _run(["--demo", "status", "--json"], user_env)
     assert status.returncode == 0 and json.loads(status.stdout)["alerts"] == []
     assert json.loads(status.stdout)["totals"]["vehicles"] == one["totals"]["vehicles"]
-    assert "alerts: none" in _run(["status"], user_env).stdout
-    sources = json.loads(_run(["sources", "list", "--json"], user_env).stdout)
+    assert "alerts: none" in _run(["--demo", "status"], user_env).stdout
+    sources = json.loads(_run(["--demo", "sources", "list", "--json"], user_env).stdout)
     assert {s["name"] for s in sources} >= {"bat", "carsandbids", "mecum", "broadarrow", "classic"}
+    # Nothing the stand-in served is in the real instance.
+    real = json.loads(_run(["status", "--json"], user_env).stdout)
+    assert real["totals"] == {k: 0 for k in real["totals"]} and real["sources"] == []
 
 
 def test_operational_commands_and_one_line_errors(user_env):

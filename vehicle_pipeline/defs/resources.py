@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from vehicle_pipeline.ingest.context import Ingest, IngestSettings
-from vehicle_pipeline.store.db import Database, DatabaseUrls, resolve_urls, to_psycopg_url, to_sqlalchemy_url
+from vehicle_pipeline.store.db import Database, DatabaseUrls, instance_url, resolve_urls, to_psycopg_url, to_sqlalchemy_url
 from vehicle_pipeline.store.migrations import migrate
 
 SAMPLE_SITE_ENV = "VEHICLE_PIPELINE_SAMPLE_SITE_URL"
@@ -29,8 +29,8 @@ class PostgresResource(dg.ConfigurableResource):
     _db: Optional[Database] = PrivateAttr(default=None)
 
     def urls(self) -> DatabaseUrls:
-        if self.database_url:
-            url = to_psycopg_url(self.database_url)
+        if self.database_url:  # the demo instance's database beside it when the process works on the demo
+            url = instance_url(to_psycopg_url(self.database_url))
             return DatabaseUrls(domain=url, dagster=to_sqlalchemy_url(url), embedded=False)
         return resolve_urls()
 

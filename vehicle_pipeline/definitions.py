@@ -41,6 +41,7 @@ def build_resources() -> dict:
         "settings": PipelineSettingsResource(
             overnight_timezone=TIMEZONE,
             fast_mode=os.environ.get("VEHICLE_PIPELINE_FAST_MODE", "") in ("1", "true", "yes"),
+            max_attempts=int(os.environ.get("VEHICLE_PIPELINE_MAX_ATTEMPTS") or 5),
         ),
     }
 

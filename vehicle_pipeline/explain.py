@@ -38,11 +38,13 @@ _MAX = 300
 
 def _detail_in_words(detail: str) -> str:
     """aiohttp's connection errors, shortened to what went wrong."""
-    m = re.search(r"Cannot connect to host (?P<host>[^\s:]+)(?::\d+)? ssl:\S+ \[(?P<why>[^\]]+)\]", detail)
+    m = re.search(r"Cannot connect to host (?P<host>[^\s:]+)(?::(?P<port>\d+))? ssl:\S+ \[(?P<why>[^\]]+)\]", detail)
     if m and "DNSError" in detail:
         return f"{m['host']} does not resolve ({m['why']})"
     if m:
-        return f"cannot connect to {m['host']} ({m['why']})"
+        where = m["host"] if m["port"] in (None, "80", "443") else f"{m['host']}:{m['port']}"
+        why = "the connection failed" if m["why"].startswith("Connect call failed") else m["why"]
+        return f"cannot connect to {where} ({why})"
     return detail
 
 

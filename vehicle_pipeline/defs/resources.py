@@ -73,12 +73,14 @@ class PipelineSettingsResource(dg.ConfigurableResource):
     fast_mode: bool = False
     overnight_timezone: str = "America/Los_Angeles"
     craigslist_metros: list[str] = ["sacramento", "seattle", "sfbay", "vancouver"]
+    max_attempts: int = 5  # attempts a new work item gets before it is dead
 
 
 def ingest_settings(sites: SourceSitesResource, settings: PipelineSettingsResource) -> IngestSettings:
     common = dict(batch_size=settings.batch_size, time_budget_seconds=settings.time_budget_seconds,
                   drain_lanes=settings.drain_lanes, max_index_pages=settings.max_index_pages, fast_mode=settings.fast_mode,
-                  craigslist_metros=tuple(settings.craigslist_metros), user_agent=sites.user_agent)
+                  craigslist_metros=tuple(settings.craigslist_metros), user_agent=sites.user_agent,
+                  max_attempts=settings.max_attempts)
     if sites.sample_site_url:
         result = IngestSettings.for_sample_site(sites.sample_site_url, **common)
     else:

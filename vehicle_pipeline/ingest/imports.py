@@ -163,7 +163,7 @@ def _follow_ups(ingest: Ingest, item: ClaimedItem, listing_id: int, parsed: Vehi
         mine.append(NewItem("deep_extraction", item.source, f"deep:{listing_id}",
                             {"listing_id": listing_id, "snapshot": snapshot.hex(), "parsed": parsed.to_record(),
                              "parser": parser_build()},
-                            priority=item.priority))
+                            priority=item.priority, max_attempts=ingest.settings.max_attempts))
     return mine
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class CommandError(Exception):
@@ -183,7 +184,7 @@ def cmd_sample_site(args: argparse.Namespace) -> int:
         raise CommandError("sample-site: --listings must be >= 0", 2)
     try:
         serve_forever(port=args.port, listings=args.listings, seed=args.seed, faults=args.faults, clock=args.clock,
-                      extra_ports=args.extra_ports, cache_pages=args.cache_pages)
+                      cache_pages=args.cache_pages)
     except FaultSpecError as exc:
         raise CommandError(f"sample-site: {exc}", 2) from None
     except OSError as exc:  # binding the port is the only OSError that reaches here
@@ -192,30 +193,42 @@ def cmd_sample_site(args: argparse.Namespace) -> int:
 
 
 def _serve_replay(args: argparse.Namespace) -> int:
-    """`sample-site --replay FILE`: the recorded responses at their recorded URLs until SIGINT/SIGTERM. The
-    first stdout line per origin is `ORIGIN ADDRESS` (where it is served)."""
+    """`sample-site --replay FILE`: the recorded responses at their recorded host names until SIGINT/SIGTERM,
+    printed as the sample site prints itself: the control origin, `ca PATH`, `config PATH` (for
+    `demo --sample-site PATH`), one `resolve HOST ADDRESS:PORT` line per recorded host."""
     import signal
+    import tempfile
     import threading
 
     from vehicle_pipeline.sample_site.replay import ReplayArchive, ReplayError, ReplaySite
 
     try:
-        archive = ReplayArchive.load(args.replay)
+        site = ReplaySite(ReplayArchive.load(args.replay), port=args.port)
     except ReplayError as exc:
         raise CommandError(f"sample-site: {exc}", 2) from None
     try:
-        site = ReplaySite(archive).start()
+        site.start()
     except OSError as exc:
-        raise CommandError(f"sample-site: {exc.strerror}", 2) from None
+        raise CommandError(f"sample-site: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", 2) from None
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    folder = Path(tempfile.mkdtemp(prefix="replay-client-"))
     try:
-        print("\n".join(f"{origin} {address}" for origin, address in site.addresses.items()), flush=True)
-        print(f"{len(archive)} recorded responses; anything else is 404", flush=True)
+        settings = site.client_settings()
+        config = folder / "client.json"
+        config.write_text(json.dumps(settings | {"allow_private_hosts": list(settings["allow_private_hosts"])},
+                                     indent=2) + "\n")
+        lines = [site.base_url, f"ca {site.ca_file}", f"config {config}"]
+        lines += [f"resolve {name} {target}" for name, target in site.resolve.items()]
+        lines.append(f"{len(site.archive)} recorded responses; anything else is 404")
+        print("\n".join(lines), flush=True)
         while not stop.wait(0.5):
             pass
     finally:
         site.stop()
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
@@ -282,7 +295,7 @@ def _launch(args: argparse.Namespace, sample: bool) -> int:
     from vehicle_pipeline import launch
     from vehicle_pipeline.sample_site.replay import ReplayError
     from vehicle_pipeline.store import DatabaseError, MigrationError
-    from vehicle_pipeline.store.db import EmbeddedServer, pipeline_home, redact
+    from vehicle_pipeline.store.db import EmbeddedServer, pipeline_home
 
     log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
     site = None
@@ -295,16 +308,21 @@ def _launch(args: argparse.Namespace, sample: bool) -> int:
         if replay:
             try:
                 site = launch.start_replay(replay)
-            except ReplayError as exc:
+            except (ReplayError, ValueError) as exc:
                 raise CommandError(f"demo: {exc}", 2) from None
             except OSError as exc:
                 raise CommandError(f"demo: cannot serve the replay: {exc.strerror}", 2) from None
-            log(f"replaying {replay}: {len(site.archive)} recorded responses at {', '.join(site.addresses)}")
+            log(f"replaying {replay}: {len(site.archive)} recorded responses at their host names over HTTPS "
+                f"({len(site.resolve)} hosts), CA {site.ca_file}")
+        elif sample and getattr(args, "sample_site", None):
+            control = _use_sample_site_file(args.sample_site)
+            log(f"sample site: {control} (already running; config {args.sample_site})")
         elif sample:
             site = launch.start_sample_site(args.seed, args.listings, args.port)
-            log(f"sample site: {site.base_url} (seed {args.seed}, {args.listings} listings)")
-        log(f"database: {redact(urls.domain) if not urls.embedded else 'embedded under ' + str(pipeline_home())}"
-            f"{' (' + urls.domain.rsplit('/', 1)[-1] + ')' if urls.embedded else ''}; "
+            log(f"sample site: {site.base_url} (seed {args.seed}, {args.listings} listings; every site at its "
+                f"real host name over HTTPS, CA {site.ca_file})")
+        where = f"embedded under {pipeline_home()}" if urls.embedded else "on the DATABASE_URL server"
+        log(f"database: {urlsplit(urls.domain).path.lstrip('/')} ({where}); "
             f"Dagster instance: {os.environ['DAGSTER_HOME']}")
         steps = launch.materialize_all(log=log)
         report = launch.summary(steps)
@@ -323,14 +341,32 @@ def _launch(args: argparse.Namespace, sample: bool) -> int:
     return 1 if report["failed_steps"] else 0
 
 
+def _use_sample_site_file(path: str) -> str:
+    """Point this process at a sample site started by `vehicle-pipeline sample-site` (its `config` file)."""
+    from vehicle_pipeline import launch
+
+    try:
+        with open(path) as f:
+            config = json.load(f)
+        return launch.use_sample_site(config)
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"--sample-site {path}: {exc}", 2) from None
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     return _launch(args, sample=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    if os.environ.get("VEHICLE_PIPELINE_SAMPLE_SITE_URL"):
-        raise CommandError("run: VEHICLE_PIPELINE_SAMPLE_SITE_URL is set; unset it to work the real sites "
-                           "(or use `vehicle-pipeline demo`)")
+    from vehicle_pipeline import launch
+
+    # The stand-in's CA is what a shell left set up for the demo always carries, and no real site needs it. A
+    # name-resolution override and private-host exceptions alone are ordinary configuration (a private
+    # mirror, a test that makes the real web unreachable): the per-source check in `materialize_all` holds
+    # them to what they name.
+    if os.environ.get(launch.EXTRA_CA_ENV):
+        raise CommandError(f"run: {launch.EXTRA_CA_ENV} is set (the sample site's CA); unset the sample site's "
+                           "settings to work the real sites (or use `vehicle-pipeline demo`)")
     return _launch(args, sample=False)
 
 
@@ -343,9 +379,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
     except (DatabaseError, MigrationError) as exc:
         raise CommandError(str(exc)) from None
     site = None
-    if not args.real_sites:
+    if args.sample_site and not args.real_sites:
+        control = _use_sample_site_file(args.sample_site)
+        print(f"sample site: {control} (already running; every source's host name resolves to it)")
+    elif not args.real_sites:
         site = launch.start_sample_site(args.seed, args.listings, args.site_port)
-        print(f"sample site: {site.base_url} (every source points here; --real-sites to work the real ones)")
+        print(f"sample site: {site.base_url} (every source's host name resolves to it over HTTPS; "
+              "--real-sites to work the real ones)")
     print(f"Dagster UI on http://127.0.0.1:{args.port} (instance {os.environ['DAGSTER_HOME']})")
     try:
         return launch.dagster_dev(port=args.port)
@@ -404,6 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--listings", type=int, default=120)
     p.add_argument("--port", type=int, default=8765, help="sample site port (another is used if it is taken)")
+    p.add_argument("--sample-site", default=None, metavar="CONFIG",
+                   help="use a running `vehicle-pipeline sample-site` (the config file it printed) instead of starting one")
     p.add_argument("--stop-db", dest="keep_db", action="store_false",
                    help="stop the embedded Postgres afterwards (default: leave it running for `dev`)")
     p.add_argument("--replay", default=None, metavar="FILE",
@@ -421,6 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--listings", type=int, default=120)
     p.add_argument("--site-port", type=int, default=8765)
+    p.add_argument("--sample-site", default=None, metavar="CONFIG",
+                   help="use a running `vehicle-pipeline sample-site` (the config file it printed) instead of starting one")
     p.set_defaults(func=cmd_dev)
 
     p = sub.add_parser("status", help="totals, queue depth and alerts, source health (exit 1 when an alert is on)")
@@ -456,13 +500,14 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("name")
     p.set_defaults(func=cmd_sources)
 
-    p = sub.add_parser("sample-site", help="serve the sample site (every source, truth at /_truth) on 127.0.0.1")
-    p.add_argument("--port", type=int, default=8765, help="0 picks a free port; the first stdout line is the base URL")
+    p = sub.add_parser("sample-site", help="serve the stand-in: every site at its real host names over HTTPS on "
+                                           "loopback (prints the resolve map, CA and config), truth at /_truth")
+    p.add_argument("--port", type=int, default=8765,
+                   help="control origin port (0 picks a free one); the first stdout line is its URL")
     p.add_argument("--listings", type=int, default=60)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--faults", default=None, help="fault spec, e.g. 'bat:429:rate=0.3:retry_after=5,mecum:slow:seconds=1'")
     p.add_argument("--clock", type=int, default=None, help="the site's clock as a UTC epoch (default 2026-11-01T00:00Z)")
-    p.add_argument("--extra-ports", type=int, default=0, help="also serve the same site on this many more ports")
     p.add_argument("--cache-pages", action="store_true",
                    help="render each page once and serve it again as it is until the clock moves (benchmarks)")
     p.add_argument("--replay", default=None, metavar="FILE",

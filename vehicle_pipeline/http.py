@@ -3,9 +3,7 @@
 What "polite" means here (DESIGN.md, section HTTP):
 - a configurable User-Agent; robots.txt (RFC 9309, parsed by protego) fetched once per lane and cached;
 - per origin (scheme, host, port) a *lane*: at most `concurrency` requests in flight (default 1) and a
-  randomized delay between requests (default 2-5 s; zero only when configured); origins run in parallel.
-  An origin named in `shared_hosts` serves several sources under path prefixes (the sample site standing
-  in for six sites): there each source has a lane of its own, as it has a host of its own in production;
+  randomized delay between requests (default 2-5 s; zero only when configured); origins run in parallel;
 - connect/read timeouts, bounded in-request retries on 408/429/500/502/503/504 honouring Retry-After;
   a Retry-After longer than the in-request wait limit becomes `retry_later` (the queue snoozes the item);
 - robots.txt per RFC 9309: 4xx = no restrictions; 5xx/429/unreachable = disallow everything for
@@ -15,7 +13,14 @@ What "polite" means here (DESIGN.md, section HTTP):
 - every URL checked before it is fetched: http(s), the source's allowed hosts, and no loopback/private/
   link-local/multicast/reserved address unless `allow_private_hosts` names the host. Literal addresses are
   checked up front; resolved addresses are checked at connect time, and the socket connects to the
-  address that was checked (so a second DNS answer cannot rebind to a private address).
+  address that was checked (so a second DNS answer cannot rebind to a private address). Host lists are
+  written and matched as `vehicle_pipeline.hosts` says (the project's one host rule).
+
+Two settings exist for the stand-in only (tests, demo, dev), both empty in production: `resolve`, a
+name-resolution override (host -> address:port, like curl's --resolve) applied in the resolver, whose
+addresses pass the same private-address guard; and `extra_ca_file`, a PEM bundle trusted besides the system
+store. With them the client fetches https://bringatrailer.com/... from the sample site on loopback, with
+every other rule exactly as in production.
 
 Every outcome is a `FetchResult` (ok, not_modified, gone, blocked, retry_later, failed); an expected
 failure never raises. Source health is reported through the `HealthReporter` protocol, called in the
@@ -58,7 +63,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 from protego import Protego
 
-from vehicle_pipeline.sources import family as source_family
+from vehicle_pipeline import hosts
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +201,12 @@ class Pace:
 
 @dataclass(frozen=True)
 class SourcePolicy:
-    """Per-source settings. `allowed_hosts`: None = any public host; entries are "host", "host:port" or
-    "*.domain" (subdomains of domain). `pace`: None = the client's default pace."""
+    """Per-source settings. `allowed_hosts`: None = any public host, else a host list (`hosts` syntax:
+    "host", "host:port", "*.domain"). `pace`: None = the client's default pace."""
+
+    def __post_init__(self) -> None:
+        if self.allowed_hosts is not None:
+            object.__setattr__(self, "allowed_hosts", hosts.check_entries(self.allowed_hosts))
 
     allowed_hosts: Collection[str] | None = None
     pace: Pace | None = None
@@ -213,8 +222,11 @@ class HttpConfig:
     pace: Pace = field(default_factory=Pace)  # default for every origin
     sources: Mapping[str, SourcePolicy] = field(default_factory=dict)  # "dealer:x" falls back to "dealer"
     host_pace: Mapping[str, Pace] = field(default_factory=dict)  # "host" or "host:port"; beats source pace
-    allow_private_hosts: Collection[str] = ()  # "host" or "host:port" allowed to be loopback/private
-    shared_hosts: Collection[str] = ()  # "host" or "host:port" serving several sources: a lane per source there
+    allow_private_hosts: Collection[str] = ()  # host list (`hosts` syntax) allowed to be loopback/private
+    # Stand-in only (empty in production): host -> "address:port" used instead of DNS (the address is still
+    # checked against allow_private_hosts), and a PEM bundle of extra certificate authorities to trust.
+    resolve: Mapping[str, str] = field(default_factory=dict)
+    extra_ca_file: str | None = None
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     attempt_timeout: float = 120.0  # whole request incl. body: a server dripping bytes cannot hold us
@@ -237,6 +249,14 @@ class HttpConfig:
 
 
 _NO_POLICY = SourcePolicy()
+
+
+def _check_config(cfg: HttpConfig) -> None:
+    """Bad host lists or overrides fail when the client is made, with the entry named."""
+    hosts.check_entries(cfg.allow_private_hosts)
+    hosts.parse_resolve(cfg.resolve)
+    if cfg.extra_ca_file is not None and not os.path.isfile(cfg.extra_ca_file):
+        raise ValueError(f"extra_ca_file {cfg.extra_ca_file!r} is not a file")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -288,33 +308,9 @@ def address_refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | 
     return None
 
 
-def _split_host_entry(entry: str) -> tuple[str, int | None]:
-    entry = entry.strip().lower().rstrip(".")
-    if entry.startswith("["):
-        host, _, rest = entry[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else None
-    if entry.count(":") == 1:
-        host, _, port = entry.partition(":")
-        return host.rstrip("."), int(port)
-    return entry, None
-
-
-def _host_matches(host: str, port: int, entries: Collection[str]) -> bool:
-    for entry in entries:
-        want_host, want_port = _split_host_entry(entry)
-        if want_port is not None and want_port != port:
-            continue
-        if want_host.startswith("*."):
-            if host.endswith(want_host[1:]):
-                return True
-        elif host == want_host:
-            return True
-    return False
-
-
 def private_allowed(host: str, port: int, allow_private_hosts: Collection[str]) -> bool:
     """True when configuration lets `host:port` be a loopback/private address (the sample site)."""
-    return bool(allow_private_hosts) and _host_matches(_norm_host(host), port, allow_private_hosts)
+    return bool(allow_private_hosts) and hosts.matches(host, port, allow_private_hosts)
 
 
 def _norm_host(host: str) -> str:
@@ -330,7 +326,7 @@ def check_url(
 ) -> str | None:
     """None if the client may fetch `url`, else why not. No DNS lookup: names that resolve to private
     addresses are refused by the client at connect time; literal addresses and local names are refused here.
-    `allowed_hosts` None = any host; entries "host", "host:port" or "*.domain"."""
+    `allowed_hosts` None = any host, else a host list in `hosts` syntax ("host", "host:port", "*.domain")."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -344,15 +340,12 @@ def check_url(
     raw_host = parts.hostname
     if not raw_host:
         return "no host"
-    host = _norm_host(raw_host)
     try:
-        # IDNA-normalize so "EXAMPLE.com" and "exämple.com" compare with configured names; IPs pass through.
-        if not host.isascii():
-            host = host.encode("idna").decode("ascii")
-    except UnicodeError:
+        host = hosts.normalize_host(raw_host)
+    except ValueError:
         return f"invalid host name {raw_host!r}"
     port = port if port is not None else _DEFAULT_PORTS[scheme]
-    if allowed_hosts is not None and not _host_matches(host, port, allowed_hosts):
+    if allowed_hosts is not None and not hosts.matches(host, port, allowed_hosts):
         return f"host {host}:{port} is not allowed for this source"
     if private_allowed(host, port, allow_private_hosts):
         return None
@@ -467,9 +460,12 @@ _READ_CHUNK = 64 * 1024
 
 
 @functools.cache
-def _tls_context() -> ssl.SSLContext:
+def _tls_context(extra_ca_file: str | None = None) -> ssl.SSLContext:
     # Loading the CA store takes ~20 ms; every run builds a client, and the context is safe to share.
-    return ssl.create_default_context()
+    context = ssl.create_default_context()
+    if extra_ca_file:
+        context.load_verify_locations(cafile=extra_ca_file)  # trusted in addition to the system store
+    return context
 
 
 class _RefusedConnect(OSError):
@@ -480,14 +476,25 @@ class _RefusedConnect(OSError):
 class _GuardedResolver(AbstractResolver):
     """Resolves host names and refuses non-public addresses (unless configuration allows the host). The
     connector opens its socket to an address this returned, so the address checked is the one connected to.
-    Literal addresses never reach a resolver: `check_url` refuses those before any request."""
+    Literal addresses never reach a resolver: `check_url` refuses those before any request.
 
-    def __init__(self, allow_private_hosts: Collection[str]):
+    A host in the `resolve` override gets the override's address and port instead of a DNS answer (TLS
+    still verifies the certificate for the host name), and that address is checked like any other."""
+
+    def __init__(self, allow_private_hosts: Collection[str], resolve: Mapping[str, str] | None = None):
         self._inner = aiohttp.ThreadedResolver()
         self._allow = tuple(allow_private_hosts)
+        self._override = hosts.parse_resolve(resolve)
 
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list:
-        infos = await self._inner.resolve(host, port, family)
+        fixed = self._override.get(hosts.normalize_host(host))
+        if fixed is not None:
+            address, fixed_port = fixed
+            infos = [{"hostname": host, "host": address, "port": fixed_port, "proto": 0,
+                      "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                      "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV}]
+        else:
+            infos = await self._inner.resolve(host, port, family)
         if not private_allowed(host, port, self._allow):
             for info in infos:
                 refusal = address_refusal(ipaddress.ip_address(info["host"].split("%", 1)[0]))
@@ -521,6 +528,7 @@ class _Robots:
     parser: Protego | str | None  # Protego, _ALLOW_ALL, or None = unavailable (disallow everything)
     expires: float  # monotonic
     detail: str = ""
+    refused: bool = False  # the address guard refused the host: the fetch is refused_url, not the site's fault
 
 
 class _Lane:
@@ -651,6 +659,7 @@ class PoliteClient:
 
     def __init__(self, config: HttpConfig | None = None, *, health: HealthReporter | None = None):
         self.config = config or HttpConfig()
+        _check_config(self.config)
         self.health = health
         self._rng = random.Random(self.config.seed)
         self._sources: dict[str, SourcePolicy] = dict(self.config.sources)
@@ -673,7 +682,7 @@ class PoliteClient:
             return _NO_POLICY
         found = self._sources.get(source)
         if found is None and ":" in source:
-            found = self._sources.get(source_family(source))
+            found = self._sources.get(source.split(":", 1)[0])  # "dealer:x" falls back to "dealer"
         return found or _NO_POLICY
 
     def _pace(self, key: tuple, policy: SourcePolicy) -> Pace:
@@ -728,8 +737,8 @@ class PoliteClient:
                 limit=cfg.max_connections or 0,  # lanes and fetch_many's max_in_flight already bound it
                 limit_per_host=0,
                 keepalive_timeout=cfg.keepalive_expiry,
-                ssl=_tls_context(),
-                resolver=_GuardedResolver(cfg.allow_private_hosts),
+                ssl=_tls_context(cfg.extra_ca_file),
+                resolver=_GuardedResolver(cfg.allow_private_hosts, cfg.resolve),
             )
             self._client = aiohttp.ClientSession(
                 connector=connector,
@@ -884,16 +893,13 @@ class PoliteClient:
     # ---- async core
 
     def _lane_key(self, url: str, source: str | None = None) -> tuple | None:
-        """(scheme, host, port), and the source's family on a shared host ("dealer:x" shares "dealer"'s)."""
+        """(scheme, host, port): one lane per origin, whatever the source."""
         try:
             parts = urlsplit(url)
             scheme = parts.scheme.lower()
-            key = (scheme, _norm_host(parts.hostname or ""), parts.port or _DEFAULT_PORTS.get(scheme, 0))
+            return (scheme, _norm_host(parts.hostname or ""), parts.port or _DEFAULT_PORTS.get(scheme, 0))
         except ValueError:
             return None
-        if source and self.config.shared_hosts and _host_matches(key[1], key[2], self.config.shared_hosts):
-            return key + (source_family(source),)
-        return key
 
     def _lane(self, url: str, policy: SourcePolicy, source: str | None = None) -> _Lane:
         key = self._lane_key(url, source)
@@ -947,6 +953,8 @@ class PoliteClient:
                         FetchKind.RETRY_LATER, reason=Reason.HOST_BACKOFF, status=d.status,
                         detail=f"host asked for {d.wait:.0f}s", retry_at=_utc_in(d.wait),
                     )
+                if robots.parser is None and robots.refused:
+                    return result(FetchKind.FAILED, reason=Reason.REFUSED_URL, detail=robots.detail)
                 if robots.parser is None:
                     # Failed, not retry_later: a snooze costs no attempt, and a host whose robots.txt is
                     # down for good must end dead in the queue, not snooze forever. retry_at says when the
@@ -1155,6 +1163,8 @@ class PoliteClient:
             # RFC 9309 2.3.1.3: "unavailable" (4xx, or redirects that lead nowhere) means no restrictions.
             return _Robots(_ALLOW_ALL, now + cfg.robots_ttl, f"robots.txt {status}")
         # 5xx, 429 or unreachable: RFC 9309 2.3.1.4 says assume complete disallow, and try again later.
+        if got.reason is Reason.REFUSED_URL:
+            return _Robots(None, now + cfg.robots_error_ttl, got.detail or "refused", refused=True)
         detail = f"robots.txt http {status}" if status is not None else f"robots.txt unreachable: {got.detail}"
         return _Robots(None, now + cfg.robots_error_ttl, detail)
 
@@ -1176,6 +1186,9 @@ class PoliteClient:
         except (TimeoutError, aiohttp.ClientError) as exc:
             got.status = None
             got.detail = f"{type(exc).__name__}: {exc}"
+            refused = _refused_connect(exc) if isinstance(exc, aiohttp.ClientConnectorError) else None
+            if refused is not None:
+                got.reason, got.detail = Reason.REFUSED_URL, str(refused)
         return got
 
 

@@ -19,8 +19,14 @@ from vehicle_pipeline.store.db import INSTANCE_ENV, DatabaseUrls, instance_home,
 from vehicle_pipeline.store.migrations import migrate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-SAMPLE_SITE_ENV = "VEHICLE_PIPELINE_SAMPLE_SITE_URL"
+# The stand-in's client settings (see defs/resources.py); `run` refuses to start while they are set.
+RESOLVE_ENV = "VEHICLE_PIPELINE_RESOLVE"
+EXTRA_CA_ENV = "VEHICLE_PIPELINE_EXTRA_CA"
+ALLOW_PRIVATE_ENV = "VEHICLE_PIPELINE_ALLOW_PRIVATE_HOSTS"
+PACE_ENV = "VEHICLE_PIPELINE_PACE"
+STAND_IN_ENVS = (RESOLVE_ENV, EXTRA_CA_ENV, ALLOW_PRIVATE_ENV)
 DAGSTER_URL_ENV = "VEHICLE_PIPELINE_DAGSTER_PG_URL"
+MAX_ATTEMPTS_ENV = "VEHICLE_PIPELINE_MAX_ATTEMPTS"
 
 
 def prepare_instance(instance: str | None = None, *, fresh: bool = False) -> DatabaseUrls:
@@ -129,7 +135,7 @@ def materialize_all(*, today: date | None = None, log=print, warn=None) -> list[
     from vehicle_pipeline.defs.checks import all_checks
     from vehicle_pipeline.defs.partitions import CRAIGSLIST_METROS, dealers
     from vehicle_pipeline.defs.resources import ingest_settings
-    from vehicle_pipeline.ingest.source_guard import refused_sources
+    from vehicle_pipeline.ingest.source_guard import refused_sources, resolver
     from vehicle_pipeline.store import open_database
     from vehicle_pipeline.store.sources import SourceRegistry
 
@@ -152,7 +158,8 @@ def materialize_all(*, today: date | None = None, log=print, warn=None) -> list[
         # The sites' own sources are fetched at the configured base URLs; a dealer at the URLs of its row.
         configured = [(name, settings.base_url(name)) for name in ("classic", "bat", "carsandbids", "mecum",
                                                                       "broadarrow", "craigslist")]
-        return refused_sources(configured + [(n, u) for n, u in rows], settings.allow_private_hosts)
+        return refused_sources(configured + [(n, u) for n, u in rows], settings.allow_private_hosts,
+                               resolver(settings.resolve))
 
     refused: dict[str, str] = {}
 
@@ -192,7 +199,7 @@ def materialize_all(*, today: date | None = None, log=print, warn=None) -> list[
             if source not in refused:
                 refused[source] = why
                 steps.append(StepResult("source", source, False, 0.0, error=f"refused {why}"))
-                warn(f"source[{source}]: refused {why} (VEHICLE_PIPELINE_ALLOW_PRIVATE_HOSTS allows a host)")
+                warn(f"source[{source}]: refused {why} ({ALLOW_PRIVATE_ENV} allows a host)")
 
     refuse(refused_by_name())
     run("classic_sellers")
@@ -254,36 +261,46 @@ def summary(steps: list[StepResult]) -> dict:
 
 
 def start_sample_site(seed: int, listings: int, port: int = 0):
+    """Start the stand-in and point this process (and the Dagster runs it starts) at it."""
     from vehicle_pipeline.sample_site.server import SampleSite
 
     try:
         site = SampleSite(seed=seed, listings=listings, port=port).start()
     except OSError:
         site = SampleSite(seed=seed, listings=listings, port=0).start()  # the preferred port is taken
-    os.environ[SAMPLE_SITE_ENV] = site.base_url
+    use_sample_site({**site.client_settings(), "control_url": site.base_url})
     return site
 
 
+def use_sample_site(config: dict) -> str:
+    """Point this process at a running stand-in: the name-resolution override, its CA, the loopback exception
+    for its hosts, and no pacing delay (the stand-in is local). `config` is `SampleSite.client_settings()`
+    or the JSON file `vehicle-pipeline sample-site` writes; returns its control URL."""
+    import json
+
+    try:
+        resolve, ca, allowed = config["resolve"], config["extra_ca_file"], list(config["allow_private_hosts"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"sample-site config lacks {exc}: expected resolve, extra_ca_file, allow_private_hosts") from None
+    if not os.path.isfile(ca):
+        raise ValueError(f"sample-site CA {ca} does not exist (is the sample site still running?)")
+    os.environ[RESOLVE_ENV] = json.dumps(resolve)
+    os.environ[EXTRA_CA_ENV] = ca
+    os.environ[ALLOW_PRIVATE_ENV] = json.dumps(allowed)
+    os.environ[PACE_ENV] = json.dumps({"*": [0, 0]})
+    return config.get("control_url", "")
+
+
 def start_replay(path):
-    """Serve a recorded crawl (WARC file or capture folder) and point the sources at it; returns the site.
-    Raises ReplayError for input that cannot be replayed, OSError when a recorded address is taken.
+    """Serve a recorded crawl (WARC file or capture folder) at its recorded host names and point this process
+    at it, as `start_sample_site` does for the stand-in; returns the site. Raises ReplayError for input that
+    cannot be replayed."""
+    from vehicle_pipeline.sample_site.replay import ReplayArchive, ReplaySite
 
-    Mounted on the current stand-in's configuration: a crawl of the sample site was recorded at one loopback
-    origin, every source under its path prefix, and is served again at that very origin. A crawl of the real
-    sites (other hostnames) needs the stand-in's name-resolution override to be reached."""
-    from urllib.parse import urlsplit
-
-    from vehicle_pipeline.sample_site.replay import ReplayArchive, ReplayError, ReplaySite
-
-    archive = ReplayArchive.load(path)
-    local = [o for o in archive.origins() if (urlsplit(o).hostname or "").startswith("127.")
-             or urlsplit(o).hostname == "localhost"]
-    if len(local) != 1 or len(archive.origins()) != 1:
-        raise ReplayError(f"{path}: recorded at {', '.join(archive.origins())}; only a crawl of the sample site "
-                          "(one loopback origin) can be replayed into the pipeline for now")
-    site = ReplaySite(archive).start()
-    os.environ[SAMPLE_SITE_ENV] = local[0]
-    os.environ["VEHICLE_PIPELINE_MAX_ATTEMPTS"] = "1"  # the same bytes every time: a retry cannot read more
+    site = ReplaySite(ReplayArchive.load(path)).start()
+    use_sample_site(site.client_settings())
+    # The same bytes every time: a second attempt cannot read what the first could not.
+    os.environ[MAX_ATTEMPTS_ENV] = "1"
     return site
 
 

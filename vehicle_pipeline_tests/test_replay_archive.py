@@ -13,6 +13,7 @@ from warcio.archiveiterator import ArchiveIterator
 from vehicle_pipeline.sample_site.replay import ReplayArchive, ReplayError, ReplaySite, url_key
 from vehicle_pipeline.store.records import save_snapshot
 from vehicle_pipeline.store.snapshot_export import export_snapshots
+from vehicle_pipeline_tests.conftest import stand_in_client
 
 T0 = datetime(2026, 11, 1, 3, 0, tzinfo=timezone.utc)
 HTML = "text/html; charset=utf-8"
@@ -180,30 +181,41 @@ def test_malformed_warc_files_are_refused_with_one_clear_error(db, tmp_path):
         ReplayArchive.load(plain_gzip)
 
 
-def test_replay_site_serves_captures_at_their_origin_and_404_for_the_rest(tmp_path):
+def test_replay_site_serves_captures_at_their_host_names_and_404_for_the_rest(tmp_path):
     folder = _folder(tmp_path, [
-        {"url": "http://127.0.0.1:{port}/bat/listing/a/", "content_type": HTML, "file": "a.html"},
-        {"url": "http://127.0.0.1:{port}/bat/api/x", "status": 503, "content_type": "application/json",
+        {"url": "https://bringatrailer.com/listing/a/", "content_type": HTML, "file": "a.html"},
+        {"url": "https://bringatrailer.com/api/x", "status": 503, "content_type": "application/json",
          "file": "x.json", "headers": {"Retry-After": "30", "Transfer-Encoding": "chunked"}},
-    ], {"a.html": b"<html>listing a</html>", "x.json": b"{}"})
-    import socket
-
-    with socket.socket() as s:  # a free port to record the capture at
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    manifest = folder / "manifest.json"
-    manifest.write_text(manifest.read_text().replace("{port}", str(port)))
+        {"url": "https://www.classic.com/robots.txt", "content_type": "text/plain", "file": "robots.txt"},
+        {"url": "http://www.oldtimer.example/inventory/", "content_type": HTML, "file": "inv.html"},
+    ], {"a.html": b"<html>listing a</html>", "x.json": b"{}", "robots.txt": b"User-agent: *\nDisallow: /x/\n",
+        "inv.html": b"<html>inventory</html>"})
     with ReplaySite(ReplayArchive.load(folder)) as site:
-        assert site.addresses == {f"http://127.0.0.1:{port}": f"127.0.0.1:{port}"}
-        base = f"http://127.0.0.1:{port}"
-        page = httpx.get(base + "/bat/listing/a/")
-        assert (page.status_code, page.headers["content-type"], page.content) == (200, HTML, b"<html>listing a</html>")
-        busy = httpx.get(base + "/bat/api/x")
-        assert busy.status_code == 503 and busy.headers["retry-after"] == "30"
-        assert "transfer-encoding" not in busy.headers  # the body is whole: a recorded transfer coding is not replayed
-        assert httpx.get(base + "/robots.txt").status_code == 404  # none recorded: RFC 9309 reads it as allow-all
-        missing = httpx.get(base + "/bat/listing/b/")
-        assert missing.status_code == 404 and b"not in the replayed crawl" in missing.content
+        assert set(site.resolve) == {"bringatrailer.com", "www.classic.com", "www.oldtimer.example"}
+        assert len({target.split(":")[0] for target in site.resolve.values()}) == 3  # one address per host
+        settings = site.client_settings()
+        assert settings["extra_ca_file"] == site.ca_file and set(settings["allow_private_hosts"]) == set(site.resolve)
+        with stand_in_client(site) as client:
+            page = client.get("https://bringatrailer.com/listing/a/")
+            assert (page.status_code, page.headers["content-type"], page.content) == (200, HTML, b"<html>listing a</html>")
+            busy = client.get("https://bringatrailer.com/api/x")
+            assert busy.status_code == 503 and busy.headers["retry-after"] == "30"
+            assert "transfer-encoding" not in busy.headers  # the body is whole: a recorded transfer coding is not replayed
+            assert client.get("https://bringatrailer.com/robots.txt").status_code == 404  # none recorded: allow-all
+            assert client.get("https://www.classic.com/robots.txt").content == b"User-agent: *\nDisallow: /x/\n"
+            missing = client.get("https://bringatrailer.com/listing/b/")
+            assert missing.status_code == 404 and b"not in the replayed crawl" in missing.content
+            assert client.get("http://www.oldtimer.example/inventory/").content == b"<html>inventory</html>"
+            # Each host answers only at its own address, as the stand-in's hosts do.
+            wrong = client.get("https://bringatrailer.com/", headers={"Host": "www.classic.com"})
+            assert wrong.status_code == 421
+        assert httpx.get(site.base_url + "/").json()["responses"] == 4
+
+
+def test_a_capture_at_an_address_cannot_be_replayed_at_a_host_name(tmp_path):
+    folder = _folder(tmp_path, [{"url": "http://127.0.0.1:8765/bat/listing/a/", "file": "a.html"}], {"a.html": b"x"})
+    with pytest.raises(ReplayError, match="recorded at an address, not a host name"):
+        ReplaySite(ReplayArchive.load(folder))
 
 
 def test_url_key_normalizes_what_does_not_change_the_resource():

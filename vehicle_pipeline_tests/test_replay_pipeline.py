@@ -164,10 +164,12 @@ def test_after_a_demo_a_real_run_touches_no_sample_site_source_and_prints_one_li
         assert conn.execute("SELECT count(*) FROM sources").fetchone()[0] == 0  # the demo left nothing here
         conn.execute("INSERT INTO sources (name, kind, base_url) VALUES ('dealer:sunset-classics', 'dealer', %s)",
                      (stand_in,))
-    # The real web, unreachable by configuration: every site at a closed port on loopback, that host allowed.
-    closed = "127.0.0.1:9"
-    env = dict(home_env, VEHICLE_PIPELINE_BASE_URLS=json.dumps({s: f"http://{closed}" for s in CORE}),
-               VEHICLE_PIPELINE_ALLOW_PRIVATE_HOSTS=closed, VEHICLE_PIPELINE_PACE=json.dumps({}))
+    # The real web, unreachable by configuration: every real host resolves to a closed port on loopback
+    # (the name-resolution override), which only those hosts may reach.
+    real_hosts = ["bringatrailer.com", "carsandbids.com", "www.mecum.com", "www.broadarrowauctions.com",
+                  "www.classic.com"] + [f"{m}.craigslist.org" for m in ("sacramento", "seattle", "sfbay", "vancouver")]
+    env = dict(home_env, VEHICLE_PIPELINE_RESOLVE=json.dumps({h: "127.0.0.1:9" for h in real_hosts}),
+               VEHICLE_PIPELINE_ALLOW_PRIVATE_HOSTS=json.dumps(real_hosts), VEHICLE_PIPELINE_PACE='{"*": [0, 0]}')
     try:
         run = _run(["run"], env)
     finally:
@@ -186,17 +188,22 @@ def test_after_a_demo_a_real_run_touches_no_sample_site_source_and_prints_one_li
     assert failures[0].startswith(f"source[dealer:sunset-classics]: refused {stand_in}: loopback address 127.0.0.1 "
                                   "is not allowed")
     assert "dealer_inventory" not in run.stdout  # the refused dealer's steps never ran
-    assert failures[2].startswith(f"bat_listings[{day}]: no index page could be read: http://{closed}/auctions/results/: "
-                                  f"cannot read robots.txt, so nothing may be fetched: cannot connect to {closed}")
+    assert failures[2] == (f"bat_listings[{day}]: no index page could be read: https://bringatrailer.com/auctions/results/: "
+                           "cannot read robots.txt, so nothing may be fetched: cannot connect to bringatrailer.com "
+                           "(the connection failed) (and 1 more)")
+    assert failures[6].startswith("craigslist_listings[sacramento]: no index page could be read: "
+                                  "https://sacramento.craigslist.org/")
     assert all(len(line) < 400 and "Execution of step" not in line for line in failures)
     assert f"{len(failures)} step(s) failed" in run.stdout
     assert "Traceback" not in run.stdout + run.stderr and run.stderr == ""
     sources = json.loads(_run(["sources", "list", "--json"], env).stdout)
     bat = next(s for s in sources if s["name"] == "bat")
-    assert bat["last_error"].startswith(f"cannot read robots.txt, so nothing may be fetched: cannot connect to {closed}")
+    assert bat["last_error"] == ("cannot read robots.txt, so nothing may be fetched: cannot connect to bringatrailer.com "
+                                 "(the connection failed)")
     assert bat["last_error_raw"].startswith("failed: failed robots_unavailable")
-    # The demo's own data is still the demo's, and the real instance has none of it.
+    # The real instance has none of the demo's data or sources.
     status = json.loads(_run(["status", "--json"], env).stdout)
     assert status["totals"]["listings"] == 0
-    assert all(s["base_url"] is None or "127.0.0.1:9" in s["base_url"] or s["name"] == "dealer:sunset-classics"
-               for s in status["sources"])
+    assert [s["name"] for s in status["sources"] if not s["name"].startswith(("craigslist:", *CORE))] == \
+        ["dealer:sunset-classics"]
+    assert not any(".example" in (s["base_url"] or "") for s in status["sources"])

@@ -44,9 +44,12 @@ class IngestSettings:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     pace_seconds: tuple[float, float] = (2.0, 5.0)
     source_pace: dict[str, tuple[float, float]] = field(default_factory=dict)  # per source, beats pace_seconds
-    allow_private_hosts: tuple[str, ...] = ()
-    shared_hosts: tuple[str, ...] = ()  # hosts serving several sources (the sample site): a fetch lane per source
+    allow_private_hosts: tuple[str, ...] = ()  # hosts allowed to be loopback/private (host-list syntax: hosts.py)
     user_agent: str | None = None
+    # For the stand-in only (tests, demo, dev); empty in production. `resolve`: host -> "address:port" used
+    # instead of DNS (its addresses still need allow_private_hosts); `extra_ca_file`: a PEM CA to trust too.
+    resolve: dict[str, str] = field(default_factory=dict)
+    extra_ca_file: str | None = None
 
     def base_url(self, source: str) -> str:
         if source in self.base_urls:
@@ -61,18 +64,6 @@ class IngestSettings:
         if not module.DEFAULT_BASE_URL:
             raise KeyError(f"no base URL configured for {source}")
         return module.DEFAULT_BASE_URL
-
-    @classmethod
-    def for_sample_site(cls, site_url: str, **overrides) -> "IngestSettings":
-        """Every source under its path prefix on the sample site, pacing off, loopback allowed. The site
-        stands in for six sites on one origin; each source keeps a fetch lane of its own there, as on its real
-        host, so sources are fetched in parallel and each one a page at a time."""
-        site_url = site_url.rstrip("/")
-        host = urlsplit(site_url).netloc
-        base_urls = {name: f"{site_url}/{name}" for name in sources.SOURCE_NAMES}
-        settings = dict(base_urls=base_urls, pace_seconds=(0.0, 0.0), allow_private_hosts=(host,), shared_hosts=(host,))
-        settings.update(overrides)
-        return cls(**settings)
 
 
 def build_http_client(settings: IngestSettings, health=None) -> PoliteClient:
@@ -93,7 +84,7 @@ def build_http_client(settings: IngestSettings, health=None) -> PoliteClient:
             family = policies.get(sources.family(name), SourcePolicy())
             policies[name] = SourcePolicy(allowed_hosts=family.allowed_hosts, pace=Pace(*pace))
     config = HttpConfig(pace=Pace(lo, hi), sources=policies, allow_private_hosts=settings.allow_private_hosts,
-                        shared_hosts=settings.shared_hosts)
+                        resolve=dict(settings.resolve), extra_ca_file=settings.extra_ca_file)
     if settings.user_agent:
         config.user_agent = settings.user_agent
     return PoliteClient(config, health=health)

@@ -1,6 +1,6 @@
 """Sources a run must not work: those whose URL is, or resolves to, a loopback, private or otherwise
 non-public address, unless configuration allows that host (`allow_private_hosts`, the same setting the
-HTTP client obeys).
+HTTP client obeys). Names resolve as the client resolves them: the name-resolution override, then DNS.
 
 The client refuses such a fetch anyway, URL by URL; this check is made once before a run so that a source
 left pointing at a local stand-in (a sample dealer at http://127.0.0.1:…) is refused whole, with one line
@@ -12,12 +12,24 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from urllib.parse import urlsplit
 
+from vehicle_pipeline import hosts
 from vehicle_pipeline.http import address_refusal, check_url, private_allowed
 
 Resolver = Callable[[str, int], list[str]]
+
+
+def resolver(override: Mapping[str, str] | None = None) -> Resolver:
+    """Resolution as the HTTP client does it: the configured name-resolution override first, then DNS."""
+    fixed = hosts.parse_resolve(override)
+
+    def resolve(host: str, port: int) -> list[str]:
+        hit = fixed.get(hosts.normalize_host(host))
+        return [hit[0]] if hit is not None else resolve_addresses(host, port)
+
+    return resolve
 
 
 def resolve_addresses(host: str, port: int) -> list[str]:
@@ -62,4 +74,4 @@ def refused_sources(sources: Iterable[tuple[str, str | None]], allow_private_hos
     return out
 
 
-__all__ = ["refusal", "refused_sources", "resolve_addresses"]
+__all__ = ["refusal", "refused_sources", "resolve_addresses", "resolver"]

@@ -2,7 +2,8 @@
 
     archive = ReplayArchive.load("night.warc.gz")      # or a folder of captures with a manifest.json
     archive.get("https://bringatrailer.com/listing/x/") # → Recorded(status, headers, body, …) or None
-    with ReplaySite(archive) as site: ...              # one listener per recorded origin; 404 for the rest
+    with ReplaySite(archive) as site:                  # every recorded host on a loopback address of its own
+        site.client_settings()                         # resolve override, CA, loopback exception: as the stand-in
 
 Two inputs, one result:
 - a WARC file (`.warc` or `.warc.gz`, ISO 28500, read with warcio): every `response` record is a capture
@@ -24,10 +25,8 @@ and what is wrong; nothing is served from a half-read archive.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -271,93 +270,105 @@ def respond(archive: ReplayArchive, origin: str, target: str) -> tuple[int, list
     return recorded.status, list(recorded.headers), recorded.body
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server_version = "ReplaySite/1.0"
-    sys_version = ""
-
-    def log_message(self, format, *args) -> None:  # noqa: A002 - the base class's signature
-        pass
-
-    def do_GET(self) -> None:
-        self._answer()
-
-    def do_HEAD(self) -> None:
-        self._answer()
-
-    def _answer(self) -> None:
-        status, headers, body = respond(self.server.archive, self.server.origin, self.path)  # type: ignore[attr-defined]
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address, archive: ReplayArchive, origin: str):
-        self.archive = archive
-        self.origin = origin
-        super().__init__(address, _Handler)
-
-
 class ReplaySite:
-    """A listener per recorded origin on loopback, answering with the captures of that origin.
+    """The recorded crawl served at its recorded host names, through the stand-in's own sockets (front.py):
+    one loopback address per recorded host, HTTPS with the throwaway CA for hosts recorded over https, plain
+    HTTP for hosts recorded over http. A client reaches it with `client_settings()` (the name-resolution
+    override, the CA, the loopback exception for exactly these hosts), like the sample site.
 
-    An origin recorded at a loopback address (a crawl of the stand-in) is served at that very address, so
-    the absolute links inside its pages lead back to it. Any other origin gets a free port on 127.0.0.1;
-    `addresses` maps each origin to where it listens, for the client's name-resolution override.
-    Plain HTTP only for now: an https origin needs the stand-in's TLS machinery.
+    A host recorded under both schemes is served over https (its http captures are not reachable). A capture
+    recorded at an address rather than a host name cannot be served at its name: it is refused at start.
     """
 
-    def __init__(self, archive: ReplayArchive, bind_host: str = "127.0.0.1"):
+    def __init__(self, archive: ReplayArchive, host: str = "127.0.0.1", port: int = 0):
+        from vehicle_pipeline.sample_site.front import FIRST_SITE_ADDRESS, Front
+
         self.archive = archive
-        self.bind_host = bind_host
-        self._servers: dict[str, _Server] = {}
-        self._threads: list[threading.Thread] = []
+        origins: dict[str, str] = {}  # host -> origin served for it
+        for origin in archive.origins():
+            parts = urlsplit(origin)
+            name = parts.hostname or ""
+            if _is_address(name):
+                raise ReplayError(f"{archive.path}: {origin} was recorded at an address, not a host name; a replay "
+                                  "serves recorded host names")
+            if name not in origins or parts.scheme == "https":
+                origins[name] = origin
+        self.origins = origins
+        https = [h for h, o in origins.items() if o.startswith("https:")]
+        plain = [h for h, o in origins.items() if o.startswith("http:")]
+        # Plain-HTTP hosts on addresses of their own, well clear of the HTTPS ones.
+        self._fronts = []
+        for names, tls, first in ((https, True, FIRST_SITE_ADDRESS), (plain, False, "127.0.128.10")):
+            if names:
+                front = Front(self._control, host=host, port=port if not self._fronts else 0,
+                              first_site_address=first, tls=tls)
+                for name in names:
+                    front.mount([name], self._app(origins[name]))
+                self._fronts.append(front)
+
+    def _app(self, origin: str):
+        def app(handler, method: str, host: str) -> None:
+            status, headers, body = respond(self.archive, origin, handler.path)
+            handler.reply(status, body, headers=dict(headers))
+        return app
+
+    def _control(self, handler, method: str) -> None:
+        if handler.path.split("?", 1)[0] == "/":
+            return handler.json(200, {"replay": str(self.archive.path), "responses": len(self.archive),
+                                      "resolve": self.resolve})
+        return handler.reply(404, b"the replay's control origin knows only /\n")
 
     def start(self) -> "ReplaySite":
         try:
-            for origin in self.archive.origins():
-                parts = urlsplit(origin)
-                loopback = parts.hostname in ("localhost",) or (parts.hostname or "").startswith("127.")
-                address = (parts.hostname, parts.port or 80) if loopback else (self.bind_host, 0)
-                self._servers[origin] = _Server(address, self.archive, origin)
-        except OSError as exc:
+            for front in self._fronts:
+                front.start()
+        except OSError:
             self.stop()
-            raise OSError(exc.errno, f"cannot listen for {origin}: {exc.strerror}") from None
-        for origin, server in self._servers.items():
-            t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                 name=f"replay:{origin}", daemon=True)
-            t.start()
-            self._threads.append(t)
+            raise
         return self
 
-    @property
-    def addresses(self) -> dict[str, str]:
-        """origin → host:port it is served on."""
-        return {o: f"{s.server_address[0]}:{s.server_address[1]}" for o, s in self._servers.items()}
-
     def stop(self) -> None:
-        for server in self._servers.values():
-            if self._threads:
-                server.shutdown()
-            server.server_close()
-        for t in self._threads:
-            t.join(timeout=5)
-        self._servers, self._threads = {}, []
+        for front in self._fronts:
+            front.stop()
+
+    @property
+    def base_url(self) -> str:
+        """The control origin (GET / tells what is replayed and where)."""
+        return self._fronts[0].control_url
+
+    @property
+    def resolve(self) -> dict[str, str]:
+        """Recorded host name -> "address:port" it is served on: the client's name-resolution override."""
+        out: dict[str, str] = {}
+        for front in self._fronts:
+            out.update(front.resolve)
+        return out
+
+    @property
+    def ca_file(self) -> str | None:
+        return next((f.ca_file for f in self._fronts if f.tls), None)
+
+    def client_settings(self) -> dict:
+        """IngestSettings fields that point a client at the replay (the same shape as the sample site's)."""
+        resolve = self.resolve
+        return {"resolve": resolve, "extra_ca_file": self.ca_file, "allow_private_hosts": tuple(resolve),
+                "control_url": self.base_url}
 
     def __enter__(self) -> "ReplaySite":
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _is_address(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
 
 
 __all__ = ["MANIFEST", "Recorded", "ReplayArchive", "ReplayError", "ReplaySite", "origin_of", "respond", "url_key"]

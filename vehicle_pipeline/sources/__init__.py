@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from vehicle_pipeline import hosts
 from vehicle_pipeline.model import IndexPage, ParseError, SellerDirectoryPage, VehicleListing
 
 SOURCE_NAMES = ("bat", "carsandbids", "mecum", "broadarrow", "craigslist", "dealer", "classic")
@@ -79,10 +80,8 @@ def get(name: str) -> ModuleType:
 
 
 def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
-    """`host` is listed, or falls under an entry written as a domain suffix (".craigslist.org": one
-    subdomain per metro)."""
-    host = (host or "").lower()
-    return any(host == a or (a.startswith(".") and host.endswith(a)) for a in allowed)
+    """`host` falls under a host list (the project's one rule and syntax: `vehicle_pipeline.hosts`)."""
+    return hosts.host_allowed(host, allowed)
 
 
 def for_url(url: str, base_urls: dict[str, str] | None = None) -> ModuleType:

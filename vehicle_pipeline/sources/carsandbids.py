@@ -36,7 +36,7 @@ from vehicle_pipeline.sources.fields import (
 
 NAME = "carsandbids"
 DEFAULT_BASE_URL = "https://carsandbids.com"
-ALLOWED_HOSTS = ("carsandbids.com", "www.carsandbids.com")
+ALLOWED_HOSTS = ("carsandbids.com", "www.carsandbids.com", "media.carsandbids.com")  # media: the photos
 is_auction = True
 
 _AUCTION_PATH = re.compile(r"/auctions/([A-Za-z0-9]{6,12})(?:/([A-Za-z0-9-]*))?/?$")

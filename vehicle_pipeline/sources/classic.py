@@ -239,11 +239,7 @@ def _external_links(tree, page_url: str):
         if not href or urlsplit(href).scheme not in ("http", "https"):
             continue
         host = (urlsplit(href).hostname or "").lower()
-        # classic.com pages are on one host; on the sample site every source shares 127.0.0.1,
-        # so "external" there means "outside this site's /s/ and directory paths"
-        if host == own and (_SELLER_PATH.search(urlsplit(href).path) or _DIR_PATH.search(urlsplit(href).path)):
-            continue
-        if host == own and own in ALLOWED_HOSTS:
+        if host == own:  # a link within classic.com's own site is not the seller's
             continue
         yield a, href
 

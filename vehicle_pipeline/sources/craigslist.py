@@ -46,14 +46,8 @@ from vehicle_pipeline.sources.fields import (
 
 NAME = "craigslist"
 DEFAULT_BASE_URL = "https://www.craigslist.org"
-# Every metro is its own subdomain; an entry starting with "." is a domain suffix (see sources.for_url).
-ALLOWED_HOSTS = (
-    ".craigslist.org",
-    "craigslist.org",
-    "www.craigslist.org",
-    "sapi.craigslist.org",
-    "images.craigslist.org",
-)
+# Every metro is its own subdomain, as are sapi (the search API) and images (host-list syntax: vehicle_pipeline.hosts).
+ALLOWED_HOSTS = ("*.craigslist.org", "craigslist.org")
 is_auction = False
 
 VEHICLE_CATEGORIES = frozenset({"cto", "ctd", "cta", "mca", "mcd", "mco"})

@@ -204,12 +204,12 @@ class SourcePolicy:
     """Per-source settings. `allowed_hosts`: None = any public host, else a host list (`hosts` syntax:
     "host", "host:port", "*.domain"). `pace`: None = the client's default pace."""
 
-    def __post_init__(self) -> None:
-        if self.allowed_hosts is not None:
-            object.__setattr__(self, "allowed_hosts", hosts.check_entries(self.allowed_hosts))
-
     allowed_hosts: Collection[str] | None = None
     pace: Pace | None = None
+
+    def __post_init__(self) -> None:
+        if self.allowed_hosts is not None:  # a list in another dialect fails here, naming the entry
+            object.__setattr__(self, "allowed_hosts", hosts.check_entries(self.allowed_hosts))
 
 
 def _default_user_agent() -> str:

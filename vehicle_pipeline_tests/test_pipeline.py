@@ -114,6 +114,7 @@ def test_full_pass_matches_the_truth(db_url, db, sample_site, truth):
                       (SELECT count(*) FROM auction_comments c WHERE c.listing_id = l.id)
                FROM listings l LEFT JOIN auction_events e ON e.listing_id = l.id""")}
     assert len(rows) == len(truth["listings"])
+    assert all(url.startswith("https://") and "127.0.0" not in url for url in rows)  # the real sites' URLs
     for listing in truth["listings"]:
         url, parsed, vehicle_id, outcome, sale_price, high_bid, bid_count, comments = rows[listing["url"]]
         for key in COMPARED:

@@ -55,11 +55,8 @@ class IngestSettings:
         if source in self.base_urls:
             return self.base_urls[source].rstrip("/")
         base = sources.family(source)
-        if base in self.base_urls:
-            root = self.base_urls[base].rstrip("/")
-            if base == "dealer":
-                return f"{root}/{source.split(':', 1)[1]}"
-            return root
+        if base in self.base_urls and base != "dealer":  # "craigslist:x" is on craigslist's; each dealer its own
+            return self.base_urls[base].rstrip("/")
         module = sources.get(source)
         if not module.DEFAULT_BASE_URL:
             raise KeyError(f"no base URL configured for {source}")

@@ -12,7 +12,9 @@ Split of responsibilities:
 Every renderer module exposes:
 
     SOURCE: str
-    def listing_path(listing: SampleListing) -> str            path below the source prefix, e.g. "/listing/<slug>/"
+    def listing_path(listing: SampleListing) -> str            the page's path, e.g. "/listing/<slug>/" (Craigslist
+                                                               below the metro, a dealer below its slug: sites.SiteMap
+                                                               turns it into the URL at the real host name)
     def listing_truth(listing: SampleListing, ctx: SiteContext) -> dict   the parse contract (with "comments" for deep sources)
     def render_listing(listing: SampleListing, ctx: SiteContext) -> Rendered
     def index_paths() -> list[str]                             the index entry points (first pages) below the prefix

@@ -13,8 +13,9 @@ Every source module exposes the same surface (see `SourceModule`):
     parse(content, url=None, deep=False) -> VehicleListing | IndexPage | SellerDirectoryPage
                                     detects the page kind from content; raises model.ParseError
 
-Base URLs are configuration: the sample site serves every source under a path prefix on
-127.0.0.1, so parsers find ids by path shape anywhere in the path and never assume a host.
+URLs are the real sites' URLs: ids are read from the path as the site shapes it (from its root), and which
+hosts belong to a source is its ALLOWED_HOSTS, written in the project's one host syntax (vehicle_pipeline.hosts).
+The sample site answers at the same host names, so nothing here knows it exists.
 """
 
 from __future__ import annotations

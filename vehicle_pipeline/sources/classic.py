@@ -45,9 +45,9 @@ DEFAULT_BASE_URL = "https://www.classic.com"
 ALLOWED_HOSTS = ("www.classic.com", "classic.com")
 is_auction = False
 
-_SELLER_PATH = re.compile(r"/s/(?P<slug>[a-z0-9][a-z0-9-]*?)-(?P<id>[A-Za-z0-9]{5,12})/?$")
-_VEH_PATH = re.compile(r"/veh/(?P<slug>[a-z0-9-]+?)-(?P<vin>[a-hj-npr-z0-9]{17})-(?P<id>[A-Za-z0-9]{5,12})/?$", re.I)
-_DIR_PATH = re.compile(r"/(?P<kind>dealers|auction-houses)(?:/|$)")
+_SELLER_PATH = re.compile(r"^/s/(?P<slug>[a-z0-9][a-z0-9-]*?)-(?P<id>[A-Za-z0-9]{5,12})/?$")
+_VEH_PATH = re.compile(r"^/veh/(?P<slug>[a-z0-9-]+?)-(?P<vin>[a-hj-npr-z0-9]{17})-(?P<id>[A-Za-z0-9]{5,12})/?$", re.I)
+_DIR_PATH = re.compile(r"^/(?P<kind>dealers|auction-houses)(?:/|$)")
 _INVENTORY_PATH = re.compile(r"/(inventory|used-inventory|new-inventory|vehicles|cars-for-sale|showroom|searchused\.aspx)(/|$|\?|\.)", re.I)
 
 W_WEBSITE, W_INVENTORY, W_LISTINGS, W_LOCATION, W_DEALER = 0.3, 0.3, 0.2, 0.1, 0.1

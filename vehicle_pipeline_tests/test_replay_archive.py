@@ -223,3 +223,38 @@ def test_url_key_normalizes_what_does_not_change_the_resource():
     assert url_key("http://example.com:8080/a?b=1#c") == "http://example.com:8080/a?b=1"
     with pytest.raises(ValueError):
         url_key("/relative/path")
+
+
+def test_sample_site_replay_command_serves_a_folder_and_refuses_bad_input_in_one_line(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    exe = [str(Path(sys.executable).with_name("vehicle-pipeline"))]
+    folder = _folder(tmp_path, [{"url": "https://www.mecum.com/lots/1/", "content_type": HTML, "file": "1.html"}],
+                     {"1.html": b"<html>lot 1</html>"})
+    proc = subprocess.Popen(exe + ["sample-site", "--replay", str(folder), "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        lines = [proc.stdout.readline().strip() for _ in range(5)]
+        assert lines[0].startswith("http://127.0.0.1:") and lines[1].startswith("ca ") and lines[2].startswith("config ")
+        assert lines[3].startswith("resolve www.mecum.com 127.0.0.")
+        assert lines[4] == "1 recorded responses; anything else is 404"
+        config = json.loads(Path(lines[2].split(" ", 1)[1]).read_text())
+        assert config["allow_private_hosts"] == ["www.mecum.com"]
+        site = SimpleNamespace(resolve=config["resolve"], ca_file=config["extra_ca_file"])
+        with stand_in_client(site) as client:
+            assert client.get("https://www.mecum.com/lots/1/").content == b"<html>lot 1</html>"
+            assert client.get("https://www.mecum.com/lots/2/").status_code == 404
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    (folder / "1.html").unlink()
+    bad = subprocess.run(exe + ["sample-site", "--replay", str(folder)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert bad.stderr.startswith("error: sample-site: ") and "entry 1 (https://www.mecum.com/lots/1/): cannot read file" in bad.stderr

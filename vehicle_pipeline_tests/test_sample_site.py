@@ -727,3 +727,29 @@ def test_cached_pages_are_the_rendered_pages_and_move_with_the_clock():
     finally:
         plain.stop()
         cached.stop()
+
+
+def test_site_map_puts_renderer_paths_at_the_real_host_names_and_back():
+    from vehicle_pipeline.sample_site.sites import SITES
+
+    cases = {
+        ("bat", "/listing/x/"): "https://bringatrailer.com/listing/x/",
+        ("mecum", "/lots/1/x/"): "https://www.mecum.com/lots/1/x/",
+        ("craigslist", "/sfbay/sfc/cto/d/x/7931587034.html"): "https://sfbay.craigslist.org/sfc/cto/d/x/7931587034.html",
+        ("craigslist", "/seattle/search/cto?s=120"): "https://seattle.craigslist.org/search/cto?s=120",
+        ("dealer", "/sunset-classics/inventory/?page=2"): "https://www.sunset-classics.example/inventory/?page=2",
+        ("classic", "/s/x-abc12/"): "https://www.classic.com/s/x-abc12/",
+    }
+    for (source, path), url in cases.items():
+        assert SITES.url(source, path) == url
+        assert SITES.renderer_path(url) == (source, path)
+    assert SITES.route("www.bringatrailer.com").redirect_to == "bringatrailer.com"
+    assert SITES.route("media.carsandbids.com").source == "carsandbids"
+    assert SITES.route("sapi.craigslist.org").prefix == "" and SITES.route("evil.example") is None
+    with pytest.raises(ValueError):
+        SITES.url("dealer", "/")
+
+
+def test_an_alias_host_redirects_to_the_canonical_one(site):
+    r = sget(site, "https://mecum.com/lots/1/x/?a=1")
+    assert r.status_code == 301 and r.headers["location"] == "https://www.mecum.com/lots/1/x/?a=1"

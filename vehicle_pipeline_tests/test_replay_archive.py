@@ -70,6 +70,20 @@ def test_export_writes_request_and_response_records_that_replay_reads_back(db, t
     assert archive.get("https://bringatrailer.com/listing/other/") is None
 
 
+def test_snapshots_keep_the_headers_that_describe_the_page_and_export_them(db, tmp_path):
+    with db.connection() as conn:
+        save_snapshot(conn, "https://www.mecum.com/lots/1/", 200, HTML, b"<html>lot</html>", fetched_at=T0,
+                      headers={"content-type": HTML, "etag": '"abc"', "cache-control": "max-age=60",
+                               "set-cookie": "session=secret", "content-encoding": "br", "x-robots-tag": "noarchive"})
+        stored = conn.execute("SELECT headers FROM page_snapshots").fetchone()[0]
+    assert stored == {"content-type": HTML, "etag": '"abc"', "cache-control": "max-age=60", "x-robots-tag": "noarchive"}
+    out = tmp_path / "h.warc.gz"
+    _export(db, out)
+    got = ReplayArchive.load(out).get("https://www.mecum.com/lots/1/")
+    assert dict(got.headers) == {"Cache-Control": "max-age=60", "Content-Type": HTML, "ETag": '"abc"',
+                                 "X-Robots-Tag": "noarchive"}
+
+
 def test_export_filters_by_source_and_time(db, tmp_path):
     _pages(db)
     bat = tmp_path / "bat.warc.gz"

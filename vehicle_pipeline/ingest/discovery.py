@@ -51,7 +51,8 @@ def discover_sellers(ingest: Ingest, *, max_pages: int | None = None) -> Discove
             break
         result, page = fetched
         with ingest.db.connection() as conn:  # every page read is kept (replay needs the directory too)
-            save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content)
+            save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content,
+                          headers=result.headers)
         report.pages += 1
         sellers.extend(page.sellers)
         url = page.next_page_url
@@ -67,7 +68,8 @@ def discover_sellers(ingest: Ingest, *, max_pages: int | None = None) -> Discove
             continue
         report.profiles_fetched += 1
         with ingest.db.connection() as conn:
-            save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content)
+            save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content,
+                          headers=result.headers)
         try:
             profile = module.parse_seller(result.content, url=result.final_url)
         except ParseError as exc:

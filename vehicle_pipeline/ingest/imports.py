@@ -112,7 +112,8 @@ def _parse(ingest: Ingest, item: ClaimedItem, result: FetchResult) -> VehicleLis
 def _write_pages(ingest: Ingest, conn, pages: list) -> list:
     """Snapshots of every page (readable or not, so a parser fix can replay them), then the profiles of the
     readable ones; per page, what storing it did or why it could not be read."""
-    shas = save_snapshots(conn, [Page(r.final_url, r.status or 200, r.content_type, r.content, packed=packed)
+    shas = save_snapshots(conn, [Page(r.final_url, r.status or 200, r.content_type, r.content, packed=packed,
+                                      headers=r.headers)
                                  for _, _, r, _, packed in pages])
     readable = [ListingWrite(row[0], row[3], parsed, sha, etag=r.etag, last_modified=r.last_modified)
                 for (_, row, r, parsed, _), sha in zip(pages, shas) if isinstance(parsed, VehicleListing)]

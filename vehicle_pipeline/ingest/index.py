@@ -75,7 +75,8 @@ def walk_index(ingest: Ingest, source: str, start_url: str, *, max_pages: int | 
         if report.stated_total is None:
             report.stated_total = page.total_items
         with ingest.db.connection() as conn:
-            save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content)
+            save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content,
+                          headers=result.headers)
             registered = upsert_listing_refs(conn, source, page.items)
         report.found += len(page.items)
         report.new += len(registered.new)

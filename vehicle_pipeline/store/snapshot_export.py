@@ -2,9 +2,10 @@
 
 Each snapshot becomes a `request` record (GET of its URL) and a `response` record concurrent to it: the URL
 the page was fetched from (after redirects: the snapshot keeps the final URL), its HTTP status, its headers
-and its fetch time as WARC-Date. A snapshot keeps the Content-Type of the response; the ETag and
-Last-Modified that the listing registry kept for that page are written back too. The body is the page as
-the parser saw it (decoded), so no Content-Encoding is recorded.
+and its fetch time as WARC-Date. The headers are those the snapshot kept (records.KEPT_HEADERS: what
+describes the resource, never cookies or transfer codings); a page stored before snapshots kept headers gets
+its Content-Type and the ETag / Last-Modified the listing registry kept. The body is the page as the parser
+saw it (decoded), so no Content-Encoding is recorded.
 
 `vehicle-pipeline sample-site --replay FILE.warc.gz` serves such a file again (sample_site/replay.py).
 """
@@ -87,13 +88,13 @@ def export_snapshots(conn, out: BinaryIO, *, source: str | None = None, since: d
     for start in range(0, len(rows), _BODY_BATCH):
         shas = [r[0] for r in rows[start:start + _BODY_BATCH]]
         batch = conn.execute(
-            """SELECT s.url, s.fetched_at, s.http_status, s.content_type, s.compression, s.body,
+            """SELECT s.url, s.fetched_at, s.http_status, s.content_type, s.compression, s.body, s.headers,
                       (SELECT l.etag FROM listings l WHERE l.last_snapshot = s.sha256 AND l.etag IS NOT NULL LIMIT 1),
                       (SELECT l.last_modified FROM listings l
                        WHERE l.last_snapshot = s.sha256 AND l.last_modified IS NOT NULL LIMIT 1)
                FROM page_snapshots s JOIN unnest(%s::bytea[]) WITH ORDINALITY AS k(sha, n) ON k.sha = s.sha256
                ORDER BY k.n""", (shas,)).fetchall()
-        for url, fetched_at, status, content_type, compression, stored, etag, last_modified in batch:
+        for url, fetched_at, status, content_type, compression, stored, kept, etag, last_modified in batch:
             body = snapshot_body(compression, stored)
             parts = urlsplit(url)
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -102,8 +103,14 @@ def export_snapshots(conn, out: BinaryIO, *, source: str | None = None, since: d
                 url, "request",
                 http_headers=StatusAndHeaders(f"GET {target} HTTP/1.1", [("Host", parts.netloc)], is_http_request=True),
                 warc_headers_dict={"WARC-Date": date})
-            headers = [("Content-Type", content_type)] if content_type else []
-            headers += [(k, v) for k, v in (("ETag", etag), ("Last-Modified", last_modified)) if v]
+            known = {k.lower(): v for k, v in (kept or {}).items()}  # the response's own (records.KEPT_HEADERS)
+            if content_type and "content-type" not in known:
+                known["content-type"] = content_type
+            for name, value in (("etag", etag), ("last-modified", last_modified)):
+                if value and name not in known:  # pages stored before headers were: the registry kept these
+                    known[name] = value
+            headers = [("-".join(p.capitalize() for p in k.split("-")).replace("Etag", "ETag"), v)
+                       for k, v in sorted(known.items())]
             headers.append(("Content-Length", str(len(body))))
             response = writer.create_warc_record(
                 url, "response", payload=BytesIO(body), length=len(body),

@@ -19,12 +19,11 @@ from vehicle_pipeline.store.db import INSTANCE_ENV, DatabaseUrls, instance_home,
 from vehicle_pipeline.store.migrations import migrate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-# The stand-in's client settings (see defs/resources.py); `run` refuses to start while they are set.
+# The stand-in's client settings (see defs/resources.py); `run` refuses to start while its CA is set.
 RESOLVE_ENV = "VEHICLE_PIPELINE_RESOLVE"
 EXTRA_CA_ENV = "VEHICLE_PIPELINE_EXTRA_CA"
 ALLOW_PRIVATE_ENV = "VEHICLE_PIPELINE_ALLOW_PRIVATE_HOSTS"
 PACE_ENV = "VEHICLE_PIPELINE_PACE"
-STAND_IN_ENVS = (RESOLVE_ENV, EXTRA_CA_ENV, ALLOW_PRIVATE_ENV)
 DAGSTER_URL_ENV = "VEHICLE_PIPELINE_DAGSTER_PG_URL"
 MAX_ATTEMPTS_ENV = "VEHICLE_PIPELINE_MAX_ATTEMPTS"
 

@@ -365,8 +365,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     # mirror, a test that makes the real web unreachable): the per-source check in `materialize_all` holds
     # them to what they name.
     if os.environ.get(launch.EXTRA_CA_ENV):
-        raise CommandError(f"run: {launch.EXTRA_CA_ENV} is set (the sample site's CA); unset the sample site's "
-                           "settings to work the real sites (or use `vehicle-pipeline demo`)")
+        set_vars = [n for n in (launch.RESOLVE_ENV, launch.EXTRA_CA_ENV, launch.ALLOW_PRIVATE_ENV) if os.environ.get(n)]
+        raise CommandError(f"run: {', '.join(set_vars)} set (the sample site's settings); unset to work the real "
+                           "sites (or use `vehicle-pipeline demo`)")
     return _launch(args, sample=False)
 
 

@@ -170,8 +170,9 @@ def test_dev_serves_the_ui_on_loopback_and_stops_with_its_children(user_env):
 
 
 def test_run_refuses_the_sample_sites_settings(user_env):
-    """`run` works the real sites: with the stand-in's resolve override or CA in the environment it stops
-    before anything starts, naming the variables."""
+    """`run` works the real sites: with the stand-in's settings in the environment (its CA among them) it
+    stops before anything starts, naming the variables. (A resolve override or private-host exceptions alone
+    are configuration `run` accepts; test_replay_pipeline holds them to what they name.)"""
     env = user_env | {"VEHICLE_PIPELINE_RESOLVE": '{"bringatrailer.com": "127.0.0.10:1"}',
                       "VEHICLE_PIPELINE_EXTRA_CA": "/tmp/none.pem"}
     result = _run(["run"], env, timeout=120)

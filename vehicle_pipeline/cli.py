@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class CommandError(Exception):
@@ -138,6 +139,17 @@ def cmd_queue(args: argparse.Namespace) -> int:
     return 0
 
 
+def _source_row(health) -> dict:
+    """A source's health as `status` and `sources list` show it: the last error in words (`last_error`), the
+    stored text beside it (`last_error_raw`, for scripts that match on the client's tokens)."""
+    from vehicle_pipeline.explain import fetch_outcome
+
+    row = health.__dict__ | {"in_backoff": health.in_backoff}
+    row["last_error_raw"] = health.last_error
+    row["last_error"] = fetch_outcome(health.last_error) if health.last_error else None
+    return row
+
+
 def cmd_sources(args: argparse.Namespace) -> int:
     from vehicle_pipeline.store.sources import SourceRegistry, UnknownSource
 
@@ -145,7 +157,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
     try:
         registry = SourceRegistry(db)
         if args.sources_command == "list":
-            rows = [s.__dict__ | {"in_backoff": s.in_backoff} for s in registry.list()]
+            rows = [_source_row(s) for s in registry.list()]
             if args.json:
                 print(json.dumps([{k: _jsonable(v) for k, v in r.items()} for r in rows]))
             else:
@@ -166,6 +178,8 @@ def cmd_sample_site(args: argparse.Namespace) -> int:
     from vehicle_pipeline.sample_site.faults import FaultSpecError
     from vehicle_pipeline.sample_site.server import serve_forever
 
+    if args.replay:
+        return _serve_replay(args)
     if args.listings < 0:
         raise CommandError("sample-site: --listings must be >= 0", 2)
     try:
@@ -176,6 +190,91 @@ def cmd_sample_site(args: argparse.Namespace) -> int:
     except OSError as exc:  # binding the port is the only OSError that reaches here
         raise CommandError(f"sample-site: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", 2) from None
     return 0
+
+
+def _serve_replay(args: argparse.Namespace) -> int:
+    """`sample-site --replay FILE`: the recorded responses at their recorded host names until SIGINT/SIGTERM,
+    printed as the sample site prints itself: the control origin, `ca PATH`, `config PATH` (for
+    `demo --sample-site PATH`), one `resolve HOST ADDRESS:PORT` line per recorded host."""
+    import signal
+    import tempfile
+    import threading
+
+    from vehicle_pipeline.sample_site.replay import ReplayArchive, ReplayError, ReplaySite
+
+    try:
+        site = ReplaySite(ReplayArchive.load(args.replay), port=args.port)
+    except ReplayError as exc:
+        raise CommandError(f"sample-site: {exc}", 2) from None
+    try:
+        site.start()
+    except OSError as exc:
+        raise CommandError(f"sample-site: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", 2) from None
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    folder = Path(tempfile.mkdtemp(prefix="replay-client-"))
+    try:
+        settings = site.client_settings()
+        config = folder / "client.json"
+        config.write_text(json.dumps(settings | {"allow_private_hosts": list(settings["allow_private_hosts"])},
+                                     indent=2) + "\n")
+        lines = [site.base_url, f"ca {site.ca_file}", f"config {config}"]
+        lines += [f"resolve {name} {target}" for name, target in site.resolve.items()]
+        lines.append(f"{len(site.archive)} recorded responses; anything else is 404")
+        print("\n".join(lines), flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        site.stop()
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    """`snapshots export FILE [--source S] [--since D]`: stored pages out as a WARC file."""
+    from datetime import datetime, timezone
+
+    from vehicle_pipeline.store.snapshot_export import export_snapshots
+
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since.replace("Z", "+00:00"))
+        except ValueError:
+            raise CommandError(f"snapshots export: --since must be an ISO date or time, not {args.since!r}", 2) from None
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=timezone.utc)
+    out = Path(args.file)
+    partial = out.with_name(out.name + ".partial")  # a failed export leaves no half-written file behind
+    db = _open_db()
+    try:
+        with db.connection() as conn, partial.open("wb") as fh:
+            report = export_snapshots(conn, fh, source=args.source, since=since)
+        partial.replace(out)
+    except ValueError as exc:
+        raise CommandError(f"snapshots export: {exc}", 2) from None
+    except OSError as exc:
+        raise CommandError(f"snapshots export: cannot write {out}: {exc.strerror}", 2) from None
+    finally:
+        partial.unlink(missing_ok=True)
+        db.close()
+    print(f"wrote {report.records} snapshot(s), {report.bytes} bytes of pages, to {out}")
+    return 0
+
+
+def _add_snapshots_parser(sub) -> None:
+    p = sub.add_parser("snapshots", help="stored page snapshots")
+    ssub = p.add_subparsers(dest="snapshots_command", required=True)
+    export = ssub.add_parser("export", help="write the stored pages as a WARC file (replay it with "
+                                            "`sample-site --replay` or `demo --replay`)")
+    export.add_argument("file", help="the WARC file to write, e.g. night.warc.gz")
+    export.add_argument("--source", default=None, help="only this source's pages (bat, craigslist, dealer:<slug>, …)")
+    export.add_argument("--since", default=None, help="only pages fetched at or after this ISO date or time (UTC)")
+    p.set_defaults(func=cmd_snapshots)
 
 
 def _print_summary(report: dict, as_json: bool) -> None:
@@ -194,24 +293,36 @@ def _print_summary(report: dict, as_json: bool) -> None:
 
 def _launch(args: argparse.Namespace, sample: bool) -> int:
     from vehicle_pipeline import launch
+    from vehicle_pipeline.sample_site.replay import ReplayError
     from vehicle_pipeline.store import DatabaseError, MigrationError
     from vehicle_pipeline.store.db import EmbeddedServer, pipeline_home
 
     log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
     site = None
-    try:
-        urls = launch.prepare_instance()
+    replay = getattr(args, "replay", None)
+    try:  # the demo has a database and Dagster instance of its own; a replay starts it afresh
+        urls = launch.prepare_instance("demo" if sample else None, fresh=bool(replay))
     except (DatabaseError, MigrationError) as exc:
         raise CommandError(str(exc)) from None
     try:
-        if sample and getattr(args, "sample_site", None):
+        if replay:
+            try:
+                site = launch.start_replay(replay)
+            except (ReplayError, ValueError) as exc:
+                raise CommandError(f"demo: {exc}", 2) from None
+            except OSError as exc:
+                raise CommandError(f"demo: cannot serve the replay: {exc.strerror}", 2) from None
+            log(f"replaying {replay}: {len(site.archive)} recorded responses at their host names over HTTPS "
+                f"({len(site.resolve)} hosts), CA {site.ca_file}")
+        elif sample and getattr(args, "sample_site", None):
             control = _use_sample_site_file(args.sample_site)
             log(f"sample site: {control} (already running; config {args.sample_site})")
         elif sample:
             site = launch.start_sample_site(args.seed, args.listings, args.port)
             log(f"sample site: {site.base_url} (seed {args.seed}, {args.listings} listings; every site at its "
                 f"real host name over HTTPS, CA {site.ca_file})")
-        log(f"database: {'embedded under ' + str(pipeline_home()) if urls.embedded else 'DATABASE_URL'}; "
+        where = f"embedded under {pipeline_home()}" if urls.embedded else "on the DATABASE_URL server"
+        log(f"database: {urlsplit(urls.domain).path.lstrip('/')} ({where}); "
             f"Dagster instance: {os.environ['DAGSTER_HOME']}")
         steps = launch.materialize_all(log=log)
         report = launch.summary(steps)
@@ -222,7 +333,11 @@ def _launch(args: argparse.Namespace, sample: bool) -> int:
             EmbeddedServer(pipeline_home()).stop()
     _print_summary(report, args.json)
     if not args.json:
-        print("\nopen the UI with `vehicle-pipeline dev` to see these runs, their metadata and plots")
+        if report["failed_steps"]:
+            print(f"\n{report['failed_steps']} step(s) failed (one line each above); each run's full log is in the "
+                  f"UI, and VEHICLE_PIPELINE_DEBUG=1 prints it here")
+        ui = "vehicle-pipeline dev" if sample else "vehicle-pipeline dev --real-sites"
+        print(f"\nopen the UI with `{ui}` to see these runs, their metadata and plots")
         print(_automation_line())
     return 1 if report["failed_steps"] else 0
 
@@ -257,8 +372,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from vehicle_pipeline import launch
 
-    set_vars = [name for name in launch.STAND_IN_ENVS if os.environ.get(name)]
-    if set_vars:
+    # The stand-in's CA is what a shell left set up for the demo always carries, and no real site needs it. A
+    # name-resolution override and private-host exceptions alone are ordinary configuration (a private
+    # mirror, a test that makes the real web unreachable): the per-source check in `materialize_all` holds
+    # them to what they name.
+    if os.environ.get(launch.EXTRA_CA_ENV):
+        set_vars = [n for n in (launch.RESOLVE_ENV, launch.EXTRA_CA_ENV, launch.ALLOW_PRIVATE_ENV) if os.environ.get(n)]
         raise CommandError(f"run: {', '.join(set_vars)} set (the sample site's settings); unset to work the real "
                            "sites (or use `vehicle-pipeline demo`)")
     return _launch(args, sample=False)
@@ -268,8 +387,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from vehicle_pipeline import launch
     from vehicle_pipeline.store import DatabaseError, MigrationError
 
-    try:
-        launch.prepare_instance()
+    try:  # on the sample site, the demo's instance; on the real sites, the real one
+        launch.prepare_instance(None if args.real_sites else "demo")
     except (DatabaseError, MigrationError) as exc:
         raise CommandError(str(exc)) from None
     site = None
@@ -301,7 +420,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             totals = record_totals(conn)
         queue_rows = WorkQueue(db).stats()
         health = assess(queue_rows)
-        sources = [s.__dict__ | {"in_backoff": s.in_backoff} for s in SourceRegistry(db).list()]
+        sources = [_source_row(s) for s in SourceRegistry(db).list()]
     finally:
         db.close()
     if args.json:
@@ -322,6 +441,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vehicle-pipeline", description=__doc__)
+    parser.add_argument("--demo", action="store_true",
+                        help="work on the demo's database and Dagster instance (what `demo` and `dev` use)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("parse", help="parse a saved page or API response and print the parse contract as JSON")
@@ -340,6 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use a running `vehicle-pipeline sample-site` (the config file it printed) instead of starting one")
     p.add_argument("--stop-db", dest="keep_db", action="store_false",
                    help="stop the embedded Postgres afterwards (default: leave it running for `dev`)")
+    p.add_argument("--replay", default=None, metavar="FILE",
+                   help="run over a recorded crawl (WARC file or capture folder) into a fresh demo database")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("run", help="every asset once against the configured real sites")
@@ -400,11 +523,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clock", type=int, default=None, help="the site's clock as a UTC epoch (default 2026-11-01T00:00Z)")
     p.add_argument("--cache-pages", action="store_true",
                    help="render each page once and serve it again as it is until the clock moves (benchmarks)")
+    p.add_argument("--replay", default=None, metavar="FILE",
+                   help="serve a recorded crawl (WARC file, or a folder with manifest.json) instead; 404 for the rest")
     p.set_defaults(func=cmd_sample_site)
 
     from vehicle_pipeline.cli_market import add_market_commands  # comps, watch
 
     add_market_commands(sub)
+    _add_snapshots_parser(sub)
     return parser
 
 
@@ -423,6 +549,10 @@ def main(argv: list[str] | None = None) -> int:
     _restore_default_signals()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.demo:  # children (Dagster run workers) inherit it
+        from vehicle_pipeline.store.db import INSTANCE_ENV
+
+        os.environ[INSTANCE_ENV] = "demo"
     try:
         return args.func(args)
     except CommandError as exc:

@@ -29,6 +29,13 @@ def _env_or_none(name: str):
     return dg.EnvVar(name) if os.environ.get(name) else None
 
 
+def _max_attempts() -> int:
+    value = os.environ.get("VEHICLE_PIPELINE_MAX_ATTEMPTS") or "5"
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ValueError(f"VEHICLE_PIPELINE_MAX_ATTEMPTS must be a whole number of attempts >= 1, not {value!r}")
+    return int(value)
+
+
 def build_resources() -> dict:
     return {
         "postgres": PostgresResource(database_url=_env_or_none("DATABASE_URL")),
@@ -43,6 +50,7 @@ def build_resources() -> dict:
         "settings": PipelineSettingsResource(
             overnight_timezone=TIMEZONE,
             fast_mode=os.environ.get("VEHICLE_PIPELINE_FAST_MODE", "") in ("1", "true", "yes"),
+            max_attempts=_max_attempts(),
         ),
     }
 

@@ -15,24 +15,32 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from vehicle_pipeline.store.db import DatabaseUrls, pipeline_home, resolve_urls
+from vehicle_pipeline.store.db import INSTANCE_ENV, DatabaseUrls, instance_home, reset_database, resolve_urls
 from vehicle_pipeline.store.migrations import migrate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-# The stand-in's client settings (see defs/resources.py); `run` refuses to start while they are set.
+# The stand-in's client settings (see defs/resources.py); `run` refuses to start while its CA is set.
 RESOLVE_ENV = "VEHICLE_PIPELINE_RESOLVE"
 EXTRA_CA_ENV = "VEHICLE_PIPELINE_EXTRA_CA"
 ALLOW_PRIVATE_ENV = "VEHICLE_PIPELINE_ALLOW_PRIVATE_HOSTS"
 PACE_ENV = "VEHICLE_PIPELINE_PACE"
-STAND_IN_ENVS = (RESOLVE_ENV, EXTRA_CA_ENV, ALLOW_PRIVATE_ENV)
 DAGSTER_URL_ENV = "VEHICLE_PIPELINE_DAGSTER_PG_URL"
+MAX_ATTEMPTS_ENV = "VEHICLE_PIPELINE_MAX_ATTEMPTS"
 
 
-def prepare_instance(urls: DatabaseUrls | None = None) -> DatabaseUrls:
-    """Migrate the domain schema and point DAGSTER_HOME at the project's instance (Postgres storage)."""
-    urls = urls or resolve_urls()
+def prepare_instance(instance: str | None = None, *, fresh: bool = False) -> DatabaseUrls:
+    """Work on `instance` (None = the real one, "demo" = the demo's) from here on, in this process and its
+    children: migrate its domain schema (after emptying it when `fresh`) and point DAGSTER_HOME at its
+    Dagster instance (Postgres storage)."""
+    if instance:
+        os.environ[INSTANCE_ENV] = instance
+    else:
+        os.environ.pop(INSTANCE_ENV, None)
+    urls = resolve_urls()
+    if fresh:
+        reset_database(urls.domain)
     migrate(urls.domain)
-    dagster_home = Path(os.environ.get("DAGSTER_HOME") or pipeline_home() / "dagster")
+    dagster_home = instance_home()
     dagster_home.mkdir(parents=True, exist_ok=True)
     target = dagster_home / "dagster.yaml"
     source = PACKAGE_DIR / "dagster.yaml"
@@ -66,55 +74,138 @@ def _step_line(name: str, partition: str | None, result: str) -> str:
     return f"  {name:<22} {partition or '':<31} {result}"
 
 
-def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]:
-    """Materialize every asset once on the current instance, in data-flow order; returns what each step did."""
+def step_label(name: str, partition) -> str:
+    """`asset[partition]` as an operator names a step: a metro × day partition by its metro."""
+    if partition is None:
+        return name
+    keys = getattr(partition, "keys_by_dimension", None)
+    if keys:
+        shown = [v for k, v in keys.items() if k != "day"] or list(keys.values())
+        return f"{name}[{'|'.join(shown)}]"
+    return f"{name}[{partition}]"
+
+
+def failure_reason(result) -> str:
+    """Why a materialization failed, in one line: the step's own words (a `dg.Failure` description, else the
+    innermost exception), rewritten for reading by `explain.step_reason`."""
+    from vehicle_pipeline.explain import step_reason
+
+    for event in result.all_events:
+        data = getattr(event, "step_failure_data", None) if event.is_step_failure else None
+        if data is None:
+            continue
+        user = data.user_failure_data
+        if user is not None and user.description:
+            return step_reason(user.description)
+        error = data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        if error is not None:
+            text = error.message.strip().splitlines()[0] if error.message.strip() else error.cls_name
+            return step_reason(text)
+    failures = [e for e in result.all_events if e.is_failure and e.message]
+    return failures[0].message.splitlines()[0] if failures else "the run failed"
+
+
+def _source_of_step(name: str, partition) -> str | None:
+    """The source a listing step works (None for the drains and repairs, which work many)."""
+    if name == "classic_sellers":
+        return "classic"
+    if name.endswith("_listings") and name != "craigslist_listings":
+        return name.removesuffix("_listings")
+    if name == "craigslist_listings":
+        return f"craigslist:{partition.keys_by_dimension['metro']}"
+    if name == "dealer_inventory":
+        return str(partition)
+    return None
+
+
+def materialize_all(*, today: date | None = None, log=print, warn=None) -> list[StepResult]:
+    """Materialize every asset once on the current instance, in data-flow order; returns what each step did.
+
+    Progress goes to `log`, one line per step; a failed step is one line `asset[partition]: reason` on
+    `warn` (default `log`). Dagster's own console log is off (it stays in each run's event log, shown by the
+    UI) unless VEHICLE_PIPELINE_DEBUG is set. A source whose URL is or resolves to a non-public address that
+    configuration does not allow is refused before anything runs: one line each, and none of its steps run.
+    """
     import dagster as dg
 
     from vehicle_pipeline.definitions import ASSETS, build_resources
     from vehicle_pipeline.defs.checks import all_checks
     from vehicle_pipeline.defs.partitions import CRAIGSLIST_METROS, dealers
+    from vehicle_pipeline.defs.resources import ingest_settings
+    from vehicle_pipeline.ingest.source_guard import refused_sources, resolver
     from vehicle_pipeline.store import open_database
     from vehicle_pipeline.store.sources import SourceRegistry
 
+    warn = warn or log
     instance = dg.DagsterInstance.get()
     resources = build_resources()
+    settings = ingest_settings(resources["sites"].process_config_and_initialize(),  # EnvVar fields resolved
+                               resources["settings"].process_config_and_initialize())
     by_name = {a.key.to_user_string(): a for a in ASSETS}
     day = (today or datetime.now(timezone.utc).date()).isoformat()
     steps: list[StepResult] = []
+    console = "DEBUG" if os.environ.get("VEHICLE_PIPELINE_DEBUG") else "CRITICAL"
+    quiet = {"loggers": {"console": {"config": {"log_level": console}}}}
 
-    def run(name: str, partition: str | None = None, run_config: dict | None = None) -> StepResult:
+    def refused_by_name() -> dict[str, str]:
+        with open_database() as db, db.connection() as conn:
+            rows = conn.execute(
+                """SELECT name, url FROM sources, LATERAL (VALUES (base_url), (config->>'inventory_url')) AS u(url)
+                   WHERE kind = 'dealer' AND enabled AND NOT auto_disabled AND url IS NOT NULL ORDER BY name""").fetchall()
+        # The sites' own sources are fetched at the configured base URLs; a dealer at the URLs of its row.
+        configured = [(name, settings.base_url(name)) for name in ("classic", "bat", "carsandbids", "mecum",
+                                                                      "broadarrow", "craigslist")]
+        return refused_sources(configured + [(n, u) for n, u in rows], settings.allow_private_hosts,
+                               resolver(settings.resolve))
+
+    refused: dict[str, str] = {}
+
+    def run(name: str, partition: str | None = None, run_config: dict | None = None) -> StepResult | None:
+        source = _source_of_step(name, partition)
+        if source is not None and (source in refused or source.split(":", 1)[0] in refused):
+            return None
         started = time.monotonic()
         asset = by_name[name]
         checks = [c for c in all_checks if any(k.asset_key == asset.key for k in c.check_keys)]
-        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
         try:
             result = dg.materialize([asset, *checks], instance=instance, resources=resources, partition_key=partition,
                                     run_config=quiet | (run_config or {}), raise_on_error=False, tags={"vehicle_pipeline/launch": "cli"})
         except Exception as exc:  # a definition error: report it as this step's failure
             step = StepResult(name, partition, False, time.monotonic() - started, error=str(exc).splitlines()[0])
             steps.append(step)
-            log(_step_line(name, partition, f"FAILED {step.error}"))
+            warn(f"{step_label(name, partition)}: {step.error}")
             return step
         metadata = {}
         for event in result.get_asset_materialization_events():
             metadata = {k: _plain(v) for k, v in event.materialization.metadata.items()}
         checks_out = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-        error = None
-        if not result.success:
-            failures = [e for e in result.all_events if e.is_failure]
-            error = failures[0].message.splitlines()[0] if failures and failures[0].message else "run failed"
+        error = None if result.success else failure_reason(result)
         step = StepResult(name, partition, result.success, round(time.monotonic() - started, 2), metadata,
                           checks_out, error)
         steps.append(step)
+        if not result.success:
+            warn(f"{step_label(name, partition)}: {error}")
+            return step
         summary = ", ".join(f"{k}={metadata[k]}" for k in ("found", "new", "done", "events_new", "candidates",
                                                             "enabled", "failed", "blocked") if k in metadata)
-        log(_step_line(name, partition, f"{'ok' if result.success else 'FAILED'} ({step.seconds:.1f}s) {summary}"
-                                        f"{'' if not error else ' ' + error}"))
+        log(_step_line(name, partition, f"ok ({step.seconds:.1f}s) {summary}"))
         return step
 
+    def refuse(found: dict[str, str]) -> None:
+        for source, why in found.items():
+            if source not in refused:
+                refused[source] = why
+                steps.append(StepResult("source", source, False, 0.0, error=f"refused {why}"))
+                warn(f"source[{source}]: refused {why} ({ALLOW_PRIVATE_ENV} allows a host)")
+
+    refuse(refused_by_name())
     run("classic_sellers")
+    refuse(refused_by_name())  # dealers the directory just added
     with open_database() as db:
-        enabled_dealers = SourceRegistry(db).enabled_dealers()
+        enabled_dealers = [d for d in SourceRegistry(db).enabled_dealers() if d not in refused]
+        registered = [s.name for s in SourceRegistry(db).list()]
     known = set(instance.get_dynamic_partitions(dealers.name))
     new = [d for d in enabled_dealers if d not in known]
     if new:
@@ -125,9 +216,10 @@ def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]
         run("craigslist_listings", dg.MultiPartitionKey({"metro": metro, "day": day}))
     for dealer in enabled_dealers:
         run("dealer_inventory", dealer)
-    drain = {"ops": {"vehicle_profiles": {"config": {"time_budget_seconds": 900.0}}}}
-    run("vehicle_profiles", run_config=drain)
-    run("auction_outcomes", run_config={"ops": {"auction_outcomes": {"config": {"time_budget_seconds": 900.0}}}})
+    # The drains work the queue of every source but the refused ones.
+    only = {"sources": [s for s in registered if s not in refused and s.split(":", 1)[0] not in refused]} if refused else {}
+    run("vehicle_profiles", run_config={"ops": {"vehicle_profiles": {"config": {"time_budget_seconds": 900.0} | only}}})
+    run("auction_outcomes", run_config={"ops": {"auction_outcomes": {"config": {"time_budget_seconds": 900.0} | only}}})
     with open_database() as db, db.connection() as conn:
         months = [r[0] for r in conn.execute(
             """SELECT DISTINCT to_char(date_trunc('month', ended_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')
@@ -196,6 +288,19 @@ def use_sample_site(config: dict) -> str:
     os.environ[ALLOW_PRIVATE_ENV] = json.dumps(allowed)
     os.environ[PACE_ENV] = json.dumps({"*": [0, 0]})
     return config.get("control_url", "")
+
+
+def start_replay(path):
+    """Serve a recorded crawl (WARC file or capture folder) at its recorded host names and point this process
+    at it, as `start_sample_site` does for the stand-in; returns the site. Raises ReplayError for input that
+    cannot be replayed."""
+    from vehicle_pipeline.sample_site.replay import ReplayArchive, ReplaySite
+
+    site = ReplaySite(ReplayArchive.load(path)).start()
+    use_sample_site(site.client_settings())
+    # The same bytes every time: a second attempt cannot read what the first could not.
+    os.environ[MAX_ATTEMPTS_ENV] = "1"
+    return site
 
 
 def dagster_dev(port: int = 3000, host: str = "127.0.0.1") -> int:

@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from vehicle_pipeline.ingest.context import Ingest, IngestSettings
-from vehicle_pipeline.store.db import Database, DatabaseUrls, resolve_urls, to_psycopg_url, to_sqlalchemy_url
+from vehicle_pipeline.store.db import Database, DatabaseUrls, instance_url, resolve_urls, to_psycopg_url, to_sqlalchemy_url
 from vehicle_pipeline.store.migrations import migrate
 
 # The stand-in's settings (demo, dev, tests), set by `launch.use_sample_site`; unset in production.
@@ -32,8 +32,8 @@ class PostgresResource(dg.ConfigurableResource):
     _db: Optional[Database] = PrivateAttr(default=None)
 
     def urls(self) -> DatabaseUrls:
-        if self.database_url:
-            url = to_psycopg_url(self.database_url)
+        if self.database_url:  # the demo instance's database beside it when the process works on the demo
+            url = instance_url(to_psycopg_url(self.database_url))
             return DatabaseUrls(domain=url, dagster=to_sqlalchemy_url(url), embedded=False)
         return resolve_urls()
 
@@ -83,13 +83,14 @@ class PipelineSettingsResource(dg.ConfigurableResource):
     overnight_timezone: str = "America/Los_Angeles"
     craigslist_metros: list[str] = ["sacramento", "seattle", "sfbay", "vancouver"]
     refetch_after_end_seconds: float = 180.0  # a live auction is fetched again this long after its stated end
+    max_attempts: int = 5  # attempts a new work item gets before it is dead
 
 
 def ingest_settings(sites: SourceSitesResource, settings: PipelineSettingsResource) -> IngestSettings:
     common = dict(batch_size=settings.batch_size, time_budget_seconds=settings.time_budget_seconds,
                   drain_lanes=settings.drain_lanes, lease_seconds=settings.lease_seconds, max_index_pages=settings.max_index_pages, fast_mode=settings.fast_mode,
                   craigslist_metros=tuple(settings.craigslist_metros), user_agent=sites.user_agent,
-                  refetch_after_end_seconds=settings.refetch_after_end_seconds)
+                  refetch_after_end_seconds=settings.refetch_after_end_seconds, max_attempts=settings.max_attempts)
     result = IngestSettings(pace_seconds=(sites.pace_min_seconds, sites.pace_max_seconds), **common)
     if sites.base_urls_json:
         try:

@@ -15,7 +15,7 @@ from vehicle_pipeline import sources
 from vehicle_pipeline.http import HttpConfig, Pace, PaceLedger, PoliteClient, SourcePolicy
 from vehicle_pipeline.store.db import Database
 from vehicle_pipeline.store.pace import HostPaceLedger
-from vehicle_pipeline.store.queue import WorkQueue
+from vehicle_pipeline.store.queue import DEFAULT_MAX_ATTEMPTS, WorkQueue
 from vehicle_pipeline.store.sources import SourceRegistry
 
 # Source rows every installation has; dealers and Craigslist metros are added by configuration/discovery.
@@ -40,6 +40,9 @@ class IngestSettings:
     max_index_pages: int = 50
     fast_mode: bool = False  # skip image rows now; queue them as image_fetch work for later
     lease_seconds: float = 900.0
+    # Attempts a new listing import or extraction gets before it is dead. A replayed crawl serves the same
+    # bytes every time, so there one attempt tells all (`demo --replay` sets 1).
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
     pace_seconds: tuple[float, float] = (2.0, 5.0)
     source_pace: dict[str, tuple[float, float]] = field(default_factory=dict)  # per source, beats pace_seconds
     allow_private_hosts: tuple[str, ...] = ()  # hosts allowed to be loopback/private (host-list syntax: hosts.py)

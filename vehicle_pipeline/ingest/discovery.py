@@ -15,6 +15,7 @@ from vehicle_pipeline.ingest.context import Ingest
 from vehicle_pipeline.ingest.drain import StepReport
 from vehicle_pipeline.ingest.index import IndexWalk, read_page, walk_index
 from vehicle_pipeline.model import ParseError, SellerDirectoryPage, SellerKind, SellerRef
+from vehicle_pipeline.store.records import save_snapshot
 from vehicle_pipeline.store.sources import AUTO_ENABLE_CONFIDENCE
 
 
@@ -48,7 +49,10 @@ def discover_sellers(ingest: Ingest, *, max_pages: int | None = None) -> Discove
         fetched = read_page(ingest, "classic", url, SellerDirectoryPage, report)
         if fetched is None:
             break
-        _, page = fetched
+        result, page = fetched
+        with ingest.db.connection() as conn:  # every page read is kept (replay needs the directory too)
+            save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content,
+                          headers=result.headers)
         report.pages += 1
         sellers.extend(page.sellers)
         url = page.next_page_url
@@ -63,6 +67,9 @@ def discover_sellers(ingest: Ingest, *, max_pages: int | None = None) -> Discove
             report.note(f"{request.url}: {result.describe()}")
             continue
         report.profiles_fetched += 1
+        with ingest.db.connection() as conn:
+            save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content,
+                          headers=result.headers)
         try:
             profile = module.parse_seller(result.content, url=result.final_url)
         except ParseError as exc:

@@ -94,7 +94,8 @@ def _parse(ingest: Ingest, item: ClaimedItem, result: FetchResult) -> VehicleLis
 def _write_pages(ingest: Ingest, conn, pages: list[Fetched]) -> list:
     """Snapshots of every page (readable or not, so a parser fix can replay them), then the profiles of the
     readable ones; per page, what storing it did or why it could not be read."""
-    shas = save_snapshots(conn, [Page(r.final_url, r.status or 200, r.content_type, r.content, packed=packed)
+    shas = save_snapshots(conn, [Page(r.final_url, r.status or 200, r.content_type, r.content, packed=packed,
+                                      headers=r.headers)
                                  for _, _, r, _, packed in pages])
     record_parses(conn, [parse_record(item.source, "listing", parsed, sha, r.final_url)
                          for (item, _, r, parsed, _), sha in zip(pages, shas)])
@@ -155,7 +156,7 @@ def _follow_ups(ingest: Ingest, item: ClaimedItem, listing_id: int, parsed: Vehi
         mine.append(NewItem("deep_extraction", item.source, f"deep:{listing_id}",
                             {"listing_id": listing_id, "snapshot": snapshot.hex(), "parsed": parsed.to_record(),
                              "parser": parser_build()},
-                            priority=item.priority))
+                            priority=item.priority, max_attempts=ingest.settings.max_attempts))
     follow = refetch_at_end(item.source, listing_id, parsed.url, parsed, datetime.now(timezone.utc),
                             timedelta(seconds=ingest.settings.refetch_after_end_seconds))
     if follow is not None:

@@ -53,7 +53,8 @@ def read_page(ingest: Ingest, source: str, url: str, expected: type, report):
     except ParseError as exc:
         page, problem = None, str(exc)
     with ingest.db.connection() as conn:
-        sha = save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content)
+        sha = save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content,
+                           headers=result.headers)
         record_parses(conn, [parse_record(source, "index", problem or page, sha, result.final_url)])
     if problem is not None:
         report.failed += 1
@@ -91,7 +92,7 @@ def walk_index(ingest: Ingest, source: str, start_url: str, *, max_pages: int | 
         if todo or retry:
             results = ingest.queue.enqueue_many([
                 NewItem("listing_import", source, f"{source}:{ref.external_id}",
-                        {"listing_id": listing_id, "url": ref.url}, priority)
+                        {"listing_id": listing_id, "url": ref.url}, priority, ingest.settings.max_attempts)
                 for listing_id, ref in todo + retry])
             report.enqueued += sum(1 for r in results if r.status == "queued")
         if not todo and not full:

@@ -109,7 +109,8 @@ def _extract_batch(ingest: Ingest, items: list[ClaimedItem], settle: Settlement[
         report.fetched += 1
         if result.kind is FetchKind.OK:
             with ingest.db.connection() as conn:
-                sha = save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content)
+                sha = save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content,
+                                    headers=result.headers)
             pages[item.id] = (workers.submit(_deep_parse, ingest, item.source, result.final_url, result.content),
                               result.final_url, sha)
         else:

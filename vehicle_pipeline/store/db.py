@@ -28,6 +28,12 @@ log = logging.getLogger(__name__)
 
 DOMAIN_DB = "vehicle_pipeline"
 DAGSTER_DB = "dagster"
+# Which of the installation's instances a process works on: unset = the real one; "demo" = the one `demo`
+# and `dev` on the sample site use. An instance is a domain database, a Dagster storage database and a
+# Dagster home of its own, so nothing the stand-in served ever shows in real mode. Child processes (Dagster
+# run workers, `dagster dev`) inherit the variable and so open the same instance.
+INSTANCE_ENV = "VEHICLE_PIPELINE_INSTANCE"
+INSTANCES = ("demo",)
 
 
 class DatabaseError(RuntimeError):
@@ -83,20 +89,71 @@ def with_database(url: str, dbname: str) -> str:
     return parts._replace(path="/" + dbname).geturl()
 
 
+def current_instance() -> str | None:
+    """The instance this process works on (None = the real one); raises DatabaseError for an unknown name."""
+    name = os.environ.get(INSTANCE_ENV, "").strip() or None
+    if name is not None and name not in INSTANCES:
+        raise DatabaseError(f"{INSTANCE_ENV}={name!r} is not an instance; known: {', '.join(INSTANCES)} "
+                            "(unset means the real one)")
+    return name
+
+
+def instance_url(url: str, instance: str | None = None) -> str:
+    """The URL of `instance`'s database on the server of `url`: the same database name with `_<instance>`
+    appended (`vehicle_pipeline` → `vehicle_pipeline_demo`). The real instance's URL is `url` itself."""
+    instance = current_instance() if instance is None else instance
+    if not instance:
+        return url
+    name = urlsplit(url).path.lstrip("/") or DOMAIN_DB
+    return with_database(url, f"{name}_{instance}")
+
+
+def instance_home(instance: str | None = None) -> Path:
+    """The Dagster home of an instance: DAGSTER_HOME or $VEHICLE_PIPELINE_HOME/dagster for the real one,
+    always $VEHICLE_PIPELINE_HOME/<instance> for another (a DAGSTER_HOME set for real work is not reused)."""
+    instance = current_instance() if instance is None else instance
+    if instance:
+        return pipeline_home() / instance
+    return Path(os.environ.get("DAGSTER_HOME") or pipeline_home() / "dagster")
+
+
 def resolve_urls(start_embedded: bool = True) -> DatabaseUrls:
+    instance = current_instance()
     url = os.environ.get("DATABASE_URL")
     if url:
         url = to_psycopg_url(url)
-        dagster = os.environ.get("DAGSTER_PG_URL") or url
-        return DatabaseUrls(domain=url, dagster=to_sqlalchemy_url(dagster), embedded=False)
+        dagster = to_psycopg_url(os.environ.get("DAGSTER_PG_URL") or url)
+        urls = DatabaseUrls(domain=instance_url(url, instance), dagster=to_sqlalchemy_url(instance_url(dagster, instance)),
+                            embedded=False)
+        if instance:  # the demo's databases live beside the configured ones; made on first use
+            _ensure_databases(url, (urlsplit(urls.domain).path.lstrip("/"),))
+            _ensure_databases(dagster, (urlsplit(urls.dagster).path.lstrip("/"),))
+        return urls
     if not start_embedded:
         raise DatabaseError("DATABASE_URL is not set and the embedded server was not started")
     server_url = EmbeddedServer(pipeline_home()).start()
+    if instance:
+        _ensure_databases(server_url, (f"{DOMAIN_DB}_{instance}", f"{DAGSTER_DB}_{instance}"))
     return DatabaseUrls(
-        domain=with_database(server_url, DOMAIN_DB),
-        dagster=to_sqlalchemy_url(with_database(server_url, DAGSTER_DB)),
+        domain=instance_url(with_database(server_url, DOMAIN_DB), instance),
+        dagster=to_sqlalchemy_url(instance_url(with_database(server_url, DAGSTER_DB), instance)),
         embedded=True,
     )
+
+
+def reset_database(url: str) -> None:
+    """Drop and re-create the database of `url` (on its server): a fresh, empty database."""
+    import psycopg
+    from psycopg import sql
+
+    name = urlsplit(url).path.lstrip("/")
+    maintenance = with_database(url, "postgres")
+    try:
+        with psycopg.connect(maintenance, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.Error as exc:
+        raise DatabaseError(f"cannot re-create database {name} on {redact(maintenance)}: {exc}") from None
 
 
 class EmbeddedServer:
@@ -261,7 +318,11 @@ def _ensure_databases(server_url: str, names: tuple[str, ...]) -> None:
     import psycopg
     from psycopg import sql
 
-    with psycopg.connect(server_url, autocommit=True) as conn:
+    try:
+        conn = psycopg.connect(server_url, autocommit=True)
+    except psycopg.Error as exc:
+        raise DatabaseError(f"cannot connect to {redact(server_url)}: {exc}") from None
+    with conn:
         existing = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
         for name in names:
             if name not in existing:
@@ -269,6 +330,8 @@ def _ensure_databases(server_url: str, names: tuple[str, ...]) -> None:
                     conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
                 except psycopg.errors.DuplicateDatabase:
                     pass  # another process created it between our check and our create
+                except psycopg.Error as exc:
+                    raise DatabaseError(f"cannot create database {name} on {redact(server_url)}: {exc}") from None
 
 
 def _check_idle_connection(conn) -> None:

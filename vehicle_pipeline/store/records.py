@@ -106,6 +106,20 @@ def pack_body(body: bytes) -> PackedBody:
     return PackedBody(hashlib.sha256(body).digest(), compressor.compress(body))
 
 
+# Response headers kept with a snapshot: those that describe the resource (what a replay must answer with),
+# never the transfer (the body is stored decoded and whole) or the client's session (no cookies).
+KEPT_HEADERS = ("content-type", "content-language", "etag", "last-modified", "cache-control", "expires", "date",
+                "age", "vary", "link", "location", "retry-after", "x-robots-tag", "server")
+
+
+def kept_headers(headers: dict[str, str] | None) -> dict[str, str] | None:
+    """The headers of a response worth keeping with its snapshot (names lower-case), or None when none."""
+    if not headers:
+        return None
+    kept = {k.lower(): v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
+    return kept or None
+
+
 @dataclass(frozen=True)
 class Page:
     """A fetched page to keep as a snapshot; `packed` when the caller has already hashed and compressed it."""
@@ -116,6 +130,7 @@ class Page:
     body: bytes
     fetched_at: datetime | None = None
     packed: PackedBody | None = None
+    headers: dict[str, str] | None = None  # the response's headers (only KEPT_HEADERS are stored)
 
 
 def save_snapshots(conn, pages: Sequence[Page]) -> list[bytes]:
@@ -125,22 +140,30 @@ def save_snapshots(conn, pages: Sequence[Page]) -> list[bytes]:
     if unique:
         conn.execute(
             """INSERT INTO page_snapshots (sha256, url, fetched_at, http_status, content_type, size_bytes,
-                                           compression, body)
-               SELECT sha, url, coalesce(fetched_at, now()), http_status, content_type, size_bytes, 'zstd', body
-               FROM unnest(%b::bytea[], %b::text[], %b::timestamptz[], %b::int[], %b::text[], %b::int[], %b::bytea[])
-                    AS t(sha, url, fetched_at, http_status, content_type, size_bytes, body)
+                                           compression, body, headers)
+               SELECT sha, url, coalesce(fetched_at, now()), http_status, content_type, size_bytes, 'zstd', body,
+                      headers::jsonb
+               FROM unnest(%b::bytea[], %b::text[], %b::timestamptz[], %b::int[], %b::text[], %b::int[], %b::bytea[],
+                           %b::text[])
+                    AS t(sha, url, fetched_at, http_status, content_type, size_bytes, body, headers)
                ON CONFLICT (sha256) DO NOTHING""",
             (list(unique), [p.url for p, _ in unique.values()], [p.fetched_at for p, _ in unique.values()],
              [p.http_status for p, _ in unique.values()], [p.content_type for p, _ in unique.values()],
-             [len(p.body) for p, _ in unique.values()], [pack.compressed for _, pack in unique.values()]),
+             [len(p.body) for p, _ in unique.values()], [pack.compressed for _, pack in unique.values()],
+             [_headers_json(p.headers) for p, _ in unique.values()]),
         )
     return [pack.sha256 for pack in packs]
 
 
+def _headers_json(headers: dict[str, str] | None) -> str | None:
+    kept = kept_headers(headers)
+    return json.dumps(kept, sort_keys=True) if kept else None
+
+
 def save_snapshot(conn, url: str, http_status: int, content_type: str | None, body: bytes,
-                  fetched_at: datetime | None = None) -> bytes:
+                  fetched_at: datetime | None = None, headers: dict[str, str] | None = None) -> bytes:
     """Store a fetched page once, content-addressed; returns its sha256."""
-    return save_snapshots(conn, [Page(url, http_status, content_type, body, fetched_at)])[0]
+    return save_snapshots(conn, [Page(url, http_status, content_type, body, fetched_at, headers=headers)])[0]
 
 
 def load_snapshot(conn, sha256: bytes) -> tuple[str, bytes, datetime] | None:

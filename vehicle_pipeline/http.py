@@ -100,6 +100,7 @@ class Reason(StrEnum):
     TOO_MANY_REDIRECTS = "too_many_redirects"
     DECODING = "decoding_error"
     CLOSED = "client_closed"
+    BROWSER = "browser_error"  # the rendering fetcher's browser is missing, did not start or crashed
     ERROR = "error"
 
 
@@ -862,7 +863,18 @@ class PoliteClient:
         self._report(result)
         return result
 
+    async def fetch_unreported_async(self, req: FetchRequest) -> FetchResult:
+        """`fetch_async` without the health report, for a caller that reports one outcome for many requests
+        (the rendering fetcher reports the page, not each request the page made): see `report`."""
+        if threading.current_thread() is self._thread:
+            return await self._afetch(req)
+        return await asyncio.wrap_future(self._submit(self._afetch(req)))
+
     # ---- health
+
+    def report(self, result: FetchResult) -> None:
+        """Tell source health about one outcome (call it in the thread that may use the reporter)."""
+        self._report(result)
 
     def _report(self, result: FetchResult) -> None:
         if self.health is None or result.source is None:

@@ -12,6 +12,8 @@ import json
 import httpx
 import pytest
 
+from vehicle_pipeline.fetch.render import RenderingFetcher
+from vehicle_pipeline.ingest.context import IngestSettings, build_http_client
 from vehicle_pipeline.sample_site.server import SampleSite
 from vehicle_pipeline.sample_site.world import DAY
 
@@ -47,15 +49,22 @@ def _diff(expected: dict, got: dict) -> str:
     return "\n".join(lines)
 
 
-def _compare(module, client, entry: dict, deep: bool) -> str | None:
+def _compare(module, client, entry: dict, deep: bool, renderer=None) -> str | None:
     url = entry["fetch_url"]
-    r = client.get(url)
-    if r.status_code != 200:
-        return f"{url}: HTTP {r.status_code}"
+    if renderer is not None:  # a page built by its own script: read as a browser shows it
+        result = renderer.fetch(url, source=module.NAME)
+        if not result.ok:
+            return f"{url}: {result.describe()}"
+        content = result.content
+    else:
+        r = client.get(url)
+        if r.status_code != 200:
+            return f"{url}: HTTP {r.status_code}"
+        content = r.content
     from vehicle_pipeline.model import ParseError
 
     try:
-        parsed = module.parse(r.content, url=url, deep=deep)
+        parsed = module.parse(content, url=url, deep=deep)
     except ParseError as exc:
         return f"{url}: ParseError {exc}"
     got = parsed.to_contract(deep=deep)
@@ -76,7 +85,11 @@ def test_listing_pages_parse_into_their_truth(served, source):
     site, truth, client = served
     entries = [e for e in truth["listings"] if e["source"] == source or e["fetch_url"].startswith(f"{site.base_url}/{source}/")]
     assert entries, f"no {source} listings in /_truth"
-    problems = [p for e in entries if (p := _compare(module, client, e, deep=True))]
+    if source in IngestSettings().render_sources:
+        with build_http_client(IngestSettings.for_sample_site(site.base_url)) as polite, RenderingFetcher(polite) as renderer:
+            problems = [p for e in entries if (p := _compare(module, client, e, deep=True, renderer=renderer))]
+    else:
+        problems = [p for e in entries if (p := _compare(module, client, e, deep=True))]
     assert not problems, f"{len(problems)} of {len(entries)} {source} listing pages differ from /_truth:\n" + "\n".join(problems[:5])
 
 

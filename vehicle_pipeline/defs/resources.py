@@ -61,6 +61,8 @@ class SourceSitesResource(dg.ConfigurableResource):
     pace_per_source_json: Optional[str] = None  # {"bat": [3, 6], "dealer:sunset-classics": [10, 20]}
     user_agent: Optional[str] = None
     allow_private_hosts: list[str] = []
+    render_sources: list[str] = ["carsandbids"]  # sources whose pages are built in the browser (fetch/render.py)
+    chromium_path: Optional[str] = None  # None: Debian's /usr/bin/chromium when present, else Playwright's own
 
 
 class PipelineSettingsResource(dg.ConfigurableResource):
@@ -78,7 +80,8 @@ class PipelineSettingsResource(dg.ConfigurableResource):
 def ingest_settings(sites: SourceSitesResource, settings: PipelineSettingsResource) -> IngestSettings:
     common = dict(batch_size=settings.batch_size, time_budget_seconds=settings.time_budget_seconds,
                   drain_lanes=settings.drain_lanes, max_index_pages=settings.max_index_pages, fast_mode=settings.fast_mode,
-                  craigslist_metros=tuple(settings.craigslist_metros), user_agent=sites.user_agent)
+                  craigslist_metros=tuple(settings.craigslist_metros), user_agent=sites.user_agent,
+                  render_sources=tuple(sites.render_sources), chromium_path=sites.chromium_path)
     if sites.sample_site_url:
         result = IngestSettings.for_sample_site(sites.sample_site_url, **common)
     else:

@@ -12,6 +12,7 @@ from types import ModuleType
 from urllib.parse import urlsplit
 
 from vehicle_pipeline import sources
+from vehicle_pipeline.fetch.render import PageFetcher, RenderConfig, RenderingFetcher
 from vehicle_pipeline.http import HttpConfig, Pace, PoliteClient, SourcePolicy
 from vehicle_pipeline.store.db import Database
 from vehicle_pipeline.store.queue import WorkQueue
@@ -44,6 +45,10 @@ class IngestSettings:
     allow_private_hosts: tuple[str, ...] = ()
     shared_hosts: tuple[str, ...] = ()  # hosts serving several sources (the sample site): a fetch lane per source
     user_agent: str | None = None
+    # Sources (families) whose listing pages are built by their own script: imported and extracted through
+    # the rendering fetcher (headless Chromium), every request still through the polite client.
+    render_sources: tuple[str, ...] = ("carsandbids",)
+    chromium_path: str | None = None  # None: Debian's /usr/bin/chromium when present, else Playwright's own
 
     def base_url(self, source: str) -> str:
         if source in self.base_urls:
@@ -107,6 +112,10 @@ class Ingest:
         self.queue = WorkQueue(db, worker_id=worker_id, lease_ttl=timedelta(seconds=settings.lease_seconds))
         self.client = client or build_http_client(settings, health=self.registry)
         self._owns_client = client is None
+        # Listing pages (imports, extraction): rendered for render_sources. The browser starts on the first
+        # rendered page and ends with this context, so it never outlives the run.
+        self.pages = PageFetcher(self.client, RenderingFetcher(self.client, RenderConfig(chromium_path=settings.chromium_path)),
+                                 settings.render_sources)
 
     def module(self, source: str) -> ModuleType:
         return sources.get(source)
@@ -123,6 +132,7 @@ class Ingest:
                 self.registry.upsert(name, "dealer", url)
 
     def close(self) -> None:
+        self.pages.close()
         if self._owns_client:
             self.client.close()
 

@@ -65,7 +65,7 @@ def _import_batch(ingest: Ingest, items: list[ClaimedItem], report: DrainReport,
     requests.sort(key=lambda r: hash(r.source) % 7)
     completed: list[tuple[ClaimedItem, dict]] = []
     working = []
-    for request, result in ingest.client.fetch_many(requests, max_in_flight=64):
+    for request, result in ingest.pages.fetch_many(requests, max_in_flight=64):
         item, row = request.tag
         if row is not None and result.kind is FetchKind.OK:
             # Worked on as the pages arrive, while the rest of the batch is still being fetched.

@@ -34,7 +34,8 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from html import escape
 
-from vehicle_pipeline.http import FetchKind, FetchRequest, FetchResult, PoliteClient, Reason
+from vehicle_pipeline.fetch.client import PoliteClient
+from vehicle_pipeline.fetch.results import FetchKind, FetchRequest, FetchResult, Reason
 from vehicle_pipeline.sources import family as source_family
 from vehicle_pipeline.sources._pagekit import CAPTURED_ATTR
 

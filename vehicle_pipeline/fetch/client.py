@@ -482,7 +482,7 @@ class PoliteClient:
                                   headers=got.headers)
                 status = got.status
                 assert status is not None
-                common = dict(status=status, headers=got.headers, content=got.content)
+                common = dict(status=status, headers=got.headers, content=got.content, http_version=got.http_version)
                 challenge = detect_challenge(status, got.headers, got.content)
                 if challenge:
                     return result(FetchKind.BLOCKED, reason=Reason.CHALLENGE, challenge=challenge,

@@ -71,6 +71,7 @@ class HttpConfig:
     robots_max_bytes: int = 512 * 1024  # RFC 9309: parse at least 500 KiB
     honor_crawl_delay: bool = True  # robots Crawl-delay raises (never lowers) the pace, up to max_crawl_delay
     max_crawl_delay: float = 60.0
+    extra_ca_file: str | None = None  # a PEM bundle of certificate authorities trusted besides the system store
     http2: bool = True  # offered over TLS (ALPN); a server that does not take it is spoken to in HTTP/1.1
     max_connections: int | None = None  # lanes and fetch_many's max_in_flight already bound it
     keepalive_expiry: float = 15.0  # longer than the default max delay so paced hosts reuse the connection

@@ -65,6 +65,7 @@ class FetchResult:
     retry_at: datetime | None = None  # UTC; always set for retry_later, a hint on blocked/failed
     challenge: str | None = None  # "cloudflare" | "datadome" | "perimeterx" | "incapsula"
     source: str | None = None
+    http_version: str | None = None  # of the response that ended the fetch: "HTTP/1.1", "HTTP/2"
 
     @property
     def ok(self) -> bool:

@@ -98,7 +98,7 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport on a connection pool whose connects go through `GuardedBackend`."""
 
     def __init__(self, cfg: HttpConfig, resolve: Mapping[str, tuple[str, int]] | None = None):
-        context = tls_context(getattr(cfg, "extra_ca_file", None))
+        context = tls_context(cfg.extra_ca_file)
         super().__init__(verify=context, http1=True, http2=cfg.http2, trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=context,

@@ -4,7 +4,7 @@ client); see `vehicle_pipeline.fetch.client` for what it does."""
 
 from vehicle_pipeline.fetch.config import DEFAULT_USER_AGENT, HttpConfig, Pace, SourcePolicy
 from vehicle_pipeline.fetch.client import PoliteClient
-from vehicle_pipeline.fetch.results import FetchKind, FetchRequest, FetchResult, HealthReporter, Reason
+from vehicle_pipeline.fetch.results import FetchKind, FetchRequest, FetchResult, HealthReporter, PaceLedger, Reason
 from vehicle_pipeline.fetch.signals import backoff_delay, detect_challenge, parse_retry_after
 from vehicle_pipeline.fetch.urls import address_refusal, check_url, private_allowed
 
@@ -16,6 +16,7 @@ __all__ = [
     "HealthReporter",
     "HttpConfig",
     "Pace",
+    "PaceLedger",
     "PoliteClient",
     "Reason",
     "SourcePolicy",

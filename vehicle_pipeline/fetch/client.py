@@ -15,6 +15,8 @@ What "polite" means here (DESIGN.md, section HTTP), and where each rule lives in
   the item); bot-challenge pages are `blocked`;
 - a body cap enforced while streaming, gzip/brotli/zstd, redirects followed by hand so each target is
   checked, conditional GET (ETag / Last-Modified), HTTP/2 where the server offers it (`transport`);
+- with a `PaceLedger` (store.pace keeps one in Postgres), a paced host's pace holds across processes and
+  machines too: a fetch also holds the host in the ledger, so one fetch at a time reaches it from anywhere;
 - every URL checked before it is fetched (`urls`): http(s), the source's allowed hosts, and no loopback/
   private/link-local/multicast/reserved address unless `allow_private_hosts` names the host. Literal
   addresses are checked up front; resolved addresses are checked at connect time, and the socket connects
@@ -61,6 +63,7 @@ from vehicle_pipeline.fetch.results import (
     FetchRequest,
     FetchResult,
     HealthReporter,
+    PaceLedger,
     Reason,
 )
 from vehicle_pipeline.fetch.robots import robots_for
@@ -151,6 +154,12 @@ class _Batch:
 # The client
 
 
+def _log_ledger_error(done: asyncio.Future) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        # The hold ends by itself (store.pace's hold limit); the pace after this fetch is kept in-process.
+        log.warning("pace ledger release failed: %s", done.exception())
+
+
 def _utc_in(seconds: float) -> datetime:
     return datetime.now(timezone.utc) + timedelta(seconds=seconds)
 
@@ -158,9 +167,12 @@ def _utc_in(seconds: float) -> datetime:
 class PoliteClient:
     """The pipeline's HTTP client. Thread-safe; one per process is enough (share it)."""
 
-    def __init__(self, config: HttpConfig | None = None, *, health: HealthReporter | None = None):
+    def __init__(self, config: HttpConfig | None = None, *, health: HealthReporter | None = None,
+                 ledger: PaceLedger | None = None):
         self.config = config or HttpConfig()
         self.health = health
+        self.ledger = ledger  # paces hosts across processes too; None = this process's lanes only
+        self._ledger_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._rng = random.Random(self.config.seed)
         self._sources: dict[str, SourcePolicy] = dict(self.config.sources)
         self._lock = threading.Lock()
@@ -202,6 +214,7 @@ class PoliteClient:
                 # Forked (e.g. a multiprocess executor): the parent's loop thread does not exist here.
                 self._loop = self._thread = self._client = None
                 self._lanes = {}
+                self._ledger_pool = None
                 self._pid = os.getpid()
             if self._loop is None:
                 loop = asyncio.new_event_loop()
@@ -264,6 +277,8 @@ class PoliteClient:
         if thread is not None:
             thread.join(timeout=10)
         loop.close()
+        if self._ledger_pool is not None:
+            self._ledger_pool.shutdown(wait=True)  # releases already sent finish: no host stays held
 
     def __enter__(self) -> PoliteClient:
         return self
@@ -443,7 +458,7 @@ class PoliteClient:
                 except Deferred as d:
                     return result(
                         FetchKind.RETRY_LATER, reason=Reason.HOST_BACKOFF, status=d.status,
-                        detail=f"host asked for {d.wait:.0f}s", retry_at=_utc_in(d.wait),
+                        detail=d.detail or f"host asked for {d.wait:.0f}s", retry_at=_utc_in(d.wait),
                     )
                 if robots.parser is None and robots.refused:
                     return result(FetchKind.FAILED, reason=Reason.REFUSED_URL, detail=robots.detail)
@@ -466,7 +481,7 @@ class PoliteClient:
                 except Deferred as d:
                     return result(
                         FetchKind.RETRY_LATER, reason=Reason.HOST_BACKOFF, status=d.status,
-                        detail=f"host asked for {d.wait:.0f}s", retry_at=_utc_in(d.wait),
+                        detail=d.detail or f"host asked for {d.wait:.0f}s", retry_at=_utc_in(d.wait),
                     )
                 attempts += 1
                 try:
@@ -533,10 +548,38 @@ class PoliteClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _acquire(self, lane: Lane, pace: Pace) -> None:
-        await lane.acquire(pace, self._rng, self.config.max_inline_wait)
+        await lane.acquire(pace, self._rng, self.config.max_inline_wait,
+                           self._hold_shared if self.ledger is not None else None)
 
     def _release(self, lane: Lane, pace: Pace) -> None:
-        lane.release(pace, self._rng)
+        gap = lane.release(pace, self._rng)
+        if lane.ledger_held:
+            lane.ledger_held = False
+            done = asyncio.get_running_loop().run_in_executor(self._ledger_executor(), self.ledger.release,
+                                                                lane.ledger_key, gap)
+            done.add_done_callback(_log_ledger_error)
+
+    async def _hold_shared(self, lane: Lane, gap: float) -> None:
+        """Wait until this lane holds its host in the shared ledger (other processes' fetches included)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                wait = await loop.run_in_executor(self._ledger_executor(), self.ledger.reserve, lane.ledger_key, gap)
+            except Exception as exc:  # fail closed: an unknown pace is no licence to fetch; the item snoozes
+                log.warning("pace ledger unavailable for %s: %s", lane.ledger_key, exc)
+                raise Deferred(60.0, None, f"pace ledger unavailable: {type(exc).__name__}") from None
+            if wait <= 0:
+                lane.ledger_held = True
+                return
+            if wait > self.config.max_inline_wait:
+                raise Deferred(wait, None, f"host paced by other workers for {wait:.0f}s")
+            await asyncio.sleep(wait)
+
+    def _ledger_executor(self) -> concurrent.futures.ThreadPoolExecutor:
+        # A few threads: a ledger call is one short statement, and a row lock waits at most one statement.
+        if self._ledger_pool is None:
+            self._ledger_pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="pace-ledger")
+        return self._ledger_pool
 
     async def _attempt(self, url: str, extra_headers: Mapping[str, str]) -> Attempt:
         return await attempt(self._http(), url, self.config, extra_headers)

@@ -32,6 +32,9 @@ class Lane:
         self.robots = None  # robots.Robots once loaded
         self.robots_task: asyncio.Task | None = None
         self.crawl_delay = 0.0
+        self.ledger_held = False  # this lane holds its host in the shared ledger (until release)
+        # The ledger's name for the host: the origin, and the source family on a shared host.
+        self.ledger_key = f"{key[0]}://{key[1]}:{key[2]}" + (f"#{key[3]}" if len(key) > 3 else "")
 
     def hold_off(self, seconds: float, status: int | None) -> None:
         until = time.monotonic() + seconds
@@ -40,8 +43,9 @@ class Lane:
             self.blocked_status = status
         self.next_allowed = max(self.next_allowed, until)
 
-    async def acquire(self, pace: Pace, rng: random.Random, max_inline_wait: float) -> None:
-        """Wait for a slot and this lane's next allowed start; Deferred when a hold outlasts max_inline_wait."""
+    async def acquire(self, pace: Pace, rng: random.Random, max_inline_wait: float, shared=None) -> None:
+        """Wait for a slot and this lane's next allowed start; Deferred when a hold outlasts max_inline_wait.
+        `shared(lane, gap)`, when given, then waits until the lane holds its host in the shared pace ledger."""
         now = time.monotonic()
         if self.blocked_until - now > max_inline_wait:
             raise Deferred(self.blocked_until - now, self.blocked_status)
@@ -52,6 +56,8 @@ class Lane:
                     if self.blocked_until - time.monotonic() > max_inline_wait:
                         raise Deferred(self.blocked_until - time.monotonic(), self.blocked_status)
                     await asyncio.sleep(wait)
+                if shared is not None and (gap := max(pace.max_delay, self.crawl_delay)) > 0:
+                    await shared(self, gap)
                 self.next_allowed = time.monotonic() + max(pace.draw(rng), self.crawl_delay)
         except BaseException:
             self.slots.release()

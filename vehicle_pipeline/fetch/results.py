@@ -109,3 +109,17 @@ class HealthReporter(Protocol):
     def record_success(self, source: str) -> None: ...
 
     def record_failure(self, source: str, *, blocked: bool, reason: str) -> None: ...
+
+
+@runtime_checkable
+class PaceLedger(Protocol):
+    """A host's pace shared beyond this process (store.pace.HostPaceLedger keeps it in Postgres).
+
+    `reserve` returns 0.0 when the caller now holds the host (one fetch at a time, anywhere), else the seconds
+    to wait before asking again; `release` ends the hold and puts the host's next slot `gap` seconds after
+    now. Both block (a database round trip): the client calls them on a thread pool, never on its loop.
+    Hosts fetched with no pace (gap 0) never reach the ledger."""
+
+    def reserve(self, host_key: str, gap: float) -> float: ...
+
+    def release(self, host_key: str, gap: float) -> None: ...

@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 
 from vehicle_pipeline import sources
 from vehicle_pipeline.fetch.render import PageFetcher, RenderConfig, RenderingFetcher
-from vehicle_pipeline.http import HttpConfig, Pace, PoliteClient, SourcePolicy
+from vehicle_pipeline.http import HttpConfig, Pace, PaceLedger, PoliteClient, SourcePolicy
 from vehicle_pipeline.store.db import Database
+from vehicle_pipeline.store.pace import HostPaceLedger
 from vehicle_pipeline.store.queue import WorkQueue
 from vehicle_pipeline.store.sources import SourceRegistry
 
@@ -77,7 +78,7 @@ class IngestSettings:
         return cls(**settings)
 
 
-def build_http_client(settings: IngestSettings, health=None) -> PoliteClient:
+def build_http_client(settings: IngestSettings, health=None, ledger: PaceLedger | None = None) -> PoliteClient:
     lo, hi = settings.pace_seconds
     policies = {}
     for name in sources.SOURCE_NAMES:
@@ -98,7 +99,7 @@ def build_http_client(settings: IngestSettings, health=None) -> PoliteClient:
                         shared_hosts=settings.shared_hosts)
     if settings.user_agent:
         config.user_agent = settings.user_agent
-    return PoliteClient(config, health=health)
+    return PoliteClient(config, health=health, ledger=ledger)
 
 
 class Ingest:
@@ -110,7 +111,8 @@ class Ingest:
         self.settings = settings
         self.registry = SourceRegistry(db)
         self.queue = WorkQueue(db, worker_id=worker_id, lease_ttl=timedelta(seconds=settings.lease_seconds))
-        self.client = client or build_http_client(settings, health=self.registry)
+        # The ledger in this database paces each host across every run, process and machine that drains.
+        self.client = client or build_http_client(settings, health=self.registry, ledger=HostPaceLedger(db))
         self._owns_client = client is None
         # Listing pages (imports, extraction): rendered for render_sources. The browser starts on the first
         # rendered page and ends with this context, so it never outlives the run.

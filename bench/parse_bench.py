@@ -41,6 +41,7 @@ bench/RESULTS.md (keeping its "### Changes" notes).
 from __future__ import annotations
 
 import argparse
+from urllib.parse import urlsplit
 import gc
 import json
 import os
@@ -160,7 +161,7 @@ def sample_pages() -> list[dict]:
                 # the profile pages the directory links to: one dealer, one auction house
                 parsed = sources.get("classic").parse(rendered.body, url=ctx.url("classic", base))
                 for seller in parsed.sellers[:1]:
-                    profile = seller.profile_url[len(ctx.source_base("classic")):]
+                    profile = urlsplit(seller.profile_url).path  # classic.com's own host: its path is the renderer's
                     page = renderer.render_index(profile, {}, listed, ctx)
                     keep(source, f"seller profile ({seller.kind})", profile, page.body if page else None)
     return [{"group": "sample", "source": source, "page": f"{what}: {path}", "data": body, "label": "sample site"}

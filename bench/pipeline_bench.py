@@ -5,8 +5,10 @@
 One run, one server, one fresh database (CREATE DATABASE pbench_<random>, migrated, dropped at the end):
 
 1. The sample site with `--listings` listings runs in a child process (`vehicle-pipeline sample-site --port 0`,
-   its first stdout line is its URL), so the peak RSS measured here is the pipeline's alone. Pacing is off on
-   loopback (IngestSettings.for_sample_site) and max_index_pages is raised so every index page is walked.
+   its first stdout line is its control URL, then its CA and client config), so the peak RSS measured here is
+   the pipeline's alone. The pipeline reaches every site at its real host names over HTTPS, as demo and tests
+   do (the name-resolution override and the stand-in's CA, from that config); pacing is off on loopback and
+   max_index_pages is raised so every index page is walked.
 2. End to end through real Dagster runs (dg.materialize on an ephemeral instance, the demo's resources pointed
    at the bench database and the site, each asset with its asset checks as the demo runs them): classic_sellers,
    the four auction listing assets for today's partition, every Craigslist metro, every enabled dealer's
@@ -124,6 +126,7 @@ class SiteProcess:
         self.cmd += ["--cache-pages"] if cache_pages else []
         self.proc: subprocess.Popen | None = None
         self.url = ""
+        self.config: dict = {}
 
     def __enter__(self) -> "SiteProcess":
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
@@ -133,6 +136,11 @@ class SiteProcess:
             self.stop()
             raise RuntimeError(f"sample site did not start: {line!r}")
         self.url = line
+        self.proc.stdout.readline()  # "ca PATH"
+        config = self.proc.stdout.readline().split(maxsplit=1)
+        import json
+
+        self.config = json.loads(Path(config[1].strip()).read_text())
         return self
 
     def stop(self) -> None:
@@ -212,12 +220,14 @@ class InProcessSite:
 
         self.site = SampleSite(seed=seed, listings=listings, cache_pages=cache_pages)
         self.url = ""
+        self.config: dict = {}
 
     pid = None
 
     def __enter__(self):
         self.site.start()
         self.url = self.site.base_url
+        self.config = self.site.client_settings()
         return self
 
     def __exit__(self, *exc):
@@ -321,13 +331,18 @@ def materialize(instance, resources, phase: str, asset, partition=None, run_conf
                float(metadata.get("seconds", float("nan"))), metadata, error)
 
 
-def bench_resources(db_url: str, site_url: str, max_index_pages: int, batch_size: int | None,
+def bench_resources(db_url: str, site: dict, max_index_pages: int, batch_size: int | None,
                     lanes: int | None = None) -> dict:
+    """The demo's resources: production sites configuration plus the stand-in's resolve map, CA and hosts."""
+    import json
+
     tuned = {"batch_size": batch_size} if batch_size else {}
     tuned.update({"drain_lanes": lanes} if lanes else {})
     return {
         "postgres": PostgresResource(database_url=db_url),
-        "sites": SourceSitesResource(sample_site_url=site_url),
+        "sites": SourceSitesResource(resolve_json=json.dumps(site["resolve"]), extra_ca_file=site["extra_ca_file"],
+                                     allow_private_hosts_json=json.dumps(list(site["allow_private_hosts"])),
+                                     pace_min_seconds=0.0, pace_max_seconds=0.0),
         "settings": PipelineSettingsResource(max_index_pages=max_index_pages, time_budget_seconds=DRAIN_BUDGET,
                                              **tuned),
     }
@@ -349,7 +364,7 @@ def source_groups(db_url: str, queue: str, n: int) -> list[list[str]]:
     return [names for _, names in groups if names]
 
 
-def drain_process(db_url: str, site_url: str, max_index_pages: int, batch_size: int | None, lanes: int | None,
+def drain_process(db_url: str, site: dict, max_index_pages: int, batch_size: int | None, lanes: int | None,
                   phase: str, sources: list[str] | None) -> tuple[Run, float, float]:
     """One drain run, restricted to `sources` unless None, in a process of its own (run through a spawn pool),
     as drains run on several hosts. Returns the run, this process's CPU seconds and peak RSS (MB)."""
@@ -357,15 +372,15 @@ def drain_process(db_url: str, site_url: str, max_index_pages: int, batch_size: 
     asset, _ = DRAIN_ASSETS[phase]
     config = {"ops": {asset.op.name: {"config": {"time_budget_seconds": DRAIN_BUDGET, "sources": sources}}}}
     run = materialize(dg.DagsterInstance.ephemeral(),
-                      bench_resources(db_url, site_url, max_index_pages, batch_size, lanes),
+                      bench_resources(db_url, site, max_index_pages, batch_size, lanes),
                       phase, asset, run_config=config)
     return run, cpu_seconds() - cpu0, peak_rss_mb()
 
 
-def run_pipeline(args, db_url: str, site_url: str, profiler, meter: CpuMeter
+def run_pipeline(args, db_url: str, site: dict, profiler, meter: CpuMeter
                  ) -> tuple[list[Run], dict[str, float], float, dict[str, tuple[float, float, float]]]:
     instance = dg.DagsterInstance.ephemeral()
-    resources = bench_resources(db_url, site_url, args.max_index_pages, args.batch_size, args.lanes)
+    resources = bench_resources(db_url, site, args.max_index_pages, args.batch_size, args.lanes)
     day = dt.datetime.now(dt.timezone.utc).date().isoformat()
     runs: list[Run] = []
     worker_usage.clear()
@@ -418,7 +433,7 @@ def run_pipeline(args, db_url: str, site_url: str, profiler, meter: CpuMeter
             groups = (source_groups(db_url, queue, args.drain_processes) if args.drain_split == "sources"
                       else [None] * args.drain_processes)
             with ProcessPoolExecutor(len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = [pool.submit(drain_process, db_url, site_url, args.max_index_pages, args.batch_size,
+                futures = [pool.submit(drain_process, db_url, site, args.max_index_pages, args.batch_size,
                                        args.lanes, phase, group) for group in groups]
                 for group, future in zip(groups, futures):
                     r, cpu, rss = future.result()
@@ -447,20 +462,27 @@ def _parse_quietly(module, body: bytes, url: str) -> None:
         pass
 
 
-def warm_site(truth: dict) -> float:
+def _stand_in_client(site: dict, timeout: float) -> httpx.Client:
+    from bench.fetch_bench import StandInTransport
+
+    return httpx.Client(transport=StandInTransport({"resolve": site["resolve"], "ca": site["extra_ca_file"]}),
+                        timeout=timeout)
+
+
+def warm_site(truth: dict, site: dict) -> float:
     """Have the site render every listing page once (bodies dropped), so the timed window serves them from
     its memory as a real site's CDN would; returns the seconds it took."""
     started = time.perf_counter()
-    with httpx.Client(timeout=60) as client:
+    with _stand_in_client(site, 60) as client:
         for listing in truth["listings"]:
             client.get(listing["fetch_url"]).raise_for_status()
     return time.perf_counter() - started
 
 
-def parse_only(truth: dict) -> dict:
+def parse_only(truth: dict, site: dict) -> dict:
     pages = []
     fetch_started = time.perf_counter()
-    with httpx.Client(timeout=30) as client:
+    with _stand_in_client(site, 30) as client:
         for listing in truth["listings"]:
             url = listing["fetch_url"]
             resp = client.get(url)
@@ -657,13 +679,13 @@ def main() -> int:
                   f"(truth in {time.perf_counter() - t:.1f} s); database {dbname} on {server_label}", flush=True)
             n = len(truth["listings"])
             if not args.render_pages:
-                print(f"sample site rendered every listing page in {warm_site(truth):.1f} s (not timed)", flush=True)
+                print(f"sample site rendered every listing page in {warm_site(truth, site.config):.1f} s (not timed)", flush=True)
             time.sleep(1.0)
             stats0, tables0 = db_stats(server_url, dbname), table_stats(db_url)
             meter = CpuMeter(site.pid, postmaster_pid(server_url))
             load0, cpu0, site_cpu0 = os.getloadavg()[0], cpu_seconds(), process_cpu_seconds(site.pid)
             pg_cpu0 = postgres_cpu_seconds(meter.pg_pid)
-            runs, phase_seconds, wall, phase_cpu = run_pipeline(args, db_url, site.url, profiler, meter)
+            runs, phase_seconds, wall, phase_cpu = run_pipeline(args, db_url, site.config, profiler, meter)
             pg_cpu = postgres_cpu_seconds(meter.pg_pid) - pg_cpu0
             rss, cpu, load1 = peak_rss_mb(), cpu_seconds() - cpu0, os.getloadavg()[0]
             # Drain processes: their CPU joins the pipeline's; the peak is the largest single process.
@@ -680,7 +702,7 @@ def main() -> int:
             auctions = sum(1 for listing in truth["listings"] if listing.get("outcome") is not None)
             print(f"pipeline: {wall:.1f} s, {n / wall:.1f} listings/s, peak RSS {rss:.0f} MB; parse-only next",
                   flush=True)
-            parse = parse_only(truth)
+            parse = parse_only(truth, site.config)
 
     guard_ok = profiles == n and dead == 0 and events == auctions and parse["failures"] == 0 and all(
         x.success for x in runs)

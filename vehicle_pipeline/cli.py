@@ -170,7 +170,7 @@ def cmd_sample_site(args: argparse.Namespace) -> int:
         raise CommandError("sample-site: --listings must be >= 0", 2)
     try:
         serve_forever(port=args.port, listings=args.listings, seed=args.seed, faults=args.faults, clock=args.clock,
-                      extra_ports=args.extra_ports, cache_pages=args.cache_pages)
+                      cache_pages=args.cache_pages)
     except FaultSpecError as exc:
         raise CommandError(f"sample-site: {exc}", 2) from None
     except OSError as exc:  # binding the port is the only OSError that reaches here
@@ -204,9 +204,13 @@ def _launch(args: argparse.Namespace, sample: bool) -> int:
     except (DatabaseError, MigrationError) as exc:
         raise CommandError(str(exc)) from None
     try:
-        if sample:
+        if sample and getattr(args, "sample_site", None):
+            control = _use_sample_site_file(args.sample_site)
+            log(f"sample site: {control} (already running; config {args.sample_site})")
+        elif sample:
             site = launch.start_sample_site(args.seed, args.listings, args.port)
-            log(f"sample site: {site.base_url} (seed {args.seed}, {args.listings} listings)")
+            log(f"sample site: {site.base_url} (seed {args.seed}, {args.listings} listings; every site at its "
+                f"real host name over HTTPS, CA {site.ca_file})")
         log(f"database: {'embedded under ' + str(pipeline_home()) if urls.embedded else 'DATABASE_URL'}; "
             f"Dagster instance: {os.environ['DAGSTER_HOME']}")
         steps = launch.materialize_all(log=log)
@@ -222,14 +226,29 @@ def _launch(args: argparse.Namespace, sample: bool) -> int:
     return 1 if report["failed_steps"] else 0
 
 
+def _use_sample_site_file(path: str) -> str:
+    """Point this process at a sample site started by `vehicle-pipeline sample-site` (its `config` file)."""
+    from vehicle_pipeline import launch
+
+    try:
+        with open(path) as f:
+            config = json.load(f)
+        return launch.use_sample_site(config)
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"--sample-site {path}: {exc}", 2) from None
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     return _launch(args, sample=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    if os.environ.get("VEHICLE_PIPELINE_SAMPLE_SITE_URL"):
-        raise CommandError("run: VEHICLE_PIPELINE_SAMPLE_SITE_URL is set; unset it to work the real sites "
-                           "(or use `vehicle-pipeline demo`)")
+    from vehicle_pipeline import launch
+
+    set_vars = [name for name in launch.STAND_IN_ENVS if os.environ.get(name)]
+    if set_vars:
+        raise CommandError(f"run: {', '.join(set_vars)} set (the sample site's settings); unset to work the real "
+                           "sites (or use `vehicle-pipeline demo`)")
     return _launch(args, sample=False)
 
 
@@ -242,9 +261,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
     except (DatabaseError, MigrationError) as exc:
         raise CommandError(str(exc)) from None
     site = None
-    if not args.real_sites:
+    if args.sample_site and not args.real_sites:
+        control = _use_sample_site_file(args.sample_site)
+        print(f"sample site: {control} (already running; every source's host name resolves to it)")
+    elif not args.real_sites:
         site = launch.start_sample_site(args.seed, args.listings, args.site_port)
-        print(f"sample site: {site.base_url} (every source points here; --real-sites to work the real ones)")
+        print(f"sample site: {site.base_url} (every source's host name resolves to it over HTTPS; "
+              "--real-sites to work the real ones)")
     print(f"Dagster UI on http://127.0.0.1:{args.port} (instance {os.environ['DAGSTER_HOME']})")
     try:
         return launch.dagster_dev(port=args.port)
@@ -301,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--listings", type=int, default=120)
     p.add_argument("--port", type=int, default=8765, help="sample site port (another is used if it is taken)")
+    p.add_argument("--sample-site", default=None, metavar="CONFIG",
+                   help="use a running `vehicle-pipeline sample-site` (the config file it printed) instead of starting one")
     p.add_argument("--stop-db", dest="keep_db", action="store_false",
                    help="stop the embedded Postgres afterwards (default: leave it running for `dev`)")
     p.set_defaults(func=cmd_demo)
@@ -316,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--listings", type=int, default=120)
     p.add_argument("--site-port", type=int, default=8765)
+    p.add_argument("--sample-site", default=None, metavar="CONFIG",
+                   help="use a running `vehicle-pipeline sample-site` (the config file it printed) instead of starting one")
     p.set_defaults(func=cmd_dev)
 
     p = sub.add_parser("status", help="totals, queue depth and alerts, source health (exit 1 when an alert is on)")
@@ -351,13 +378,14 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("name")
     p.set_defaults(func=cmd_sources)
 
-    p = sub.add_parser("sample-site", help="serve the sample site (every source, truth at /_truth) on 127.0.0.1")
-    p.add_argument("--port", type=int, default=8765, help="0 picks a free port; the first stdout line is the base URL")
+    p = sub.add_parser("sample-site", help="serve the stand-in: every site at its real host names over HTTPS on "
+                                           "loopback (prints the resolve map, CA and config), truth at /_truth")
+    p.add_argument("--port", type=int, default=8765,
+                   help="control origin port (0 picks a free one); the first stdout line is its URL")
     p.add_argument("--listings", type=int, default=60)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--faults", default=None, help="fault spec, e.g. 'bat:429:rate=0.3:retry_after=5,mecum:slow:seconds=1'")
     p.add_argument("--clock", type=int, default=None, help="the site's clock as a UTC epoch (default 2026-11-01T00:00Z)")
-    p.add_argument("--extra-ports", type=int, default=0, help="also serve the same site on this many more ports")
     p.add_argument("--cache-pages", action="store_true",
                    help="render each page once and serve it again as it is until the clock moves (benchmarks)")
     p.set_defaults(func=cmd_sample_site)

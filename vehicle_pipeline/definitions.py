@@ -10,7 +10,9 @@ from vehicle_pipeline.defs.assets.profiles import auction_outcomes, bat_repairs,
 from vehicle_pipeline.defs.checks import all_checks
 from vehicle_pipeline.defs.jobs import all_jobs
 from vehicle_pipeline.defs.resources import (
-    SAMPLE_SITE_ENV,
+    ALLOW_PRIVATE_ENV,
+    EXTRA_CA_ENV,
+    RESOLVE_ENV,
     PipelineSettingsResource,
     PostgresResource,
     SourceSitesResource,
@@ -30,7 +32,9 @@ def build_resources() -> dict:
     return {
         "postgres": PostgresResource(database_url=_env_or_none("DATABASE_URL")),
         "sites": SourceSitesResource(
-            sample_site_url=_env_or_none(SAMPLE_SITE_ENV),
+            resolve_json=_env_or_none(RESOLVE_ENV),
+            extra_ca_file=_env_or_none(EXTRA_CA_ENV),
+            allow_private_hosts_json=_env_or_none(ALLOW_PRIVATE_ENV),
             base_urls_json=_env_or_none("VEHICLE_PIPELINE_BASE_URLS"),
             user_agent=_env_or_none("VEHICLE_PIPELINE_USER_AGENT"),
             pace_per_source_json=_env_or_none("VEHICLE_PIPELINE_PACE"),

@@ -19,7 +19,12 @@ from vehicle_pipeline.store.db import DatabaseUrls, pipeline_home, resolve_urls
 from vehicle_pipeline.store.migrations import migrate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-SAMPLE_SITE_ENV = "VEHICLE_PIPELINE_SAMPLE_SITE_URL"
+# The stand-in's client settings (see defs/resources.py); `run` refuses to start while they are set.
+RESOLVE_ENV = "VEHICLE_PIPELINE_RESOLVE"
+EXTRA_CA_ENV = "VEHICLE_PIPELINE_EXTRA_CA"
+ALLOW_PRIVATE_ENV = "VEHICLE_PIPELINE_ALLOW_PRIVATE_HOSTS"
+PACE_ENV = "VEHICLE_PIPELINE_PACE"
+STAND_IN_ENVS = (RESOLVE_ENV, EXTRA_CA_ENV, ALLOW_PRIVATE_ENV)
 DAGSTER_URL_ENV = "VEHICLE_PIPELINE_DAGSTER_PG_URL"
 
 
@@ -163,14 +168,34 @@ def summary(steps: list[StepResult]) -> dict:
 
 
 def start_sample_site(seed: int, listings: int, port: int = 0):
+    """Start the stand-in and point this process (and the Dagster runs it starts) at it."""
     from vehicle_pipeline.sample_site.server import SampleSite
 
     try:
         site = SampleSite(seed=seed, listings=listings, port=port).start()
     except OSError:
         site = SampleSite(seed=seed, listings=listings, port=0).start()  # the preferred port is taken
-    os.environ[SAMPLE_SITE_ENV] = site.base_url
+    use_sample_site({**site.client_settings(), "control_url": site.base_url})
     return site
+
+
+def use_sample_site(config: dict) -> str:
+    """Point this process at a running stand-in: the name-resolution override, its CA, the loopback exception
+    for its hosts, and no pacing delay (the stand-in is local). `config` is `SampleSite.client_settings()`
+    or the JSON file `vehicle-pipeline sample-site` writes; returns its control URL."""
+    import json
+
+    try:
+        resolve, ca, allowed = config["resolve"], config["extra_ca_file"], list(config["allow_private_hosts"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"sample-site config lacks {exc}: expected resolve, extra_ca_file, allow_private_hosts") from None
+    if not os.path.isfile(ca):
+        raise ValueError(f"sample-site CA {ca} does not exist (is the sample site still running?)")
+    os.environ[RESOLVE_ENV] = json.dumps(resolve)
+    os.environ[EXTRA_CA_ENV] = ca
+    os.environ[ALLOW_PRIVATE_ENV] = json.dumps(allowed)
+    os.environ[PACE_ENV] = json.dumps({"*": [0, 0]})
+    return config.get("control_url", "")
 
 
 def dagster_dev(port: int = 3000, host: str = "127.0.0.1") -> int:

@@ -96,12 +96,54 @@ def truth(sample_site):
     return httpx.get(sample_site.base_url + "/_truth", timeout=30).json()
 
 
-def pipeline_resources(db_url: str, site_url: str, **settings) -> dict:
+def sample_settings(site, **overrides):
+    """The production IngestSettings (real base URLs, allow-lists, robots, redirects) pointed at the stand-in
+    only by its client settings: the name-resolution override, its CA and the loopback exception for its
+    hosts. Pacing is off (the stand-in is local); per-host lanes stay."""
+    from vehicle_pipeline.ingest.context import IngestSettings
+
+    return IngestSettings(**{"pace_seconds": (0.0, 0.0), **site.client_settings(), **overrides})
+
+
+def sample_sites_resource(site, **overrides):
+    """The Dagster `sites` resource as demo/dev configure it from the environment, for one stand-in."""
+    import json
+
+    from vehicle_pipeline.defs.resources import SourceSitesResource
+
+    fields = dict(resolve_json=json.dumps(site.resolve), extra_ca_file=site.ca_file,
+                  allow_private_hosts_json=json.dumps(list(site.resolve)), pace_min_seconds=0.0, pace_max_seconds=0.0)
+    return SourceSitesResource(**(fields | overrides))
+
+
+def pipeline_resources(db_url: str, site, **settings) -> dict:
     """The Dagster resources a real deployment uses, pointed at one test database and a sample site."""
-    from vehicle_pipeline.defs.resources import PipelineSettingsResource, PostgresResource, SourceSitesResource
+    from vehicle_pipeline.defs.resources import PipelineSettingsResource, PostgresResource
 
     return {
         "postgres": PostgresResource(database_url=db_url, pool_size=4),
-        "sites": SourceSitesResource(sample_site_url=site_url),
+        "sites": sample_sites_resource(site),
         "settings": PipelineSettingsResource(**({"time_budget_seconds": 120.0} | settings)),
     }
+
+
+def stand_in_client(site, **kw):
+    """An httpx client that reaches the stand-in at the real host names (for probing the stand-in itself; the
+    pipeline's own client does the same with its `resolve` and `extra_ca_file` settings): each request goes
+    to the address `site.resolve` names, with the host name kept in the Host header, SNI and certificate check."""
+    import ssl
+
+    import httpx
+
+    class _Transport(httpx.HTTPTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            target = site.resolve.get(request.url.host)
+            if target is None:
+                raise httpx.ConnectError(f"{request.url.host} is not a host of the stand-in", request=request)
+            address, port = target.rsplit(":", 1)
+            request.extensions = {**request.extensions, "sni_hostname": request.url.host}
+            request.url = request.url.copy_with(host=address, port=int(port))
+            return super().handle_request(request)
+
+    context = ssl.create_default_context(cafile=site.ca_file)
+    return httpx.Client(transport=_Transport(verify=context), timeout=kw.pop("timeout", 15), **kw)

@@ -60,6 +60,39 @@ def test_demo_twice_from_a_fresh_home(user_env):
     assert {s["name"] for s in sources} >= {"bat", "carsandbids", "mecum", "broadarrow", "classic"}
 
 
+@pytest.mark.dagster
+def test_demo_on_a_sample_site_started_by_hand(user_env):
+    """`sample-site` prints its config; `demo --sample-site CONFIG` works it at the real host names, and every
+    visible listing of its truth becomes a profile."""
+    import signal
+
+    import httpx
+
+    site = subprocess.Popen(EXE + ["sample-site", "--port", "0", "--listings", "40", "--seed", "5"], env=user_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        control = site.stdout.readline().strip()
+        assert control.startswith("http://127.0.0.1:"), site.stderr.read() if site.poll() is not None else control
+        assert site.stdout.readline().startswith("ca ")
+        config = site.stdout.readline().split()[1]
+        truth = httpx.get(control + "/_truth", timeout=60).json()
+        demo = _run(["demo", "--json", "--sample-site", config], user_env)
+        assert demo.returncode == 0, demo.stderr[-3000:]
+        report = json.loads(demo.stdout)
+        assert report["failed_steps"] == 0
+        assert sum(report["profiles_by_source"].values()) == len(truth["listings"])
+        assert f"sample site: {control}" in demo.stderr
+        bad = _run(["demo", "--json", "--sample-site", "/nonexistent/client.json"], user_env)
+        assert bad.returncode == 2 and "--sample-site /nonexistent/client.json" in bad.stderr
+    finally:
+        site.send_signal(signal.SIGTERM)
+        try:
+            site.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(site.pid, signal.SIGKILL)
+            site.wait(5)
+
+
 def test_operational_commands_and_one_line_errors(user_env):
     assert _run(["migrate"], user_env).returncode == 0
     again = _run(["migrate"], user_env)

@@ -5,7 +5,8 @@ from collections import Counter
 
 import pytest
 
-from vehicle_pipeline.ingest.context import Ingest, IngestSettings
+from vehicle_pipeline.ingest.context import Ingest
+from vehicle_pipeline_tests.conftest import sample_settings
 from vehicle_pipeline.ingest.imports import drain_imports
 from vehicle_pipeline.ingest.index import walk_index
 from vehicle_pipeline.ingest.outcomes import drain_outcomes
@@ -39,7 +40,7 @@ def _final_states(db) -> list[tuple]:
 
 @pytest.mark.parametrize("spec, expected_kinds", FAULTS, ids=[f[0] for f in FAULTS])
 def test_fault_never_loses_an_item(db, sample_site, truth, spec, expected_kinds):
-    settings = IngestSettings.for_sample_site(sample_site.base_url, time_budget_seconds=60)
+    settings = sample_settings(sample_site, time_budget_seconds=60)
     with Ingest(db, settings, worker_id="fault-test") as ingest:
         ingest.ensure_sources()
         module = ingest.module("bat")

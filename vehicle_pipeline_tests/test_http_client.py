@@ -45,12 +45,7 @@ def site():
 
 
 def make_client(site, *, pace: Pace = NO_PACE, health: HealthReporter | None = None, **overrides) -> PoliteClient:
-    cfg = HttpConfig(
-        pace=pace,
-        allow_private_hosts=["127.0.0.1"],
-        retry_backoff=0.05,
-        **overrides,
-    )
+    cfg = HttpConfig(**{"pace": pace, "allow_private_hosts": ["127.0.0.1"], "retry_backoff": 0.05, **overrides})
     return PoliteClient(cfg, health=health)
 
 
@@ -164,27 +159,40 @@ def _peak_in_flight(rows: list[dict]) -> int:
     return peak
 
 
-@pytest.mark.parametrize("shared", [False, True])
-def test_a_shared_host_gives_each_source_a_lane_of_its_own(site, shared):
-    """The sample site serves every source from one origin. Named in `shared_hosts`, that origin runs a lane
-    per source (each source one request at a time, the sources at once), as their real hosts would; not
-    named, it is one origin: one request at a time in all."""
-    tag = key()
-    sources = ("bat", "mecum", "craigslist")
-    requests = [FetchRequest(f"{site.base_url}/_fault/slow?seconds=0.3&shared={tag}&s={s}&i={i}", source=s)
-                for i in range(3) for s in sources]
-    # "dealer:a" and "dealer:b" are one site's family: they share the dealer lane
-    requests += [FetchRequest(f"{site.base_url}/_fault/slow?seconds=0.3&shared={tag}&s=dealer&i={d}",
-                              source=f"dealer:{d}") for d in ("a", "b")]
-    overrides = {"shared_hosts": ["127.0.0.1"]} if shared else {}
-    with make_client(site, **overrides) as client:
-        results = list(client.fetch_many(requests, max_in_flight=16))
-    assert len(results) == len(requests) and all(r.ok for _, r in results)
-    rows = [r for r in admin_requests(site) if tag in r["path"]]
-    assert _peak_in_flight(rows) == (len(sources) + 1 if shared else 1)
-    for source in (*sources, "dealer"):
-        own = [r for r in rows if f"&s={source}&" in r["path"]]
-        assert _peak_in_flight(own) == 1, source  # each source still one request at a time
+def site_client(site, **overrides) -> PoliteClient:
+    """A client that reaches the stand-in at the real host names: the override, its CA, its hosts allowed."""
+    return make_client(site, resolve=site.resolve, extra_ca_file=site.ca_file,
+                       allow_private_hosts=list(site.resolve), **overrides)
+
+
+def test_each_site_of_the_stand_in_is_a_host_with_a_lane_of_its_own(site, truth_urls):
+    """The stand-in answers each site at its real host names, each site on a loopback address of its own: the
+    client runs one lane per host (each host one request at a time, the hosts at once), as on the real web.
+    Two Craigslist metros are two hosts."""
+    hosts = ("bringatrailer.com", "www.mecum.com", "sacramento.craigslist.org", "seattle.craigslist.org")
+    wanted = [[u for u in truth_urls if urlsplit(u).hostname == h][:2] for h in hosts]
+    assert all(len(urls) == 2 for urls in wanted), wanted
+    sources = {"bringatrailer.com": "bat", "www.mecum.com": "mecum"}
+    requests = [FetchRequest(u, source=sources.get(urlsplit(u).hostname, "craigslist")) for urls in wanted for u in urls]
+    site.set_faults("bat:slow:seconds=0.3,mecum:slow:seconds=0.3,craigslist:slow:seconds=0.3")
+    try:
+        with site_client(site) as client:
+            site.clear_requests()
+            results = list(client.fetch_many(requests, max_in_flight=16))
+    finally:
+        site.set_faults(None)
+    assert len(results) == len(requests) and all(r.ok for _, r in results), [r.describe() for _, r in results]
+    rows = [r for r in admin_requests(site) if r["host"] in hosts and r["path"] != "/robots.txt"]
+    assert len(rows) == len(requests)
+    assert _peak_in_flight(rows) == len(hosts)
+    for host in hosts:
+        assert _peak_in_flight([r for r in rows if r["host"] == host]) == 1, host
+
+
+@pytest.fixture(scope="module")
+def truth_urls(site) -> list[str]:
+    truth = httpx.get(f"{site.base_url}/_truth", timeout=30).json()
+    return [item["fetch_url"] for item in truth["listings"]] + [page["fetch_url"] for page in truth["indexes"]]
 
 
 # ---- robots.txt
@@ -567,12 +575,10 @@ def test_closed_client_refuses_work(site):
         client.fetch(f"{site.base_url}/_fault/status/200")
 
 
-def test_listing_pages_fetch(site):
-    truth = httpx.get(f"{site.base_url}/_truth", timeout=30).json()
-    urls = [item["fetch_url"] for item in truth["listings"]][:10]
-    if not urls:
-        pytest.skip("sample site serves no listings yet")
-    with make_client(site) as client:
+def test_listing_pages_fetch(site, truth_urls):
+    urls = truth_urls[:10]
+    assert urls and all(u.startswith("https://") for u in urls)
+    with site_client(site) as client:
         results = list(client.fetch_many(urls))
     statuses = Counter(r.status for _, r in results)
     assert statuses[200] == len(urls), statuses

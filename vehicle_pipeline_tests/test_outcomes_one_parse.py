@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from vehicle_pipeline.ingest.context import Ingest, IngestSettings
+from vehicle_pipeline.ingest.context import Ingest
+from vehicle_pipeline_tests.conftest import sample_settings
 from vehicle_pipeline.ingest.imports import drain_imports
 from vehicle_pipeline.ingest.index import walk_index
 from vehicle_pipeline.ingest.outcomes import drain_outcomes
@@ -76,7 +77,7 @@ def _events(db) -> dict[int, tuple]:
 
 
 def test_extraction_stores_the_imports_parse_and_parses_again_only_when_it_is_stale(db, sample_site, truth):
-    settings = IngestSettings.for_sample_site(sample_site.base_url, time_budget_seconds=60)
+    settings = sample_settings(sample_site, time_budget_seconds=60)
     with Ingest(db, settings, worker_id="one-parse") as ingest:
         ingest.ensure_sources()
         for kind in ("results", "live"):

@@ -164,8 +164,10 @@ def test_url_rules():
     url = "https://bringatrailer.com/listing/2009-porsche-911-carrera-4s-coupe-28/?utm_source=x#comments"
     assert bat.external_id(url) == "2009-porsche-911-carrera-4s-coupe-28"
     assert bat.canonical_url(url) == "https://bringatrailer.com/listing/2009-porsche-911-carrera-4s-coupe-28/"
-    assert bat.external_id("http://127.0.0.1:8765/bat/listing/abc-1/") == "abc-1"
-    assert bat.canonical_url("http://127.0.0.1:8765/bat/listing/abc-1") == "http://127.0.0.1:8765/bat/listing/abc-1/"
+    assert bat.canonical_url("https://bringatrailer.com/listing/abc-1") == "https://bringatrailer.com/listing/abc-1/"
+    # ids are read from the path as the site shapes it, from its root: no prefix mode
+    assert bat.external_id("http://127.0.0.1:8765/bat/listing/abc-1/") is None
+    assert not bat.matches("https://bringatrailer.com/bat/listing/abc-1/")
     assert bat.matches(url) and bat.matches("https://bringatrailer.com/auctions/results/")
     assert not bat.matches("https://bringatrailer.com/member/someone/")
     assert bat.external_id("https://bringatrailer.com/auctions/") is None

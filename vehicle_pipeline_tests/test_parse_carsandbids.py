@@ -158,7 +158,8 @@ def test_url_rules():
     assert cab.external_id(url) == "3gvwNPwG"
     assert cab.canonical_url(url) == "https://carsandbids.com/auctions/3gvwNPwG/1995-toyota-4runner-sr5-4x4"
     assert cab.external_id("https://carsandbids.com/v2/autos/auctions/KZpLVWQA?timestamp=1&signature=2") == "KZpLVWQA"
-    assert cab.external_id("http://127.0.0.1:1/carsandbids/auctions/KZpLVWQA/x") == "KZpLVWQA"
+    assert cab.external_id("https://carsandbids.com/auctions/KZpLVWQA/x") == "KZpLVWQA"
+    assert cab.external_id("http://127.0.0.1:1/carsandbids/auctions/KZpLVWQA/x") is None  # no prefix mode
     assert cab.matches(url) and not cab.matches("https://carsandbids.com/user/bumperlt")
     assert cab.index_url("http://h/carsandbids", status="new", limit=95) == "http://h/carsandbids/v2/autos/auctions?limit=95&status=new"
     assert cab.index_url("https://carsandbids.com", offset=50) == "https://carsandbids.com/v2/autos/auctions?limit=50&status=closed&offset=50"

@@ -90,8 +90,10 @@ def test_url_rules():
     assert craigslist.canonical_url(u) == "https://sacramento.craigslist.org/cto/d/antelope-2008-mazda-miata/6879524822.html"
     assert not craigslist.matches("https://seattle.craigslist.org/see/apa/d/x/7344465455.html")
     assert craigslist.index_url("https://www.craigslist.org", metro="sfbay", query="miata") == "https://sfbay.craigslist.org/search/cto?query=miata"
-    assert craigslist.index_url("http://127.0.0.1:5/craigslist", metro="sfbay") == "http://127.0.0.1:5/craigslist/sfbay/search/cto"
-    assert craigslist.metro_of("http://127.0.0.1:5/craigslist/vancouver/cto/d/x/123456789.html") == "vancouver"
+    with pytest.raises(ValueError, match="not on craigslist.org"):  # metros are subdomains: no prefix mode
+        craigslist.index_url("http://127.0.0.1:5/craigslist", metro="sfbay")
+    assert craigslist.metro_of("http://127.0.0.1:5/craigslist/vancouver/cto/d/x/123456789.html") is None
+    assert craigslist.metro_of("https://vancouver.craigslist.org/van/cto/d/x/123456789.html") == "vancouver"
     assert for_url(u) is craigslist  # metro subdomains are allowed through the ".craigslist.org" entry
 
 

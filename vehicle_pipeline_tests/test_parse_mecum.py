@@ -96,8 +96,8 @@ def test_url_from_uri_or_argument():
     page = lot_page(link=None)
     assert mecum.parse(page).url == "https://www.mecum.com/lots/550602/1967-chevrolet-corvette-427-435-convertible/"
     page = lot_page(link=None, uri=None, databaseId=None, slug=None)
-    lst = mecum.parse(page, url="http://127.0.0.1:9/mecum/lots/FL0125-550602/some-car/?utm=x")
-    assert lst.url == "http://127.0.0.1:9/mecum/lots/FL0125-550602/some-car/"
+    lst = mecum.parse(page, url="https://www.mecum.com/lots/FL0125-550602/some-car/?utm=x")
+    assert lst.url == "https://www.mecum.com/lots/FL0125-550602/some-car/"
     assert lst.external_id == "FL0125-550602"
 
 

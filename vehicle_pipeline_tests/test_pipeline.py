@@ -53,11 +53,11 @@ def _queued(db, prefix: str) -> set[str]:
 
 
 def _metro(url: str) -> str:
-    return urlsplit(url).path.split("/craigslist/", 1)[1].split("/", 1)[0]
+    return urlsplit(url).hostname.removesuffix(".craigslist.org")
 
 
-def _walk_everything(db_url, site_url, instance, db):
-    resources = pipeline_resources(db_url, site_url)
+def _walk_everything(db_url, site, instance, db):
+    resources = pipeline_resources(db_url, site)
     for asset, _ in AUCTIONS:
         _materialize([asset], resources, DAY, instance)
     for metro in CRAIGSLIST_METROS:
@@ -72,7 +72,7 @@ def _walk_everything(db_url, site_url, instance, db):
 
 
 def test_source_assets_enqueue_exactly_the_truth_and_reruns_add_nothing(db_url, db, sample_site, truth):
-    resources = pipeline_resources(db_url, sample_site.base_url)
+    resources = pipeline_resources(db_url, sample_site)
     instance = dg.DagsterInstance.ephemeral()
     for asset, source in AUCTIONS:
         first = _meta(_materialize([asset], resources, DAY, instance))
@@ -102,7 +102,7 @@ def test_source_assets_enqueue_exactly_the_truth_and_reruns_add_nothing(db_url, 
 
 def test_full_pass_matches_the_truth(db_url, db, sample_site, truth):
     instance = dg.DagsterInstance.ephemeral()
-    resources, _ = _walk_everything(db_url, sample_site.base_url, instance, db)
+    resources, _ = _walk_everything(db_url, sample_site, instance, db)
     profiles = _meta(_materialize([vehicle_profiles, *all_checks], resources, instance=instance))
     assert profiles["dead"] == 0 and profiles["retried"] == 0 and profiles["done"] == len(truth["listings"])
     outcomes = _materialize([auction_outcomes, *all_checks], resources, instance=instance)
@@ -114,6 +114,7 @@ def test_full_pass_matches_the_truth(db_url, db, sample_site, truth):
                       (SELECT count(*) FROM auction_comments c WHERE c.listing_id = l.id)
                FROM listings l LEFT JOIN auction_events e ON e.listing_id = l.id""")}
     assert len(rows) == len(truth["listings"])
+    assert all(url.startswith("https://") and "127.0.0" not in url for url in rows)  # the real sites' URLs
     for listing in truth["listings"]:
         url, parsed, vehicle_id, outcome, sale_price, high_bid, bid_count, comments = rows[listing["url"]]
         for key in COMPARED:
@@ -150,7 +151,7 @@ def _event_state(db):
 
 def test_bat_repairs_backfill_fixes_exactly_the_wrong_records(db_url, db, sample_site, truth):
     instance = dg.DagsterInstance.ephemeral()
-    resources, _ = _walk_everything(db_url, sample_site.base_url, instance, db)
+    resources, _ = _walk_everything(db_url, sample_site, instance, db)
     _materialize([vehicle_profiles], resources, instance=instance)
     _materialize([auction_outcomes], resources, instance=instance)
     good = _event_state(db)
@@ -192,14 +193,14 @@ def test_bat_repairs_backfill_fixes_exactly_the_wrong_records(db_url, db, sample
 
 def test_a_killed_drain_loses_nothing(db_url, db, sample_site, truth):
     instance = dg.DagsterInstance.ephemeral()
-    resources = pipeline_resources(db_url, sample_site.base_url)
+    resources = pipeline_resources(db_url, sample_site)
     _materialize([bat_listings], resources, DAY, instance)
     sample_site.set_faults("bat:slow:seconds=0.5")
     script = (
         "import sys; from vehicle_pipeline.store.db import Database;"
         "from vehicle_pipeline.ingest.context import Ingest, IngestSettings;"
         "from vehicle_pipeline.ingest.imports import drain_imports;"
-        f"s = IngestSettings.for_sample_site({sample_site.base_url!r}, lease_seconds=2.0, batch_size=50);"
+        f"s = IngestSettings(pace_seconds=(0.0, 0.0), lease_seconds=2.0, batch_size=50, **{sample_site.client_settings()!r});"
         f"i = Ingest(Database({db_url!r}), s, worker_id='doomed');"
         "print('started', flush=True); drain_imports(i, time_budget=60)")
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True)
@@ -228,7 +229,7 @@ def test_a_killed_drain_loses_nothing(db_url, db, sample_site, truth):
 
 def test_faults_on_one_source_back_it_off_and_the_others_finish(db_url, db, sample_site, truth):
     instance = dg.DagsterInstance.ephemeral()
-    resources = pipeline_resources(db_url, sample_site.base_url)
+    resources = pipeline_resources(db_url, sample_site)
     for asset, _ in AUCTIONS:
         _materialize([asset], resources, DAY, instance)
     sample_site.set_faults("carsandbids:challenge:vendor=cloudflare")
@@ -250,7 +251,7 @@ def test_faults_on_one_source_back_it_off_and_the_others_finish(db_url, db, samp
 
 def test_fast_mode_defers_image_rows_until_a_normal_drain(db_url, db, sample_site, truth):
     instance = dg.DagsterInstance.ephemeral()
-    fast = pipeline_resources(db_url, sample_site.base_url, fast_mode=True)
+    fast = pipeline_resources(db_url, sample_site, fast_mode=True)
     _materialize([bat_listings], fast, DAY, instance)
     meta = _meta(_materialize([vehicle_profiles], fast, instance=instance))
     bat = [l for l in truth["listings"] if l["source"] == "bat"]
@@ -259,7 +260,7 @@ def test_fast_mode_defers_image_rows_until_a_normal_drain(db_url, db, sample_sit
         assert conn.execute("SELECT count(*) FROM vehicle_images").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM work_items WHERE queue = 'image_fetch' AND state = 'pending'"
                             ).fetchone()[0] == sum(1 for l in bat if l["images"])
-    normal = pipeline_resources(db_url, sample_site.base_url)
+    normal = pipeline_resources(db_url, sample_site)
     meta = _meta(_materialize([vehicle_profiles], normal, instance=instance))
     assert meta["deferred_images"] == sum(len(l["images"]) for l in bat)
     with db.connection() as conn:
@@ -269,18 +270,19 @@ def test_fast_mode_defers_image_rows_until_a_normal_drain(db_url, db, sample_sit
 def test_per_source_pacing_is_configuration(db_url, sample_site):
     from vehicle_pipeline.defs.resources import PipelineSettingsResource, SourceSitesResource, ingest_settings
     from vehicle_pipeline.ingest.context import build_http_client
+    from vehicle_pipeline_tests.conftest import sample_sites_resource
 
-    sites = SourceSitesResource(sample_site_url=sample_site.base_url,
-                                pace_per_source_json='{"bat": [0.3, 0.3], "dealer:sunset-classics": [1, 2]}')
+    sites = sample_sites_resource(sample_site,
+                                  pace_per_source_json='{"bat": [0.3, 0.3], "dealer:sunset-classics": [1, 2]}')
     settings = ingest_settings(sites, PipelineSettingsResource())
     assert settings.source_pace == {"bat": (0.3, 0.3), "dealer:sunset-classics": (1.0, 2.0)}
     client = build_http_client(settings)
     try:
-        urls = [f"{sample_site.base_url}/bat/auctions/results/?page={n}" for n in (1, 2, 3)]
+        urls = [f"https://bringatrailer.com/auctions/results/?page={n}" for n in (1, 2, 3)]
         sample_site.clear_requests()
         for url in urls:
             assert client.fetch(url, source="bat").ok
-        starts = sorted(r["started"] for r in sample_site.requests() if r["path"].startswith("/bat/auctions/results"))
+        starts = sorted(r["started"] for r in sample_site.requests() if r["path"].startswith("/auctions/results"))
         assert all(b - a >= 0.29 for a, b in zip(starts, starts[1:])), starts
     finally:
         client.close()

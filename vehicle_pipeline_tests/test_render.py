@@ -24,11 +24,12 @@ import pytest
 
 from vehicle_pipeline.fetch.render import RenderConfig, RenderingFetcher, chromium_executable
 from vehicle_pipeline.http import FetchKind, FetchRequest, HttpConfig, Pace, PoliteClient, Reason, SourcePolicy
-from vehicle_pipeline.ingest.context import IngestSettings, build_http_client
+from vehicle_pipeline.ingest.context import build_http_client
 from vehicle_pipeline.model import NeedsBrowser
 from vehicle_pipeline.sample_site.server import SampleSite
 from vehicle_pipeline.sources import _pagekit as pk
 from vehicle_pipeline.sources import carsandbids
+from vehicle_pipeline_tests.conftest import sample_settings
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -83,12 +84,9 @@ def cab_entries(site):
 
 @pytest.fixture(scope="module")
 def client(site):
-    # The production settings for the stand-in, but the C&B allow-list is the stand-in's host alone, so the
-    # page's third-party scripts are refused (as the real site's would be) instead of looked up.
-    settings = IngestSettings.for_sample_site(site.base_url)
-    with build_http_client(settings) as c:
-        host = site.base_url.split("://", 1)[1]
-        c.set_source_policy("carsandbids", SourcePolicy(allowed_hosts=(host,)))
+    # The production client, pointed at the stand-in by its resolve override and CA only: the page's
+    # third-party scripts (ads, analytics) are off Cars & Bids' allow-list and refused, as on the real site.
+    with build_http_client(sample_settings(site)) as c:
         yield c
 
 
@@ -248,7 +246,7 @@ class _Health:
 
 def test_a_missing_browser_is_one_clear_failure_reported_to_source_health(site, cab_entries):
     health = _Health()
-    with build_http_client(IngestSettings.for_sample_site(site.base_url), health=health) as client, \
+    with build_http_client(sample_settings(site), health=health) as client, \
             RenderingFetcher(client, RenderConfig(chromium_path="/nonexistent/chromium")) as renderer:
         got = list(renderer.fetch_many([FetchRequest(e["fetch_url"], source="carsandbids") for e in cab_entries[:2]]))
     assert len(got) == 2

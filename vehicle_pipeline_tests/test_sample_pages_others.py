@@ -255,9 +255,10 @@ def test_classic_directory_and_profiles():
         ref = profile["items"][0]
         if ref["kind"] == "dealer":
             assert ref["confidence"] >= 0.7  # website + inventory on the sample dealer site
-            assert ref["inventory_url"].startswith(CTX.url("dealer", "/")) and ref["inventory_url"].endswith("/inventory/")
-            # the inventory URL it discovers is a dealer inventory page the dealer renderer serves
-            slug = ref["inventory_url"][len(CTX.url("dealer", "/")):].split("/")[0]
+            route = CTX.sites.route(urlsplit(ref["inventory_url"]).hostname)
+            assert route.source == "dealer" and ref["inventory_url"].endswith("/inventory/")
+            # the inventory URL it discovers is a dealer inventory page the dealer renderer serves, on its own host
+            slug = route.prefix.strip("/")
             assert r_dealer.render_index(f"/{slug}/inventory/", {}, DEALER, CTX) is not None
         else:
             assert ref["confidence"] < 0.7

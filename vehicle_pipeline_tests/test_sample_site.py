@@ -22,6 +22,7 @@ from vehicle_pipeline.sample_site import pages
 from vehicle_pipeline.sample_site.faults import FaultPlan, FaultSpecError, parse_fault_spec
 from vehicle_pipeline.sample_site.server import COMPRESSED_BODY, SampleSite
 from vehicle_pipeline.sample_site.world import DAY, DEALERS, DEFAULT_CLOCK, METROS, SOURCES, build_world
+from vehicle_pipeline_tests.conftest import stand_in_client
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -51,7 +52,14 @@ def fresh_site():
 
 
 def get(url: str, **kw) -> httpx.Response:
+    """GET on the control origin (plain HTTP)."""
     return httpx.get(url, timeout=15, **kw)
+
+
+def sget(site: SampleSite, url: str, **kw) -> httpx.Response:
+    """GET a page at its real host name from `site` (HTTPS, the stand-in's CA)."""
+    with stand_in_client(site) as client:
+        return client.get(url, **kw)
 
 
 def truth_of(base_url: str) -> dict:
@@ -203,6 +211,7 @@ def test_live_auction_state_and_clock():
 
 
 def _normalized(truth: dict, base: str) -> str:
+    truth = {k: v for k, v in truth.items() if k != "resolve"}  # addresses and ports of this run
     return json.dumps(truth, sort_keys=True).replace(base, "BASE")
 
 
@@ -214,7 +223,8 @@ def test_truth_is_deterministic_and_differs_by_seed(site):
     assert a == b
     t = json.loads(a)
     assert t["seed"] == 7 and t["clock"] == DEFAULT_CLOCK
-    assert t["sources"]["bat"] == "BASE/bat" and t["sources"]["dealer:sunset-classics"] == "BASE/dealer/sunset-classics"
+    assert t["sources"]["bat"] == "https://bringatrailer.com"
+    assert t["sources"]["dealer:sunset-classics"] == "https://www.sunset-classics.example"
     if t["listings"]:
         assert a != c
     assert json.loads(c)["seed"] == 8
@@ -239,11 +249,13 @@ def test_truth_at_60_covers_everything(site):
         assert (e["sale_price"] is not None) == (e["outcome"] in ("sold", "sold_after")), e["fetch_url"]
 
 
-def test_truth_urls_point_at_the_port_asked(site):
-    second = site.base_urls[1]
-    t = truth_of(second)
-    assert t["base_url"] == second
-    assert all(e["fetch_url"].startswith(second + "/") for e in t["listings"])
+def test_truth_urls_are_the_real_sites_urls(site):
+    t = truth_of(site.base_urls[1])
+    assert t["base_url"] == site.base_url and t["resolve"] == site.resolve
+    hosts = {urlsplit(e["fetch_url"]).hostname for e in t["listings"]}
+    assert all(e["fetch_url"].startswith("https://") for e in t["listings"])
+    assert {"bringatrailer.com", "carsandbids.com", "www.mecum.com", "www.broadarrowauctions.com",
+            "sacramento.craigslist.org", "www.sunset-classics.example"} <= hosts <= set(site.resolve)
     assert set(t["missing_renderers"]) == {s for s in ALL_SOURCES if not _has(s)}
 
 
@@ -257,16 +269,22 @@ def _has(source: str) -> bool:
 
 def test_source_base_urls(site):
     urls = site.source_base_urls()
-    assert urls["bat"] == f"{site.base_url}/bat"
+    assert urls["bat"] == "https://bringatrailer.com" and urls["craigslist:seattle"] == "https://seattle.craigslist.org"
     assert {k for k in urls if k.startswith("dealer:")} == {f"dealer:{d.slug}" for d in DEALERS}
-    spread = site.source_base_urls(spread=True)
-    assert {urlsplit(u).port for u in spread.values()} == set(site.ports)
+    # one loopback address per site, each address one site
+    by_address: dict[str, set[str]] = {}
+    for host, target in site.resolve.items():
+        by_address.setdefault(target.split(":")[0], set()).add(site.sites.route(host).group)
+    assert all(len(groups) == 1 for groups in by_address.values())
+    assert len(by_address) == 6 + len(DEALERS)
 
 
 def test_missing_renderer_is_501_and_unknown_path_404(site):
-    assert get(f"{site.base_url}/nosuchsource/x").status_code == 404
+    assert get(f"{site.base_url}/bat/listing/x/").status_code == 404  # the control origin serves no pages
+    origins = site.source_base_urls()
     for source in ALL_SOURCES:
-        r = get(f"{site.base_url}/{source}/certainly/not/a/page/")
+        origin = origins[source] if source != "dealer" else origins[f"dealer:{DEALERS[0].slug}"]
+        r = sget(site, f"{origin}/certainly/not/a/page/")
         if _has(source):
             assert r.status_code == 404, (source, r.status_code)
         else:
@@ -297,9 +315,13 @@ def test_robots_txt(site):
     r = get(f"{site.base_url}/robots.txt")
     assert r.status_code == 200
     rp = Protego.parse(r.text)
-    for path in ("/_private/x", "/bat/account/settings", "/_fault/disallowed/x"):
+    for path in ("/_private/x", "/_fault/disallowed/x"):
         assert not rp.can_fetch(f"{site.base_url}{path}", "vehicle-pipeline")
-    assert rp.can_fetch(f"{site.base_url}/bat/listing/some-car/", "vehicle-pipeline")
+    assert rp.can_fetch(f"{site.base_url}/_fault/status/200", "vehicle-pipeline")
+    r = sget(site, "https://bringatrailer.com/robots.txt")
+    rp = Protego.parse(r.text)
+    assert not rp.can_fetch("https://bringatrailer.com/account/settings", "vehicle-pipeline")
+    assert rp.can_fetch("https://bringatrailer.com/listing/some-car/", "vehicle-pipeline")
     # Disallowed pages exist, so a client that ignores robots.txt shows up in the request log.
     assert get(f"{site.base_url}/_private/x").status_code == 200
     assert get(f"{site.base_url}/_fault/disallowed/x").status_code == 200
@@ -359,6 +381,26 @@ def test_fault_big_is_chunked_without_length(site):
         assert r.headers["transfer-encoding"] == "chunked"
         size = sum(len(c) for c in r.iter_bytes())
     assert size == 2 * 1024 * 1024
+
+
+def _raw_sget(site: SampleSite, url: str) -> tuple[bytes, bytes]:
+    """_raw_get of a page at its real host name, over TLS to the stand-in's address for that host."""
+    import ssl
+
+    parts = urlsplit(url)
+    address, port = site.resolve[parts.hostname].rsplit(":", 1)
+    context = ssl.create_default_context(cafile=site.ca_file)
+    with socket.create_connection((address, int(port)), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname=parts.hostname) as s:
+        s.sendall(f"GET {parts.path} HTTP/1.1\r\nHost: {parts.hostname}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        try:
+            while chunk := s.recv(65536):
+                data += chunk
+        except (ssl.SSLError, ConnectionResetError):
+            pass  # a cut-off body: the server closed without a TLS close_notify
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head, body
 
 
 def _raw_get(base: str, path: str) -> tuple[bytes, bytes]:
@@ -528,12 +570,12 @@ def test_faults_never_touch_truth_admin_or_robots(fresh_site):
 
 def test_injected_status_fault_then_retry_succeeds(fresh_site):
     source, url = a_listing_url(fresh_site)
-    clean = get(url)
+    clean = sget(fresh_site, url)
     assert clean.status_code == 200
     _set_faults(fresh_site, f"{source}:429:retry_after=5")
-    r = get(url)
+    r = sget(fresh_site, url)
     assert r.status_code == 429 and r.headers["retry-after"] == "5"
-    again = get(url)
+    again = sget(fresh_site, url)
     assert again.status_code == 200 and again.content == clean.content
 
 
@@ -542,36 +584,35 @@ def test_injected_gone_challenge_and_redirects(fresh_site):
     t = truth_of(fresh_site.base_url)
     index_url = next((u for u in t["index_entry_points"].get(source, [])), None)
     _set_faults(fresh_site, f"{source}:gone:code=410")
-    assert get(url).status_code == 410 and get(url).status_code == 410
+    assert sget(fresh_site, url).status_code == 410 and sget(fresh_site, url).status_code == 410
     if index_url:
-        assert get(index_url).status_code == 200  # gone hits listing pages only
+        assert sget(fresh_site, index_url).status_code == 200  # gone hits listing pages only
     _set_faults(fresh_site, f"{source}:challenge:vendor=datadome")
-    r = get(url)
+    r = sget(fresh_site, url)
     assert r.status_code == 403 and r.headers["x-datadome"] == "protected"
     _set_faults(fresh_site, f"{source}:redirect_loop")
-    with pytest.raises(httpx.TooManyRedirects):
-        httpx.get(url, follow_redirects=True, timeout=10)
-    r = get(url)
+    with pytest.raises(httpx.TooManyRedirects), stand_in_client(fresh_site) as client:
+        client.get(url, follow_redirects=True)
+    r = sget(fresh_site, url)
     assert r.status_code == 302 and dict(parse_qsl(urlsplit(r.headers["location"]).query))["_loop"] == "1"
     _set_faults(fresh_site, f"{source}:redirect_private")
-    loc = urlsplit(get(url).headers["location"])
-    assert loc.hostname == "127.0.0.2" and loc.port == fresh_site.ports[0] and loc.path == urlsplit(url).path
+    loc = urlsplit(sget(fresh_site, url).headers["location"])
+    assert loc.hostname == "127.0.0.2" and loc.path == urlsplit(url).path
 
 
 def test_injected_truncate_oversize_slow(fresh_site):
     source, url = a_listing_url(fresh_site)
-    clean = get(url).content
-    path = urlsplit(url).path
+    clean = sget(fresh_site, url).content
     _set_faults(fresh_site, f"{source}:truncate")
-    head, body = _raw_get(fresh_site.base_url, path)
+    head, body = _raw_sget(fresh_site, url)
     assert f"Content-Length: {len(clean)}".encode() in head and body == clean[: len(clean) // 2]
-    assert get(url).content == clean  # the retry gets the whole page
+    assert sget(fresh_site, url).content == clean  # the retry gets the whole page
     _set_faults(fresh_site, f"{source}:oversize:mb=1.5")
-    r = get(url)
+    r = sget(fresh_site, url)
     assert "content-length" not in r.headers and r.content.startswith(clean) and len(r.content) >= 1.5 * 1024 * 1024
     _set_faults(fresh_site, f"{source}:slow:seconds=0.4")
     started = time.monotonic()
-    assert get(url).content == clean and time.monotonic() - started >= 0.4
+    assert sget(fresh_site, url).content == clean and time.monotonic() - started >= 0.4
 
 
 def test_rate_fault_hits_a_fixed_share_of_pages(fresh_site):
@@ -580,11 +621,11 @@ def test_rate_fault_hits_a_fixed_share_of_pages(fresh_site):
         pytest.skip("too few rendered listings yet")
     urls = [e["fetch_url"] for e in t["listings"]]
     _set_faults(fresh_site, "*:503:rate=0.5")
-    first = [get(u).status_code for u in urls]
+    first = [sget(fresh_site, u).status_code for u in urls]
     assert set(first) == {200, 503}
-    assert all(get(u).status_code == 200 for u in urls)  # the first attempt only
+    assert all(sget(fresh_site, u).status_code == 200 for u in urls)  # the first attempt only
     _set_faults(fresh_site, "*:503:rate=0.5")  # a fresh spec restarts the attempt counts
-    assert [get(u).status_code for u in urls] == first
+    assert [sget(fresh_site, u).status_code for u in urls] == first
 
 
 @pytest.mark.parametrize("source", ["bat", "carsandbids", "mecum", "broadarrow", "craigslist", "dealer"])
@@ -596,9 +637,10 @@ def test_markup_change_never_yields_silently_wrong_data(fresh_site, source):
         pytest.skip(f"vehicle_pipeline.sample_site.pages.{source} does not exist yet")
     entries = [e for e in truth_of(fresh_site.base_url)["listings"] if e["source"] == source]
     assert entries
-    clean = [get(e["fetch_url"]).content for e in entries]
-    _set_faults(fresh_site, f"{source}:markup_change")
-    changed = [get(e["fetch_url"]) for e in entries]
+    with stand_in_client(fresh_site) as client:
+        clean = [client.get(e["fetch_url"]).content for e in entries]
+        _set_faults(fresh_site, f"{source}:markup_change")
+        changed = [client.get(e["fetch_url"]) for e in entries]
     assert all(r.status_code == 200 for r in changed)
     assert all(r.content != c for r, c in zip(changed, clean))
     try:
@@ -633,8 +675,14 @@ def test_cli_sample_site_prints_url_and_stops_on_sigterm():
         first = proc.stdout.readline().strip()
         assert first.startswith("http://127.0.0.1:"), (first, proc.stderr.read() if proc.poll() is not None else "")
         assert get(f"{first}/robots.txt").status_code == 200
+        ca, config = proc.stdout.readline().split(), proc.stdout.readline().split()
+        assert ca[0] == "ca" and Path(ca[1]).is_file() and config[0] == "config"
+        settings = json.loads(Path(config[1]).read_text())
+        assert settings["extra_ca_file"] == ca[1] and settings["control_url"] == first
+        assert "bringatrailer.com" in settings["resolve"] and "*" not in "".join(settings["allow_private_hosts"])
+        assert proc.stdout.readline().startswith("resolve ")
         t = truth_of(first)
-        assert t["seed"] == 3 and t["base_url"] == first
+        assert t["seed"] == 3 and t["base_url"] == first and t["resolve"] == settings["resolve"]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
@@ -659,25 +707,49 @@ def test_cached_pages_are_the_rendered_pages_and_move_with_the_clock():
     plain, cached = SampleSite(seed=3, listings=30).start(), SampleSite(seed=3, listings=30, cache_pages=True).start()
     try:
         truth = httpx.get(plain.base_url + "/_truth").json()
-        urls = [l["fetch_url"].removeprefix(plain.base_url) for l in truth["listings"]][:12]
-        urls += ["/bat/auctions/", "/carsandbids/v2/autos/auctions?status=closed&limit=50"]
-        for _ in range(2):
-            for path in urls:
-                a, b = httpx.get(plain.base_url + path), httpx.get(cached.base_url + path)
-                assert (a.status_code, a.content.replace(plain.base_url.encode(), b"")) == \
-                       (b.status_code, b.content.replace(cached.base_url.encode(), b"")), path
-        live = next(l for l in truth["listings"] if l.get("outcome") == "live")
-        path = live["fetch_url"].removeprefix(plain.base_url)
-        before = httpx.get(cached.base_url + path).content
-        for site in (plain, cached):
-            site.advance(30 * 86400)  # long past its end: the auction has closed
-        after = httpx.get(cached.base_url + path).content
-        assert after != before
-        assert after.replace(cached.base_url.encode(), b"") == \
-               httpx.get(plain.base_url + path).content.replace(plain.base_url.encode(), b"")
-        bat_page = next(u for u in urls if u.startswith("/bat/listing/"))
-        cached.set_faults("bat:gone:code=410")
-        assert httpx.get(cached.base_url + bat_page).status_code == 410
+        urls = [l["fetch_url"] for l in truth["listings"]][:12]
+        urls += ["https://bringatrailer.com/auctions/", "https://carsandbids.com/v2/autos/auctions?status=closed&limit=50"]
+        with stand_in_client(plain) as p, stand_in_client(cached) as c:
+            for _ in range(2):
+                for url in urls:
+                    a, b = p.get(url), c.get(url)
+                    assert (a.status_code, a.content) == (b.status_code, b.content), url
+            live = next(l for l in truth["listings"] if l.get("outcome") == "live")
+            before = c.get(live["fetch_url"]).content
+            for site in (plain, cached):
+                site.advance(30 * 86400)  # long past its end: the auction has closed
+            after = c.get(live["fetch_url"]).content
+            assert after != before
+            assert after == p.get(live["fetch_url"]).content
+            bat_page = next(u for u in urls if u.startswith("https://bringatrailer.com/listing/"))
+            cached.set_faults("bat:gone:code=410")
+            assert c.get(bat_page).status_code == 410
     finally:
         plain.stop()
         cached.stop()
+
+
+def test_site_map_puts_renderer_paths_at_the_real_host_names_and_back():
+    from vehicle_pipeline.sample_site.sites import SITES
+
+    cases = {
+        ("bat", "/listing/x/"): "https://bringatrailer.com/listing/x/",
+        ("mecum", "/lots/1/x/"): "https://www.mecum.com/lots/1/x/",
+        ("craigslist", "/sfbay/sfc/cto/d/x/7931587034.html"): "https://sfbay.craigslist.org/sfc/cto/d/x/7931587034.html",
+        ("craigslist", "/seattle/search/cto?s=120"): "https://seattle.craigslist.org/search/cto?s=120",
+        ("dealer", "/sunset-classics/inventory/?page=2"): "https://www.sunset-classics.example/inventory/?page=2",
+        ("classic", "/s/x-abc12/"): "https://www.classic.com/s/x-abc12/",
+    }
+    for (source, path), url in cases.items():
+        assert SITES.url(source, path) == url
+        assert SITES.renderer_path(url) == (source, path)
+    assert SITES.route("www.bringatrailer.com").redirect_to == "bringatrailer.com"
+    assert SITES.route("media.carsandbids.com").source == "carsandbids"
+    assert SITES.route("sapi.craigslist.org").prefix == "" and SITES.route("evil.example") is None
+    with pytest.raises(ValueError):
+        SITES.url("dealer", "/")
+
+
+def test_an_alias_host_redirects_to_the_canonical_one(site):
+    r = sget(site, "https://mecum.com/lots/1/x/?a=1")
+    assert r.status_code == 301 and r.headers["location"] == "https://www.mecum.com/lots/1/x/?a=1"

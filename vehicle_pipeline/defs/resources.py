@@ -17,7 +17,10 @@ from vehicle_pipeline.ingest.context import Ingest, IngestSettings
 from vehicle_pipeline.store.db import Database, DatabaseUrls, resolve_urls, to_psycopg_url, to_sqlalchemy_url
 from vehicle_pipeline.store.migrations import migrate
 
-SAMPLE_SITE_ENV = "VEHICLE_PIPELINE_SAMPLE_SITE_URL"
+# The stand-in's settings (demo, dev, tests), set by `launch.use_sample_site`; unset in production.
+RESOLVE_ENV = "VEHICLE_PIPELINE_RESOLVE"  # JSON {"host": "address:port"}
+EXTRA_CA_ENV = "VEHICLE_PIPELINE_EXTRA_CA"  # path of a PEM bundle
+ALLOW_PRIVATE_ENV = "VEHICLE_PIPELINE_ALLOW_PRIVATE_HOSTS"  # JSON ["host", "*.domain", ...]
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -50,17 +53,22 @@ class PostgresResource(dg.ConfigurableResource):
 class SourceSitesResource(dg.ConfigurableResource):
     """Where the sources live and how politely to fetch them.
 
-    `sample_site_url` points every source at the project's sample site (path prefix per source) and allows
-    its loopback address; `base_urls_json` overrides single sources ({"bat": "https://…"}).
+    Every source is at its real base URL unless `base_urls_json` overrides it ({"bat": "https://…"}).
+    `resolve_json` ({"bringatrailer.com": "127.0.0.10:8443"}) and `extra_ca_file` exist for the stand-in
+    (demo, dev, tests): they send the real host names to the sample site and trust its throwaway CA; its
+    loopback addresses are reachable only for hosts named in `allow_private_hosts` / `allow_private_hosts_json`.
+    `pace_per_source_json` may give "*" for the default pace.
     """
 
-    sample_site_url: Optional[str] = None
     base_urls_json: Optional[str] = None
     pace_min_seconds: float = 2.0
     pace_max_seconds: float = 5.0
-    pace_per_source_json: Optional[str] = None  # {"bat": [3, 6], "dealer:sunset-classics": [10, 20]}
+    pace_per_source_json: Optional[str] = None  # {"bat": [3, 6], "dealer:sunset-classics": [10, 20], "*": [2, 5]}
     user_agent: Optional[str] = None
     allow_private_hosts: list[str] = []
+    allow_private_hosts_json: Optional[str] = None  # the same as a JSON list (an environment variable's form)
+    resolve_json: Optional[str] = None
+    extra_ca_file: Optional[str] = None
     render_sources: list[str] = ["carsandbids"]  # sources whose pages are built in the browser (fetch/render.py)
     chromium_path: Optional[str] = None  # None: Debian's /usr/bin/chromium when present, else Playwright's own
 
@@ -82,10 +90,7 @@ def ingest_settings(sites: SourceSitesResource, settings: PipelineSettingsResour
                   drain_lanes=settings.drain_lanes, max_index_pages=settings.max_index_pages, fast_mode=settings.fast_mode,
                   craigslist_metros=tuple(settings.craigslist_metros), user_agent=sites.user_agent,
                   render_sources=tuple(sites.render_sources), chromium_path=sites.chromium_path)
-    if sites.sample_site_url:
-        result = IngestSettings.for_sample_site(sites.sample_site_url, **common)
-    else:
-        result = IngestSettings(pace_seconds=(sites.pace_min_seconds, sites.pace_max_seconds), **common)
+    result = IngestSettings(pace_seconds=(sites.pace_min_seconds, sites.pace_max_seconds), **common)
     if sites.base_urls_json:
         try:
             overrides = json.loads(sites.base_urls_json)
@@ -98,9 +103,26 @@ def ingest_settings(sites: SourceSitesResource, settings: PipelineSettingsResour
             result.source_pace = {name: (float(lo), float(hi)) for name, (lo, hi) in paces.items()}
         except (ValueError, TypeError) as exc:
             raise dg.Failure(f"pace_per_source_json must map source names to [min, max] seconds: {exc}") from None
-    if sites.allow_private_hosts:
-        result.allow_private_hosts = tuple(result.allow_private_hosts) + tuple(sites.allow_private_hosts)
+        if "*" in result.source_pace:
+            result.pace_seconds = result.source_pace.pop("*")
+    allowed = list(sites.allow_private_hosts)
+    if sites.allow_private_hosts_json:
+        allowed += _json_value(sites.allow_private_hosts_json, "allow_private_hosts_json", list)
+    result.allow_private_hosts = tuple(allowed)
+    if sites.resolve_json:
+        result.resolve = _json_value(sites.resolve_json, "resolve_json", dict)
+    result.extra_ca_file = sites.extra_ca_file or None
     return result
+
+
+def _json_value(text: str, name: str, kind: type):
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise dg.Failure(f"{name} is not JSON: {exc}") from None
+    if not isinstance(value, kind):
+        raise dg.Failure(f"{name} must be a JSON {'object' if kind is dict else 'list'}, got {text[:80]!r}")
+    return value
 
 
 @contextmanager

@@ -7,9 +7,7 @@ What "polite" means here (DESIGN.md, section HTTP), and where each rule lives in
   raise the pace;
 - per origin (scheme, host, port) a *lane* (`lanes`): at most `concurrency` requests in flight (default 1)
   and a randomized delay between requests (default 2-5 s; zero only when configured); origins run in
-  parallel. An origin named in `shared_hosts` serves several sources under path prefixes (the sample site
-  standing in for six sites): there each source has a lane of its own, as it has a host of its own in
-  production;
+  parallel;
 - connect/read timeouts, bounded in-request retries on 408/429/500/502/503/504 honouring Retry-After
   (`signals`); a Retry-After longer than the in-request wait limit becomes `retry_later` (the queue snoozes
   the item); bot-challenge pages are `blocked`;
@@ -20,7 +18,14 @@ What "polite" means here (DESIGN.md, section HTTP), and where each rule lives in
 - every URL checked before it is fetched (`urls`): http(s), the source's allowed hosts, and no loopback/
   private/link-local/multicast/reserved address unless `allow_private_hosts` names the host. Literal
   addresses are checked up front; resolved addresses are checked at connect time, and the socket connects
-  to the address that was checked (so a second DNS answer cannot rebind to a private address).
+  to the address that was checked (so a second DNS answer cannot rebind to a private address). Host lists
+  are written and matched as `vehicle_pipeline.hosts` says (the project's one host rule).
+
+Two settings exist for the stand-in only (tests, demo, dev), both empty in production: `resolve`, a
+name-resolution override (host -> address:port, like curl's --resolve) applied by the transport's network
+backend, whose addresses pass the same private-address guard; and `extra_ca_file`, a PEM bundle trusted besides
+the system store. With them the client fetches https://bringatrailer.com/... from the sample site on loopback,
+with every other rule exactly as in production.
 
 Every outcome is a `FetchResult` (`results`: ok, not_modified, gone, blocked, retry_later, failed); an
 expected failure never raises. Source health is reported through the `HealthReporter` protocol, called in
@@ -52,7 +57,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from vehicle_pipeline.fetch.config import HttpConfig, Pace, SourcePolicy, NO_POLICY as _NO_POLICY
+from vehicle_pipeline.fetch.config import NO_POLICY as _NO_POLICY
+from vehicle_pipeline.fetch.config import HttpConfig, Pace, SourcePolicy, check_config
 from vehicle_pipeline.fetch.lanes import Deferred, Lane
 from vehicle_pipeline.fetch.results import (
     BLOCK_STATUSES,
@@ -69,8 +75,7 @@ from vehicle_pipeline.fetch.results import (
 from vehicle_pipeline.fetch.robots import robots_for
 from vehicle_pipeline.fetch.signals import backoff_delay, detect_challenge, parse_retry_after
 from vehicle_pipeline.fetch.transport import Attempt, attempt, build_client
-from vehicle_pipeline.fetch.urls import DEFAULT_PORTS, check_url, host_matches, norm_host
-from vehicle_pipeline.sources import family as source_family
+from vehicle_pipeline.fetch.urls import DEFAULT_PORTS, check_url, norm_host
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +175,7 @@ class PoliteClient:
     def __init__(self, config: HttpConfig | None = None, *, health: HealthReporter | None = None,
                  ledger: PaceLedger | None = None):
         self.config = config or HttpConfig()
+        check_config(self.config)
         self.health = health
         self.ledger = ledger  # paces hosts across processes too; None = this process's lanes only
         self._ledger_pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -194,7 +200,7 @@ class PoliteClient:
             return _NO_POLICY
         found = self._sources.get(source)
         if found is None and ":" in source:
-            found = self._sources.get(source_family(source))
+            found = self._sources.get(source.split(":", 1)[0])  # "dealer:x" falls back to "dealer"
         return found or _NO_POLICY
 
     def _pace(self, key: tuple, policy: SourcePolicy) -> Pace:
@@ -397,16 +403,13 @@ class PoliteClient:
     # ---- async core
 
     def _lane_key(self, url: str, source: str | None = None) -> tuple | None:
-        """(scheme, host, port), and the source's family on a shared host ("dealer:x" shares "dealer"'s)."""
+        """(scheme, host, port): one lane per origin, whatever the source."""
         try:
             parts = urlsplit(url)
             scheme = parts.scheme.lower()
-            key = (scheme, norm_host(parts.hostname or ""), parts.port or DEFAULT_PORTS.get(scheme, 0))
+            return (scheme, norm_host(parts.hostname or ""), parts.port or DEFAULT_PORTS.get(scheme, 0))
         except ValueError:
             return None
-        if source and self.config.shared_hosts and host_matches(key[1], key[2], self.config.shared_hosts):
-            return key + (source_family(source),)
-        return key
 
     def _lane(self, url: str, policy: SourcePolicy, source: str | None = None) -> Lane:
         key = self._lane_key(url, source)

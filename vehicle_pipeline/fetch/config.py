@@ -7,6 +7,7 @@ import random
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from vehicle_pipeline import hosts
 from vehicle_pipeline.fetch.results import RETRY_STATUSES
 
 DEFAULT_USER_AGENT = "vehicle-pipeline/0.1 (+contact: set VEHICLE_PIPELINE_USER_AGENT)"
@@ -36,8 +37,12 @@ class Pace:
 
 @dataclass(frozen=True)
 class SourcePolicy:
-    """Per-source settings. `allowed_hosts`: None = any public host; entries are "host", "host:port" or
-    "*.domain" (subdomains of domain). `pace`: None = the client's default pace."""
+    """Per-source settings. `allowed_hosts`: None = any public host, else a host list (`hosts` syntax:
+    "host", "host:port", "*.domain"). `pace`: None = the client's default pace."""
+
+    def __post_init__(self) -> None:
+        if self.allowed_hosts is not None:
+            object.__setattr__(self, "allowed_hosts", hosts.check_entries(self.allowed_hosts))
 
     allowed_hosts: Collection[str] | None = None
     pace: Pace | None = None
@@ -53,8 +58,10 @@ class HttpConfig:
     pace: Pace = field(default_factory=Pace)  # default for every origin
     sources: Mapping[str, SourcePolicy] = field(default_factory=dict)  # "dealer:x" falls back to "dealer"
     host_pace: Mapping[str, Pace] = field(default_factory=dict)  # "host" or "host:port"; beats source pace
-    allow_private_hosts: Collection[str] = ()  # "host" or "host:port" allowed to be loopback/private
-    shared_hosts: Collection[str] = ()  # "host" or "host:port" serving several sources: a lane per source there
+    allow_private_hosts: Collection[str] = ()  # host list (`hosts` syntax) allowed to be loopback/private
+    # Stand-in only (empty in production): host -> "address:port" used instead of DNS (the address is still
+    # checked against allow_private_hosts), and a PEM bundle of extra certificate authorities to trust.
+    resolve: Mapping[str, str] = field(default_factory=dict)
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     attempt_timeout: float = 120.0  # whole request incl. body: a server dripping bytes cannot hold us
@@ -71,7 +78,7 @@ class HttpConfig:
     robots_max_bytes: int = 512 * 1024  # RFC 9309: parse at least 500 KiB
     honor_crawl_delay: bool = True  # robots Crawl-delay raises (never lowers) the pace, up to max_crawl_delay
     max_crawl_delay: float = 60.0
-    extra_ca_file: str | None = None  # a PEM bundle of certificate authorities trusted besides the system store
+    extra_ca_file: str | None = None
     http2: bool = True  # offered over TLS (ALPN); a server that does not take it is spoken to in HTTP/1.1
     max_connections: int | None = None  # lanes and fetch_many's max_in_flight already bound it
     keepalive_expiry: float = 15.0  # longer than the default max delay so paced hosts reuse the connection
@@ -79,3 +86,11 @@ class HttpConfig:
 
 
 NO_POLICY = SourcePolicy()
+
+
+def check_config(cfg: HttpConfig) -> None:
+    """Bad host lists or overrides fail when the client is made, with the entry named."""
+    hosts.check_entries(cfg.allow_private_hosts)
+    hosts.parse_resolve(cfg.resolve)
+    if cfg.extra_ca_file is not None and not os.path.isfile(cfg.extra_ca_file):
+        raise ValueError(f"extra_ca_file {cfg.extra_ca_file!r} is not a file")

@@ -33,8 +33,7 @@ class Lane:
         self.robots_task: asyncio.Task | None = None
         self.crawl_delay = 0.0
         self.ledger_held = False  # this lane holds its host in the shared ledger (until release)
-        # The ledger's name for the host: the origin, and the source family on a shared host.
-        self.ledger_key = f"{key[0]}://{key[1]}:{key[2]}" + (f"#{key[3]}" if len(key) > 3 else "")
+        self.ledger_key = f"{key[0]}://{key[1]}:{key[2]}"  # the ledger's name for the host: the origin
 
     def hold_off(self, seconds: float, status: int | None) -> None:
         until = time.monotonic() + seconds

@@ -3,7 +3,8 @@ it (ALPN over TLS; the pinned `h2` extra), whose connections are opened by a gua
 
 The guard: the backend resolves the host itself, refuses a loopback/private/link-local/… address unless
 `allow_private_hosts` names the host, and connects to exactly the address it checked (a second DNS answer
-cannot rebind the connection to a private address). TLS is then started on that socket with the URL's host
+cannot rebind the connection to a private address). A host in the `resolve` override (the stand-in's setting)
+gets the override's address and port instead of a DNS answer, checked the same way. TLS is then started on that socket with the URL's host
 name, so the certificate is verified for the name (and SNI carries it). Literal addresses are refused by
 `urls.check_url` before any request.
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 import httpcore
 import httpx
 
+from vehicle_pipeline import hosts
 from vehicle_pipeline.fetch.config import HttpConfig
 from vehicle_pipeline.fetch.results import REDIRECT_STATUSES, Reason
 from vehicle_pipeline.fetch.urls import address_refusal, private_allowed
@@ -67,7 +69,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         raise failure if failure is not None else httpcore.ConnectError(f"{host} has no address")
 
     async def _addresses(self, host: str, port: int, timeout: float | None) -> list[tuple[str, int]]:
-        name = host.strip("[]").lower().rstrip(".")
+        name = hosts.normalize_host(host)
         fixed = self._resolve.get(name)
         if fixed is not None:
             found = [fixed]
@@ -97,7 +99,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 class _GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport on a connection pool whose connects go through `GuardedBackend`."""
 
-    def __init__(self, cfg: HttpConfig, resolve: Mapping[str, tuple[str, int]] | None = None):
+    def __init__(self, cfg: HttpConfig):
         context = tls_context(cfg.extra_ca_file)
         super().__init__(verify=context, http1=True, http2=cfg.http2, trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
@@ -107,13 +109,13 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
             keepalive_expiry=cfg.keepalive_expiry,
             http1=True,
             http2=cfg.http2,
-            network_backend=GuardedBackend(cfg.allow_private_hosts, resolve),
+            network_backend=GuardedBackend(cfg.allow_private_hosts, hosts.parse_resolve(cfg.resolve)),
         )
 
 
-def build_client(cfg: HttpConfig, resolve: Mapping[str, tuple[str, int]] | None = None) -> httpx.AsyncClient:
+def build_client(cfg: HttpConfig) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=_GuardedTransport(cfg, resolve),
+        transport=_GuardedTransport(cfg),
         # `connect` covers name resolution and the TCP/TLS handshake; `read` each read; the whole attempt is
         # bounded by attempt_timeout around it.
         timeout=httpx.Timeout(connect=cfg.connect_timeout, read=cfg.read_timeout, write=cfg.read_timeout, pool=None),

@@ -1,4 +1,5 @@
-"""URL and host checks (pure): what the client may fetch before any request, and which addresses are private."""
+"""URL and host checks (pure): what the client may fetch before any request, and which addresses are private.
+Host lists are written and matched as `vehicle_pipeline.hosts` says (the project's one host rule)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import re
 import socket
 from collections.abc import Collection
 from urllib.parse import urlsplit
+
+from vehicle_pipeline import hosts
 
 _NUMERIC_HOST = re.compile(r"[0-9a-fx.]+")
 _EMBEDDED_V4 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
@@ -54,33 +57,10 @@ def address_refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | 
     return None
 
 
-def _split_host_entry(entry: str) -> tuple[str, int | None]:
-    entry = entry.strip().lower().rstrip(".")
-    if entry.startswith("["):
-        host, _, rest = entry[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else None
-    if entry.count(":") == 1:
-        host, _, port = entry.partition(":")
-        return host.rstrip("."), int(port)
-    return entry, None
-
-
-def host_matches(host: str, port: int, entries: Collection[str]) -> bool:
-    for entry in entries:
-        want_host, want_port = _split_host_entry(entry)
-        if want_port is not None and want_port != port:
-            continue
-        if want_host.startswith("*."):
-            if host.endswith(want_host[1:]):
-                return True
-        elif host == want_host:
-            return True
-    return False
-
 
 def private_allowed(host: str, port: int, allow_private_hosts: Collection[str]) -> bool:
     """True when configuration lets `host:port` be a loopback/private address (the sample site)."""
-    return bool(allow_private_hosts) and host_matches(norm_host(host), port, allow_private_hosts)
+    return bool(allow_private_hosts) and hosts.matches(host, port, allow_private_hosts)
 
 
 def norm_host(host: str) -> str:
@@ -96,7 +76,7 @@ def check_url(
 ) -> str | None:
     """None if the client may fetch `url`, else why not. No DNS lookup: names that resolve to private
     addresses are refused by the client at connect time; literal addresses and local names are refused here.
-    `allowed_hosts` None = any host; entries "host", "host:port" or "*.domain"."""
+    `allowed_hosts` None = any host, else a host list in `hosts` syntax ("host", "host:port", "*.domain")."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -110,15 +90,12 @@ def check_url(
     raw_host = parts.hostname
     if not raw_host:
         return "no host"
-    host = norm_host(raw_host)
     try:
-        # IDNA-normalize so "EXAMPLE.com" and "exämple.com" compare with configured names; IPs pass through.
-        if not host.isascii():
-            host = host.encode("idna").decode("ascii")
-    except UnicodeError:
+        host = hosts.normalize_host(raw_host)
+    except ValueError:
         return f"invalid host name {raw_host!r}"
     port = port if port is not None else DEFAULT_PORTS[scheme]
-    if allowed_hosts is not None and not host_matches(host, port, allowed_hosts):
+    if allowed_hosts is not None and not hosts.matches(host, port, allowed_hosts):
         return f"host {host}:{port} is not allowed for this source"
     if private_allowed(host, port, allow_private_hosts):
         return None

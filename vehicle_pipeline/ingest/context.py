@@ -43,9 +43,12 @@ class IngestSettings:
     lease_seconds: float = 900.0
     pace_seconds: tuple[float, float] = (2.0, 5.0)
     source_pace: dict[str, tuple[float, float]] = field(default_factory=dict)  # per source, beats pace_seconds
-    allow_private_hosts: tuple[str, ...] = ()
-    shared_hosts: tuple[str, ...] = ()  # hosts serving several sources (the sample site): a fetch lane per source
+    allow_private_hosts: tuple[str, ...] = ()  # hosts allowed to be loopback/private (host-list syntax: hosts.py)
     user_agent: str | None = None
+    # For the stand-in only (tests, demo, dev); empty in production. `resolve`: host -> "address:port" used
+    # instead of DNS (its addresses still need allow_private_hosts); `extra_ca_file`: a PEM CA to trust too.
+    resolve: dict[str, str] = field(default_factory=dict)
+    extra_ca_file: str | None = None
     # Sources (families) whose listing pages are built by their own script: imported and extracted through
     # the rendering fetcher (headless Chromium), every request still through the polite client.
     render_sources: tuple[str, ...] = ("carsandbids",)
@@ -55,27 +58,12 @@ class IngestSettings:
         if source in self.base_urls:
             return self.base_urls[source].rstrip("/")
         base = sources.family(source)
-        if base in self.base_urls:
-            root = self.base_urls[base].rstrip("/")
-            if base == "dealer":
-                return f"{root}/{source.split(':', 1)[1]}"
-            return root
+        if base in self.base_urls and base != "dealer":  # "craigslist:x" is on craigslist's; each dealer its own
+            return self.base_urls[base].rstrip("/")
         module = sources.get(source)
         if not module.DEFAULT_BASE_URL:
             raise KeyError(f"no base URL configured for {source}")
         return module.DEFAULT_BASE_URL
-
-    @classmethod
-    def for_sample_site(cls, site_url: str, **overrides) -> "IngestSettings":
-        """Every source under its path prefix on the sample site, pacing off, loopback allowed. The site
-        stands in for six sites on one origin; each source keeps a fetch lane of its own there, as on its real
-        host, so sources are fetched in parallel and each one a page at a time."""
-        site_url = site_url.rstrip("/")
-        host = urlsplit(site_url).netloc
-        base_urls = {name: f"{site_url}/{name}" for name in sources.SOURCE_NAMES}
-        settings = dict(base_urls=base_urls, pace_seconds=(0.0, 0.0), allow_private_hosts=(host,), shared_hosts=(host,))
-        settings.update(overrides)
-        return cls(**settings)
 
 
 def build_http_client(settings: IngestSettings, health=None, ledger: PaceLedger | None = None) -> PoliteClient:
@@ -96,7 +84,7 @@ def build_http_client(settings: IngestSettings, health=None, ledger: PaceLedger 
             family = policies.get(sources.family(name), SourcePolicy())
             policies[name] = SourcePolicy(allowed_hosts=family.allowed_hosts, pace=Pace(*pace))
     config = HttpConfig(pace=Pace(lo, hi), sources=policies, allow_private_hosts=settings.allow_private_hosts,
-                        shared_hosts=settings.shared_hosts)
+                        resolve=dict(settings.resolve), extra_ca_file=settings.extra_ca_file)
     if settings.user_agent:
         config.user_agent = settings.user_agent
     return PoliteClient(config, health=health, ledger=ledger)

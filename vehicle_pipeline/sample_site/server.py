@@ -1,20 +1,24 @@
-"""The sample site: a real HTTP server on 127.0.0.1 serving every source's pages, its truth and faults.
+"""The sample site: every source's pages at the real sites' host names over HTTPS, its truth and faults.
 
-    with SampleSite(seed=7, listings=60, extra_ports=3) as site:
-        site.base_url                  # "http://127.0.0.1:PORT"
-        site.base_urls                 # one per listening port, all serving the same content
-        site.source_base_urls()        # {"bat": ".../bat", ..., "dealer:<slug>": ".../dealer/<slug>"}
+    with SampleSite(seed=7, listings=60) as site:
+        site.base_url              # "http://127.0.0.1:PORT": the control origin (truth, clock, faults, log)
+        site.resolve               # {"bringatrailer.com": "127.0.0.10:PORT", ...}: one loopback address per site
+        site.ca_file               # the throwaway CA that signed the sites' certificate
+        site.client_settings()     # IngestSettings fields that point a client at the stand-in
+        site.source_base_urls()    # {"bat": "https://bringatrailer.com", ..., "dealer:<slug>": "https://www.<slug>.example"}
 
-Routes (see README of the issue for the contract other code relies on):
-    /<source>/...                  pages from `pages.<source>` (501 while a renderer does not exist)
+Site hosts (see sites.py for the names; front.py for addresses, TLS and routing by Host):
+    /...                           pages from `pages.<source>` (501 while a renderer does not exist)
+    /robots.txt, /_img/..., /_private/...
+Control origin (plain HTTP on `host:port`):
     GET  /_truth                   what every page should parse into, at the current clock
     GET|POST /_admin/clock         ?advance=SECONDS | ?set=EPOCH
     GET|POST /_admin/faults        POST body = fault spec (see faults.py); empty body clears
-    GET  /_admin/requests          [{port, method, path, status, started, finished}] (monotonic seconds)
+    GET  /_admin/requests          [{host, port, method, path, status, started, finished}] (monotonic seconds)
     POST /_admin/requests/clear
     /robots.txt, /_private/..., /_img/..., /_fault/... (explicit fault endpoints for the HTTP client's tests)
 
-Threads: one ThreadingHTTPServer per port (daemon request threads, HTTP/1.1 keep-alive). Shared state
+Threads: one ThreadingHTTPServer per address (daemon request threads, HTTP/1.1 keep-alive). Shared state
 (clock, faults, counters, request log) is guarded by one lock; rendering happens outside it.
 """
 
@@ -30,22 +34,28 @@ import threading
 import time
 import traceback
 from collections import deque
+from pathlib import Path
 from email.utils import formatdate, parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from vehicle_pipeline.sample_site import pages
 from vehicle_pipeline.sample_site.faults import VENDORS, Fault, FaultPlan, FaultSpecError, challenge_page
+from vehicle_pipeline.sample_site.front import Front, Handler
+from vehicle_pipeline.sample_site.sites import SCHEME, SITES
 from vehicle_pipeline.sample_site.spec import Rendered, SampleListing, SiteContext
-from vehicle_pipeline.sample_site.world import DEALERS, SOURCES as WORLD_SOURCES, World, build_world
+from vehicle_pipeline.sample_site.world import DEALERS, METROS, SOURCES as WORLD_SOURCES, World, build_world
 
 SITE_SOURCES = ("bat", "carsandbids", "mecum", "broadarrow", "craigslist", "dealer", "classic")
 
+# The control origin's robots.txt (the HTTP client's tests fetch its /_fault/ endpoints), and every site's.
 ROBOTS_TXT = b"""User-agent: *
 Disallow: /_private/
-Disallow: /bat/account/
 Disallow: /_fault/disallowed/
+"""
+SITE_ROBOTS_TXT = b"""User-agent: *
+Disallow: /_private/
+Disallow: /account/
 """
 
 # The decoded body of /_fault/gzip and /_fault/brotli.
@@ -118,160 +128,42 @@ def _html(title: str, text: str) -> bytes:
     return f"<!DOCTYPE html><html><head><title>{title}</title></head><body><h1>{title}</h1><p>{text}</p></body></html>".encode()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in separate writes; Nagle would add ~40 ms each
-    server_version = "SampleSite/1.0"
-    sys_version = ""
-
-    # Set per response by reply(): a header to send instead of the default Server header.
-    _server_header: str | None = None
-
-    def version_string(self) -> str:
-        return self._server_header or self.server_version
-
-    def log_message(self, format, *args) -> None:  # noqa: A002 - the base class's signature
-        pass  # the request log is /_admin/requests; stderr stays quiet during tests
-
-    def do_GET(self) -> None:
-        self.server.site._handle(self, "GET")  # type: ignore[attr-defined]
-
-    def do_HEAD(self) -> None:
-        self.server.site._handle(self, "HEAD")  # type: ignore[attr-defined]
-
-    def do_POST(self) -> None:
-        self.server.site._handle(self, "POST")  # type: ignore[attr-defined]
-
-    # --- writing -----------------------------------------------------------------------------------
-
-    status_sent: int = 0
-
-    def reply(self, status: int, body: bytes = b"", content_type: str = "text/plain; charset=utf-8",
-              headers: dict[str, str] | None = None, declared_length: int | None = None) -> None:
-        headers = dict(headers or {})
-        self._server_header = headers.pop("Server", None) or headers.pop("server", None)
-        self.send_response(status)
-        self._server_header = None
-        lower = {k.lower() for k in headers}
-        if "content-type" not in lower:
-            self.send_header("Content-Type", content_type)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        if status not in (204, 304) or body:
-            self.send_header("Content-Length", str(len(body) if declared_length is None else declared_length))
-        self.end_headers()
-        self.status_sent = status
-        if self.command != "HEAD" and body:
-            self.wfile.write(body)
-
-    def json(self, status: int, data) -> None:
-        self.reply(status, json.dumps(data, ensure_ascii=False).encode(), "application/json")
-
-    def stream(self, status: int, head: bytes, total: int, content_type: str = "text/html; charset=utf-8") -> None:
-        """`head` then filler up to `total` bytes, chunked, with no Content-Length."""
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        self.status_sent = status
-        if self.command == "HEAD":
-            return
-        filler = (b"<!-- " + b"x" * 1014 + b" -->\n") * 64  # 64 KiB
-        sent = 0
-
-        def chunk(data: bytes) -> None:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-
-        if head:
-            chunk(head)
-            sent += len(head)
-        while sent < total:
-            piece = filler[: min(len(filler), total - sent)]
-            chunk(piece)
-            sent += len(piece)
-        self.wfile.write(b"0\r\n\r\n")
-
-    def truncate(self, status: int, body: bytes, declared: int, content_type: str) -> None:
-        """Declare `declared` bytes, send `body`, then close: a body cut off mid-transfer."""
-        self.reply(status, b"", content_type, declared_length=declared)
-        if self.command != "HEAD":
-            self.wfile.write(body)
-            self.wfile.flush()
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-    allow_reuse_address = True
-
-    def __init__(self, address, site: "SampleSite"):
-        self.site = site
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request, client_address) -> None:
-        # Clients that hang up mid-response (body caps, timeouts) are expected; anything else is reported.
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)):
-            return
-        super().handle_error(request, client_address)
-
-
 class SampleSite:
-    """The sample site on 127.0.0.1 (one or more ports), deterministic for a seed."""
+    """The stand-in for every site, deterministic for a seed: each site at its real host names over HTTPS on a
+    loopback address of its own (see front.py), and a plain-HTTP control origin on `host:port` for the truth,
+    the clock, faults and the request log."""
 
     def __init__(self, seed: int = 7, listings: int = 60, clock: int | None = None, faults: str | None = None,
-                 host: str = "127.0.0.1", port: int = 0, extra_ports: int = 0, world: World | None = None,
-                 cache_pages: bool = False):
+                 host: str = "127.0.0.1", port: int = 0, world: World | None = None, cache_pages: bool = False,
+                 site_port: int = 0, extra_ports: int = 0, tls: bool = True):
         self.seed = seed
         # With `cache_pages`, a page is rendered once per clock and served again as it is, as a real site's
         # CDN would: a benchmark then measures the pipeline, not this stand-in's rendering on the same cores.
         self._page_cache: dict[tuple, Rendered | None] | None = {} if cache_pages else None
         self.world = world if world is not None else build_world(seed, listings, clock)
         self.host = host
-        self._port = port
-        self._extra_ports = extra_ports
+        self.sites = SITES
         self._lock = threading.Lock()
         self._clock = self.world.clock
         self._plan = FaultPlan.from_spec(faults, seed)  # raises FaultSpecError before anything starts
         self._snapshot: _Snapshot | None = None
         self._flaky: dict[str, int] = {}
         self._log: deque[dict] = deque(maxlen=500_000)
-        self._servers: list[_Server] = []
-        self._threads: list[threading.Thread] = []
+        self.front = Front(self._handle_control, host=host, port=port, site_port=site_port,
+                           extra_control_ports=extra_ports, tls=tls)
+        # The seam: which app answers each host. Here every host is this stand-in's; a replay mounts its own.
+        by_site = self.sites.hosts([m.code for m in METROS], [d.slug for d in DEALERS])
+        for _site, names in by_site.items():
+            self.front.mount(names, self._handle_site)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> "SampleSite":
-        if self._servers:
-            return self
-        try:
-            self._servers.append(_Server((self.host, self._port), self))
-            for _ in range(self._extra_ports):
-                self._servers.append(_Server((self.host, 0), self))
-        except OSError:
-            for s in self._servers:
-                s.server_close()
-            self._servers = []
-            raise
-        for s in self._servers:
-            t = threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.1},
-                                 name=f"sample-site:{s.server_port}", daemon=True)
-            t.start()
-            self._threads.append(t)
+        self.front.start()
         return self
 
     def stop(self) -> None:
-        for s in self._servers:
-            s.shutdown()
-            s.server_close()
-        for t in self._threads:
-            t.join(timeout=5)
-        self._servers, self._threads = [], []
+        self.front.stop()
 
     def __enter__(self) -> "SampleSite":
         return self.start()
@@ -280,27 +172,59 @@ class SampleSite:
         self.stop()
 
     @property
-    def ports(self) -> list[int]:
-        if not self._servers:
-            raise RuntimeError("the sample site is not started")
-        return [s.server_port for s in self._servers]
+    def port(self) -> int:
+        """The control origin's port."""
+        return self.front.control_port
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.ports[0]}"
+        """The control origin (plain HTTP): /_truth, /_admin/..., /_fault/..."""
+        return self.front.control_url
 
     @property
     def base_urls(self) -> list[str]:
-        return [f"http://{self.host}:{p}" for p in self.ports]
+        """The control origin and `extra_ports` more plain-HTTP origins answering the same (the HTTP client's
+        tests use them as several hosts for /_fault/...)."""
+        return self.front.control_urls
 
-    def source_base_urls(self, base_url: str | None = None, spread: bool = False) -> dict[str, str]:
-        """Source name -> base URL. spread=True puts sources on different ports (round robin over base_urls)
-        so per-host pacing applies per source."""
-        names = [s for s in SITE_SOURCES if s != "dealer"] + [f"dealer:{d.slug}" for d in DEALERS]
-        out = {}
-        for i, name in enumerate(names):
-            base = self.base_urls[i % len(self.base_urls)] if spread else (base_url or self.base_url)
-            out[name] = f"{base}/dealer/{name.split(':', 1)[1]}" if name.startswith("dealer:") else f"{base}/{name}"
+    @property
+    def ports(self) -> list[int]:
+        return [int(u.rsplit(":", 1)[1]) for u in self.base_urls]
+
+    @property
+    def resolve(self) -> dict[str, str]:
+        """Host name -> "address:port" of every site host: the client's name-resolution override."""
+        return self.front.resolve
+
+    @property
+    def ca_file(self) -> str:
+        """PEM file of the throwaway certificate authority (exists while the site runs)."""
+        if self.front.ca_file is None:
+            raise RuntimeError("the sample site is not started")
+        return self.front.ca_file
+
+    def client_settings(self) -> dict:
+        """What a client needs to reach this stand-in at the real host names, as IngestSettings fields: the
+        name-resolution override, the extra CA, and the loopback exception for exactly these hosts."""
+        resolve = self.resolve
+        ca = self.ca_file if self.front.tls else None
+        return {"resolve": resolve, "extra_ca_file": ca, "allow_private_hosts": tuple(resolve)}
+
+    def write_client_config(self, path: str | None = None) -> str:
+        """Write `client_settings()` (and the control origin) as JSON, by default beside the CA (removed with
+        it when the site stops); returns the path. `demo`/`dev --sample-site PATH` read this file."""
+        target = path or str(Path(self.ca_file).with_name("client.json"))
+        body = {**self.client_settings(), "control_url": self.base_url}
+        body["allow_private_hosts"] = list(body["allow_private_hosts"])
+        Path(target).write_text(json.dumps(body, indent=2) + "\n")
+        return target
+
+    def source_base_urls(self) -> dict[str, str]:
+        """Source name -> its site root at the real host name (Craigslist per metro, dealers each their own)."""
+        out = {s: self.sites.origin(s) for s in SITE_SOURCES if s not in ("dealer", "craigslist")}
+        out["craigslist"] = self.sites.origin("craigslist")
+        out.update({f"craigslist:{m.code}": self.sites.origin("craigslist", m.code) for m in METROS})
+        out.update({f"dealer:{d.slug}": self.sites.origin("dealer", d.slug) for d in DEALERS})
         return out
 
     # --- clock and faults ------------------------------------------------------------------------
@@ -356,18 +280,17 @@ class SampleSite:
             self._snapshot = snap
         return snap
 
-    def context(self, base_url: str | None = None, clock: int | None = None,
+    def context(self, source: str, key: str | None = None, clock: int | None = None,
                 markup_variant: dict[str, str] | None = None) -> SiteContext:
-        return SiteContext(base_url=base_url or self.base_url, now=self.clock if clock is None else clock,
-                           markup_variant=dict(markup_variant or {}))
+        """The renderers' context for a page of `source` (`key`: the dealer's slug, for its own image host)."""
+        return SiteContext(base_url=self.sites.asset_origin(source, key), now=self.clock if clock is None else clock,
+                           markup_variant=dict(markup_variant or {}), sites=self.sites)
 
     # --- truth ---------------------------------------------------------------------------------
 
-    def truth(self, base_url: str | None = None) -> dict:
+    def truth(self) -> dict:
         """What every page of the site must parse into at the current clock (the body of GET /_truth)."""
         clock = self.clock
-        base = base_url or self.base_url
-        ctx = self.context(base, clock)
         snap = self.snapshot(clock)
         listings: list[dict] = []
         entry_points: dict[str, list[str]] = {}
@@ -382,6 +305,7 @@ class SampleSite:
                 missing[source] = str(exc)
                 continue
             for state in snap.by_source.get(source, []) if source != "classic" else []:
+                ctx = self.context(source, state.dealer if source == "dealer" else None, clock)
                 fetch_url = ctx.url(source, mod.listing_path(state))
                 entry = dict(mod.listing_truth(state, ctx))
                 entry.setdefault("url", fetch_url)
@@ -389,11 +313,13 @@ class SampleSite:
                 listings.append(entry)
                 url_of[(state.source, state.external_id)] = fetch_url
             index_listings = snap.index_listings(source)
+            ctx = self.context(source, None, clock) if source != "dealer" else None
             for path in self._index_paths(mod, index_listings):
                 group = source
                 if source == "dealer":
                     slug = path.strip("/").split("/", 1)[0]
                     group = f"dealer:{slug}" if any(d.slug == slug for d in DEALERS) else "dealer"
+                    ctx = self.context(source, slug, clock)
                 entry_points.setdefault(group, []).append(ctx.url(source, path))
                 indexes.extend(self._walk_index(mod, source, path, index_listings, ctx))
             if source == "classic":
@@ -409,8 +335,9 @@ class SampleSite:
         return {
             "seed": self.seed,
             "clock": clock,
-            "base_url": base,
-            "sources": self.source_base_urls(base),
+            "base_url": self.base_url,
+            "sources": self.source_base_urls(),
+            "resolve": self.resolve,
             "listings": listings,
             "index_entry_points": entry_points,
             "indexes": indexes,
@@ -436,14 +363,14 @@ class SampleSite:
         """index_truth of an entry point (a path below the source, maybe with a query) and of every page its
         next_page_url leads to on this site."""
         out = []
-        prefix = ctx.source_base(source)
-        prefix_path = urlsplit(prefix).path
         url = ctx.url(source, entry)
         seen = set()
         for _ in range(_MAX_INDEX_PAGES):
-            parts = urlsplit(url)
-            path = parts.path[len(prefix_path):] or "/"
-            query = dict(parse_qsl(parts.query, keep_blank_values=True))
+            found = ctx.sites.renderer_path(url)
+            if found is None or found[0] != source:
+                break  # a next page on another site: not this stand-in's
+            path, _, qs = found[1].partition("?")
+            query = dict(parse_qsl(qs, keep_blank_values=True))
             truth = mod.index_truth(path, query, listings, ctx)
             if truth is None:
                 break
@@ -453,14 +380,20 @@ class SampleSite:
             out.append(page)
             seen.add(url)
             nxt = page.get("next_page_url")
-            if not nxt or not nxt.startswith(prefix + "/") or nxt in seen:
+            if not nxt or nxt in seen:
                 break
             url = nxt
         return out
 
     # --- request handling -------------------------------------------------------------------------
 
-    def _handle(self, h: _Handler, method: str) -> None:
+    def _handle_control(self, h: Handler, method: str) -> None:
+        self._serve(h, method, None, self._route_control)
+
+    def _handle_site(self, h: Handler, method: str, host: str) -> None:
+        self._serve(h, method, host, self._route_site)
+
+    def _serve(self, h: Handler, method: str, host: str | None, route) -> None:
         started = time.monotonic()
         port = h.server.server_port
         raw_path = h.path
@@ -468,12 +401,12 @@ class SampleSite:
         # Logged before answering, so a client that has its answer always finds its request in the log.
         row = None
         if not raw_path.startswith("/_admin/"):
-            row = {"port": port, "method": method, "path": raw_path, "status": None, "started": started,
-                   "finished": None}
+            row = {"host": host, "port": port, "method": method, "path": raw_path, "status": None,
+                   "started": started, "finished": None}
             with self._lock:
                 self._log.append(row)
         try:
-            self._route(h, method, port)
+            route(h, method, host)
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             h.close_connection = True
         except Exception as exc:  # a renderer bug must show as a 500 naming it, not a dropped connection
@@ -490,36 +423,49 @@ class SampleSite:
                 row["status"] = h.status_sent
                 row["finished"] = time.monotonic()
 
-    def _route(self, h: _Handler, method: str, port: int) -> None:
+    def _route_control(self, h: Handler, method: str, _host: None) -> None:
         path, _, qs = h.path.partition("?")
         query = dict(parse_qsl(qs, keep_blank_values=True))
         body = b""
         if method == "POST":
             length = int(h.headers.get("Content-Length") or 0)
             body = h.rfile.read(length) if length else b""
-        base = f"http://{self.host}:{port}"
         if path == "/robots.txt":
             return h.reply(200, ROBOTS_TXT)
         if path == "/_truth":
-            return h.json(200, self.truth(base))
+            return h.json(200, self.truth())
         if path.startswith("/_admin/"):
             return self._admin(h, method, path, query, body)
         if path.startswith("/_fault/"):
-            return self._fault_endpoint(h, path, query, port)
+            return self._fault_endpoint(h, path, query, h.server.server_port)
         if path.startswith("/_private/"):
             return h.reply(200, _html("private", "robots.txt disallows this page"), "text/html; charset=utf-8")
         if path.startswith("/_img/"):
             return h.reply(200, _JPEG, "image/jpeg", {"Cache-Control": "max-age=86400"})
         if path in ("/", ""):
-            links = "".join(f'<li><a href="{u}/">{n}</a></li>' for n, u in self.source_base_urls(base).items())
+            links = "".join(f'<li><a href="{u}/">{n}</a></li>' for n, u in self.source_base_urls().items())
             return h.reply(200, f"<!DOCTYPE html><html><head><title>Sample site</title></head><body><ul>{links}</ul>"
                                 f'<p><a href="/_truth">truth</a></p></body></html>'.encode(), "text/html; charset=utf-8")
-        segments = path.split("/")
-        if len(segments) > 1 and segments[1] in SITE_SOURCES:
-            return self._source_page(h, segments[1], path, query, base, port)
-        return h.reply(404, _html("Not Found", "no such page"), "text/html; charset=utf-8")
+        return h.reply(404, _html("Not Found", "no such page (the sites answer at their own host names)"),
+                       "text/html; charset=utf-8")
 
-    def _admin(self, h: _Handler, method: str, path: str, query: dict[str, str], body: bytes) -> None:
+    def _route_site(self, h: Handler, method: str, host: str) -> None:
+        route = self.sites.route(host)
+        if route is None:
+            return h.reply(421, f"no site {host}\n".encode())
+        path, _, qs = h.path.partition("?")
+        if route.redirect_to:  # www.bringatrailer.com -> bringatrailer.com, mecum.com -> www.mecum.com, ...
+            return h.reply(301, b"", headers={"Location": f"{SCHEME}://{route.redirect_to}{h.path}"})
+        query = dict(parse_qsl(qs, keep_blank_values=True))
+        if path == "/robots.txt":
+            return h.reply(200, SITE_ROBOTS_TXT)
+        if path.startswith("/_private/"):
+            return h.reply(200, _html("private", "robots.txt disallows this page"), "text/html; charset=utf-8")
+        if path.startswith("/_img/"):
+            return h.reply(200, _JPEG, "image/jpeg", {"Cache-Control": "max-age=86400"})
+        return self._source_page(h, route.source, route.prefix + path, query, f"{SCHEME}://{host}", route.prefix)
+
+    def _admin(self, h: Handler, method: str, path: str, query: dict[str, str], body: bytes) -> None:
         if path == "/_admin/clock":
             if method == "POST":
                 try:
@@ -550,9 +496,10 @@ class SampleSite:
 
     # --- source pages --------------------------------------------------------------------------
 
-    def _source_page(self, h: _Handler, source: str, path: str, query: dict[str, str], base: str, port: int) -> None:
-        rest = path[len(source) + 1:] or "/"
-        dealer = rest.strip("/").split("/", 1)[0] if source == "dealer" else None
+    def _source_page(self, h: Handler, source: str, rest: str, query: dict[str, str], origin: str, prefix: str) -> None:
+        """A page of `source` at renderer path `rest` (the host's prefix included), asked for at `origin`."""
+        path = rest[len(prefix):] or "/"  # the path as requested
+        dealer = prefix.strip("/") if source == "dealer" else None
         try:
             mod = pages.load(source)
         except pages.RendererMissing as exc:
@@ -562,7 +509,7 @@ class SampleSite:
         loop = query.pop("_loop", None)
         if loop is not None and plan.has("redirect_loop", source, dealer):
             n = int(loop) + 1 if loop.isdigit() else 1
-            return h.reply(302, b"", headers={"Location": f"{base}{path}?{urlencode({**query, '_loop': n})}"})
+            return h.reply(302, b"", headers={"Location": f"{origin}{path}?{urlencode({**query, '_loop': n})}"})
         snap = self.snapshot(clock)
         state = _lookup(snap.path_map(source, mod), rest)
         page = "listing" if state is not None else "index"
@@ -570,15 +517,15 @@ class SampleSite:
         with self._lock:
             fault, _attempt = self._plan.decide(source, dealer, page, key) if self._plan is plan else (None, 0)
         if fault is not None and fault.kind not in ("slow", "truncate", "oversize"):
-            return self._apply_fault(h, fault, path, query, port)
+            return self._apply_fault(h, fault, path, query, origin)
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.seconds)
         mode = plan.markup_mode(source, dealer)
         variant = {source: "changed"} if mode == "legacy" else {}
-        cache_key = (base, clock, mode, key)
+        cache_key = (origin, clock, mode, key)
         rendered = self._page_cache.get(cache_key) if self._page_cache is not None else None
         if rendered is None:
-            rendered = self._render(mod, source, rest, query, state, snap, self.context(base, clock, variant))
+            rendered = self._render(mod, source, rest, query, state, snap, self.context(source, dealer, clock, variant))
             if self._page_cache is not None:
                 self._page_cache[cache_key] = rendered
         if rendered is None:
@@ -587,7 +534,7 @@ class SampleSite:
         if mode == "broken":
             body = _corrupt(body, rendered.content_type)
         elif mode == "legacy":
-            plain = self._render(mod, source, rest, query, state, snap, self.context(base, clock))
+            plain = self._render(mod, source, rest, query, state, snap, self.context(source, dealer, clock))
             if plain is not None and plain.body == body:  # the renderer knows no older layout
                 body = _corrupt(body, rendered.content_type)
         if fault is not None and fault.kind == "truncate":
@@ -607,7 +554,7 @@ class SampleSite:
             rendered = mod.render_path(rest, query, listings, ctx)
         return rendered
 
-    def _apply_fault(self, h: _Handler, fault: Fault, path: str, query: dict[str, str], port: int) -> None:
+    def _apply_fault(self, h: Handler, fault: Fault, path: str, query: dict[str, str], origin: str) -> None:
         if fault.kind == "status":
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             return h.reply(fault.code or 503, _html(f"Error {fault.code}", "injected fault"), "text/html; charset=utf-8", headers)
@@ -615,18 +562,18 @@ class SampleSite:
             title = "Gone" if fault.code == 410 else "Not Found"
             return h.reply(fault.code or 404, _html(title, "this listing has been removed"), "text/html; charset=utf-8")
         if fault.kind == "challenge":
-            status, headers, body = challenge_page(fault.vendor, self.host)
+            status, headers, body = challenge_page(fault.vendor, urlsplit(origin).hostname or self.host)
             return h.reply(status, body, headers=headers)
         if fault.kind == "redirect_loop":
-            return h.reply(302, b"", headers={"Location": f"http://{self.host}:{port}{path}?{urlencode({**query, '_loop': 1})}"})
+            return h.reply(302, b"", headers={"Location": f"{origin}{path}?{urlencode({**query, '_loop': 1})}"})
         if fault.kind == "redirect_private":
             qs = ("?" + urlencode(query)) if query else ""
-            return h.reply(302, b"", headers={"Location": f"http://127.0.0.2:{port}{path}{qs}"})
+            return h.reply(302, b"", headers={"Location": f"http://127.0.0.2:{h.server.server_port}{path}{qs}"})
         raise AssertionError(f"unhandled fault kind {fault.kind}")
 
     # --- explicit fault endpoints ------------------------------------------------------------------
 
-    def _fault_endpoint(self, h: _Handler, path: str, query: dict[str, str], port: int) -> None:
+    def _fault_endpoint(self, h: Handler, path: str, query: dict[str, str], port: int) -> None:
         parts = path.split("/")[2:]  # after "/_fault/"
         name = parts[0] if parts else ""
         arg = parts[1] if len(parts) > 1 else ""
@@ -710,19 +657,22 @@ class SampleSite:
 
 
 def serve_forever(port: int = 8765, listings: int = 60, seed: int = 7, faults: str | None = None,
-                  clock: int | None = None, host: str = "127.0.0.1", extra_ports: int = 0, out=None,
-                  cache_pages: bool = False) -> None:
-    """Run the site until SIGINT/SIGTERM. The first line on stdout is the base URL (so `--port 0` callers
-    can read the bound port); then one `name url` line per source."""
+                  clock: int | None = None, host: str = "127.0.0.1", out=None, cache_pages: bool = False) -> None:
+    """Run the site until SIGINT/SIGTERM. The first line on stdout is the control origin (so `--port 0`
+    callers can read the bound port); then `ca PATH` (the throwaway CA), `config PATH` (the client settings
+    as JSON: `demo --sample-site PATH` / `dev --sample-site PATH` use it), one `resolve HOST ADDRESS:PORT`
+    line per host name, one `name url` line per source, and `truth URL`."""
     out = out or sys.stdout
     site = SampleSite(seed=seed, listings=listings, clock=clock, faults=faults, host=host, port=port,
-                      extra_ports=extra_ports, cache_pages=cache_pages)
+                      cache_pages=cache_pages)
     stop = threading.Event()
     # Set explicitly: a shell may have started us with these signals ignored.
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     site.start()
     try:
-        lines = [site.base_url] + [f"also {extra}" for extra in site.base_urls[1:]]
+        config = site.write_client_config()
+        lines = [site.base_url, f"ca {site.ca_file}", f"config {config}"]
+        lines += [f"resolve {name} {target}" for name, target in site.resolve.items()]
         lines += [f"{name} {url}" for name, url in site.source_base_urls().items()]
         lines.append(f"truth {site.base_url}/_truth")
         try:

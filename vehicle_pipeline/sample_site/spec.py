@@ -12,7 +12,9 @@ Split of responsibilities:
 Every renderer module exposes:
 
     SOURCE: str
-    def listing_path(listing: SampleListing) -> str            path below the source prefix, e.g. "/listing/<slug>/"
+    def listing_path(listing: SampleListing) -> str            the page's path, e.g. "/listing/<slug>/" (Craigslist
+                                                               below the metro, a dealer below its slug: sites.SiteMap
+                                                               turns it into the URL at the real host name)
     def listing_truth(listing: SampleListing, ctx: SiteContext) -> dict   the parse contract (with "comments" for deep sources)
     def render_listing(listing: SampleListing, ctx: SiteContext) -> Rendered
     def index_paths() -> list[str]                             the index entry points (first pages) below the prefix
@@ -26,6 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from vehicle_pipeline.sample_site.sites import SiteMap
 
 
 @dataclass(frozen=True)
@@ -106,16 +110,14 @@ class Rendered:
 class SiteContext:
     """What a renderer needs to know about the running site."""
 
-    base_url: str  # e.g. "http://127.0.0.1:8765" (no trailing slash)
+    base_url: str  # origin of the page's images, e.g. "https://media.carsandbids.com" (no trailing slash)
     now: int  # the site's clock, UTC epoch seconds
     markup_variant: dict[str, str] = field(default_factory=dict)  # source -> "changed" when a markup-change fault is on
-
-    def source_base(self, source: str) -> str:
-        """Base URL of a source on this site: one path prefix per source (dealers: /dealer/<slug>)."""
-        return f"{self.base_url}/{source}"
+    sites: SiteMap = field(default_factory=SiteMap)  # where each source's pages live (the real host names)
 
     def url(self, source: str, path: str) -> str:
-        return self.source_base(source) + path
+        """The absolute URL of a renderer path (see sites.SiteMap.url)."""
+        return self.sites.url(source, path)
 
     @property
     def now_dt(self) -> datetime:

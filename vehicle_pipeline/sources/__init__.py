@@ -13,8 +13,9 @@ Every source module exposes the same surface (see `SourceModule`):
     parse(content, url=None, deep=False) -> VehicleListing | IndexPage | SellerDirectoryPage
                                     detects the page kind from content; raises model.ParseError
 
-Base URLs are configuration: the sample site serves every source under a path prefix on
-127.0.0.1, so parsers find ids by path shape anywhere in the path and never assume a host.
+URLs are the real sites' URLs: ids are read from the path as the site shapes it (from its root), and which
+hosts belong to a source is its ALLOWED_HOSTS, written in the project's one host syntax (vehicle_pipeline.hosts).
+The sample site answers at the same host names, so nothing here knows it exists.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from types import ModuleType
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from vehicle_pipeline import hosts
 from vehicle_pipeline.model import IndexPage, ParseError, SellerDirectoryPage, VehicleListing
 
 SOURCE_NAMES = ("bat", "carsandbids", "mecum", "broadarrow", "craigslist", "dealer", "classic")
@@ -79,10 +81,8 @@ def get(name: str) -> ModuleType:
 
 
 def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
-    """`host` is listed, or falls under an entry written as a domain suffix (".craigslist.org": one
-    subdomain per metro)."""
-    host = (host or "").lower()
-    return any(host == a or (a.startswith(".") and host.endswith(a)) for a in allowed)
+    """`host` falls under a host list (the project's one rule and syntax: `vehicle_pipeline.hosts`)."""
+    return hosts.host_allowed(host, allowed)
 
 
 def for_url(url: str, base_urls: dict[str, str] | None = None) -> ModuleType:

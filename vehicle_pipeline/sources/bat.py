@@ -45,8 +45,8 @@ DEFAULT_BASE_URL = "https://bringatrailer.com"
 ALLOWED_HOSTS = ("bringatrailer.com", "www.bringatrailer.com")
 is_auction = True
 
-_LISTING_PATH = re.compile(r"/listing/([A-Za-z0-9][A-Za-z0-9_-]*)/?")
-_INDEX_PATH = re.compile(r"/(auctions(/results)?|wp-json/bringatrailer/[^/]+/data/listings-filter)/?$")
+_LISTING_PATH = re.compile(r"^/listing/([A-Za-z0-9][A-Za-z0-9_-]*)/?")
+_INDEX_PATH = re.compile(r"^/(auctions(/results)?|wp-json/bringatrailer/[^/]+/data/listings-filter)/?$")
 _TRACKING = re.compile(r"^(utm_|fbclid$|gclid$|mc_|_ga$|ref$)")
 
 

@@ -42,8 +42,8 @@ DEFAULT_BASE_URL = "https://www.broadarrowauctions.com"
 ALLOWED_HOSTS = ("www.broadarrowauctions.com", "broadarrowauctions.com")
 is_auction = True
 
-_LOT_PATH = re.compile(r"/vehicles/(?P<id>[a-z]{2}\d{2}_[a-z]?\d+[a-z]?)(?:/(?P<slug>[^/?#]+))?/?", re.I)
-_LIST_PATH = re.compile(r"/vehicles/(results|available)/?$")
+_LOT_PATH = re.compile(r"^/vehicles/(?P<id>[a-z]{2}\d{2}_[a-z]?\d+[a-z]?)(?:/(?P<slug>[^/?#]+))?/?", re.I)
+_LIST_PATH = re.compile(r"^/vehicles/(results|available)/?$")
 _LOT_HEADER = re.compile(r"^\s*Lot\s+(?P<lot>[A-Za-z0-9.-]+)\s*\|\s*(?P<sale>.+?)\s*$")
 
 

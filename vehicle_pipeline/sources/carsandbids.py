@@ -39,12 +39,12 @@ from vehicle_pipeline.sources.fields import (
 
 NAME = "carsandbids"
 DEFAULT_BASE_URL = "https://carsandbids.com"
-ALLOWED_HOSTS = ("carsandbids.com", "www.carsandbids.com")
+ALLOWED_HOSTS = ("carsandbids.com", "www.carsandbids.com", "media.carsandbids.com")  # media: the photos
 is_auction = True
 
-_AUCTION_PATH = re.compile(r"/auctions/([A-Za-z0-9]{6,12})(?:/([A-Za-z0-9-]*))?/?$")
-_API_DETAIL_PATH = re.compile(r"/v2/autos/auctions/([A-Za-z0-9]{6,12})/?$")
-_API_LIST_PATH = re.compile(r"/v2/autos/auctions/?$")
+_AUCTION_PATH = re.compile(r"^/auctions/([A-Za-z0-9]{6,12})(?:/([A-Za-z0-9-]*))?/?$")
+_API_DETAIL_PATH = re.compile(r"^/v2/autos/auctions/([A-Za-z0-9]{6,12})/?$")
+_API_LIST_PATH = re.compile(r"^/v2/autos/auctions/?$")
 # Per-request signing and tracking parameters: never part of an identity or a next-page link.
 _VOLATILE = re.compile(r"^(timestamp|signature|utm_.*|fbclid|gclid)$")
 
@@ -82,7 +82,7 @@ def canonical_url(url: str) -> str:
     host = parts.netloc.lower()
     m = _AUCTION_PATH.search(parts.path)
     if m and not _API_DETAIL_PATH.search(parts.path):
-        path = parts.path[: m.start()] + f"/auctions/{m.group(1)}" + (f"/{m.group(2).lower()}" if m.group(2) else "")
+        path = f"/auctions/{m.group(1)}" + (f"/{m.group(2).lower()}" if m.group(2) else "")
         return urlunsplit((parts.scheme.lower() or "https", host, path, "", ""))
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _VOLATILE.match(k)])
     return urlunsplit((parts.scheme.lower() or "https", host, parts.path, query, ""))

@@ -45,9 +45,9 @@ DEFAULT_BASE_URL = "https://www.classic.com"
 ALLOWED_HOSTS = ("www.classic.com", "classic.com")
 is_auction = False
 
-_SELLER_PATH = re.compile(r"/s/(?P<slug>[a-z0-9][a-z0-9-]*?)-(?P<id>[A-Za-z0-9]{5,12})/?$")
-_VEH_PATH = re.compile(r"/veh/(?P<slug>[a-z0-9-]+?)-(?P<vin>[a-hj-npr-z0-9]{17})-(?P<id>[A-Za-z0-9]{5,12})/?$", re.I)
-_DIR_PATH = re.compile(r"/(?P<kind>dealers|auction-houses)(?:/|$)")
+_SELLER_PATH = re.compile(r"^/s/(?P<slug>[a-z0-9][a-z0-9-]*?)-(?P<id>[A-Za-z0-9]{5,12})/?$")
+_VEH_PATH = re.compile(r"^/veh/(?P<slug>[a-z0-9-]+?)-(?P<vin>[a-hj-npr-z0-9]{17})-(?P<id>[A-Za-z0-9]{5,12})/?$", re.I)
+_DIR_PATH = re.compile(r"^/(?P<kind>dealers|auction-houses)(?:/|$)")
 _INVENTORY_PATH = re.compile(r"/(inventory|used-inventory|new-inventory|vehicles|cars-for-sale|showroom|searchused\.aspx)(/|$|\?|\.)", re.I)
 
 W_WEBSITE, W_INVENTORY, W_LISTINGS, W_LOCATION, W_DEALER = 0.3, 0.3, 0.2, 0.1, 0.1
@@ -239,11 +239,7 @@ def _external_links(tree, page_url: str):
         if not href or urlsplit(href).scheme not in ("http", "https"):
             continue
         host = (urlsplit(href).hostname or "").lower()
-        # classic.com pages are on one host; on the sample site every source shares 127.0.0.1,
-        # so "external" there means "outside this site's /s/ and directory paths"
-        if host == own and (_SELLER_PATH.search(urlsplit(href).path) or _DIR_PATH.search(urlsplit(href).path)):
-            continue
-        if host == own and own in ALLOWED_HOSTS:
+        if host == own:  # a link within classic.com's own site is not the seller's
             continue
         yield a, href
 

@@ -46,14 +46,8 @@ from vehicle_pipeline.sources.fields import (
 
 NAME = "craigslist"
 DEFAULT_BASE_URL = "https://www.craigslist.org"
-# Every metro is its own subdomain; an entry starting with "." is a domain suffix (see sources.for_url).
-ALLOWED_HOSTS = (
-    ".craigslist.org",
-    "craigslist.org",
-    "www.craigslist.org",
-    "sapi.craigslist.org",
-    "images.craigslist.org",
-)
+# Every metro is its own subdomain, as are sapi (the search API) and images (host-list syntax: vehicle_pipeline.hosts).
+ALLOWED_HOSTS = ("*.craigslist.org", "craigslist.org")
 is_auction = False
 
 VEHICLE_CATEGORIES = frozenset({"cto", "ctd", "cta", "mca", "mcd", "mco"})
@@ -106,47 +100,28 @@ def canonical_url(url: str) -> str:
 
 
 def index_url(base_url: str, metro: str | None = None, query: str | None = None, category: str = "cto", **_ignored) -> str:
-    """Search page of one metro. On the real site the metro is the subdomain; elsewhere a path segment."""
+    """Search page of one metro: the metro is the subdomain of craigslist.org."""
     if not metro:
         raise ValueError("craigslist index_url needs metro=")
-    base = base_url.rstrip("/")
-    host = (urlsplit(base).hostname or "").lower()
-    if host == "craigslist.org" or host.endswith(".craigslist.org"):
-        url = f"https://{metro}.craigslist.org/search/{category}"
-    else:
-        url = f"{base}/{metro}/search/{category}"
+    host = (urlsplit(base_url).hostname or "").lower()
+    if host != "craigslist.org" and not host.endswith(".craigslist.org"):
+        raise ValueError(f"craigslist index_url: {base_url!r} is not on craigslist.org (metros are its subdomains)")
+    url = f"https://{metro}.craigslist.org/search/{category}"
     return pk.with_query(url, query=query) if query else url
 
 
 def metro_of(url: str | None) -> str | None:
-    """The metro of a craigslist URL: the subdomain on the real site, else the path segment before
-    the category (`/<metro>/cto/d/…`, `/<metro>/search/cto`)."""
+    """The metro of a craigslist URL: its subdomain (none for www, sapi and images)."""
     if not url:
         return None
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    host = (urlsplit(url).hostname or "").lower()
     if host.endswith(".craigslist.org") and host.split(".")[0] not in ("www", "sapi", "images"):
         return host.split(".")[0]
-    segs = [s for s in parts.path.split("/") if s]
-    for i, seg in enumerate(segs):
-        if seg == "search" and i > 0:
-            return segs[i - 1]
-        if i + 1 < len(segs) and segs[i + 1] == "d" and re.fullmatch(r"[a-z]{3}", seg) and i > 0:
-            # /<metro>/<subarea>/cto/d/… : subareas are three letters ("van", "sfc"), metros longer
-            if i >= 2 and len(segs[i - 1]) <= 3:
-                return segs[i - 2]
-            return segs[i - 1]
     return None
 
 
 @functools.lru_cache(maxsize=256)
 def _is_canadian(url: str | None) -> bool:
-    if not url:
-        return False
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if host.endswith(".craigslist.org"):
-        return host.split(".")[0] in CANADIAN_METROS
     return metro_of(url) in CANADIAN_METROS
 
 
@@ -343,12 +318,7 @@ def _sapi_item(item, min_id: int, locations: list, areas: dict, category: str, u
         return None
     cat = _CATEGORY_IDS.get(pk.int_or_none(item[2]), category)
     path = f"/{subarea}/{cat}/d/{slug}/{pid}.html" if subarea else f"/{cat}/d/{slug}/{pid}.html"
-    host_url = None
-    if url and not (urlsplit(url).hostname or "").endswith("craigslist.org"):
-        # the sample site serves each metro under a path prefix: <base>/<metro>/...
-        base = url.split(f"/{area}/", 1)[0] if f"/{area}/" in url else None
-        host_url = f"{base}/{area}{path}" if base else None
-    posting_url = host_url or f"https://{area}.craigslist.org{path}"
+    posting_url = f"https://{area}.craigslist.org{path}"
     price = pk.int_or_none(item[3])
     area_info = areas.get(str(area_id)) if isinstance(areas, dict) else None
     currency = area_info.get("currency") if isinstance(area_info, dict) else None

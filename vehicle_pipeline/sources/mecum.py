@@ -32,7 +32,7 @@ Algolia search response (the site's search is client-side; `GET {algolia}/1/inde
     `currentBid`, `saleResult` ("sold" | "not-sold" | "withdrawn" | absent), `runDate` ("YYYY-MM-DD"),
     `noReserve` (bool). The reported `page` is 1-based.
 For the real site, pass the Algolia DSN host as `base_url` to `index_url` (the HTTP client adds the
-application id/key headers); the sample site serves the same response shape under its mecum prefix.
+application id/key headers); the sample site serves the same response shape at www.mecum.com.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ ALLOWED_HOSTS = ("www.mecum.com", "mecum.com")
 is_auction = True
 ALGOLIA_INDEX = "mecum_lots"
 
-_LOT_PATH = re.compile(r"/lots/(?P<id>[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)/(?P<slug>[^/?#]+)/?")
+_LOT_PATH = re.compile(r"^/lots/(?P<id>[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)/(?P<slug>[^/?#]+)/?")
 # `<script id="__NEXT_DATA__">…</script>` (or to the end of a cut page). The body is found by searching
 # for its end tag, not by a lazy `.*?` that tries the end tag at every character of a 100 KB JSON body.
 _NEXT_DATA_OPEN = re.compile(r"<script[^>]*\bid=[\"']__NEXT_DATA__[\"'][^>]*>", re.S | re.I)
@@ -110,8 +110,7 @@ def canonical_url(url: str) -> str:
     m = _LOT_PATH.search(parts.path)
     if not m:
         return pk.strip_query(url)
-    prefix = parts.path[: m.start()]
-    return f"{parts.scheme}://{parts.netloc.lower()}{prefix}/lots/{m.group('id')}/{m.group('slug')}/"
+    return f"{parts.scheme}://{parts.netloc.lower()}/lots/{m.group('id')}/{m.group('slug')}/"
 
 
 def index_url(base_url: str, page: int = 1, hits_per_page: int = 50, query: str = "", **_ignored) -> str:

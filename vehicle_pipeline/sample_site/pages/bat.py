@@ -92,7 +92,7 @@ def _amount(listing: SampleListing) -> int | None:
 # (the corpus listing with 108 comments and bids and 150 photos is 805 KB); a results page, with its
 # carousels of other listings and its market charts (JSON in data attributes), to ~500 KB.
 
-_PREFIX = "/bat"
+_PREFIX = ""  # chrome links are site-relative, as on the real site
 _TEMPLATE_STRINGS = (
     '<div class="listing-available-info"><span class="info-value noborder-tiny">Sold for <strong>USD $',
     '<span data-listing-currently="" class="info-value">Bid to USD $',

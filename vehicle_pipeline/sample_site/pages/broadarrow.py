@@ -101,7 +101,7 @@ def listing_truth(listing: SampleListing, ctx: SiteContext) -> dict:
 # cards as the results list (other lots, with their results and estimates), a newsletter form, a big
 # footer and the front-end app's config script. A lot page comes to ~130 KB, a results page to ~135 KB.
 
-_PREFIX = "/broadarrow"
+_PREFIX = ""  # chrome links are site-relative, as on the real site
 _APP_STRINGS = ('<div class="ft-vehicle-item grid-block"><a class="vehicle-card" href="', '<div class="vehicle-result sold">Sold for ',
                 '<p class="lot-sale">Lot ', '<span class="currency-switch" data-currency="USD">')
 

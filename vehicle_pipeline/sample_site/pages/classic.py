@@ -124,7 +124,7 @@ def _dir_url(ctx: SiteContext, section: str, page: int) -> str:
 # linking to `/veh/…` pages with prices), JSON-LD (Organization, WebSite, BreadcrumbList) and the
 # front-end bundle's inline state. Directory and profile pages come to ~95-100 KB.
 
-_PREFIX = "/classic"
+_PREFIX = ""  # chrome links are site-relative, as on the real site
 
 
 def _featured_seller(r) -> dict:

@@ -99,7 +99,7 @@ def listing_truth(listing: SampleListing, ctx: SiteContext) -> dict:
 # a JSON-LD ItemList of them (`ld_searchpage_results`: other postings' prices, as a naive reader would
 # take them).
 
-_PREFIX = "/craigslist"
+_PREFIX = ""  # chrome links are site-relative, as on the real site
 
 
 @functools.cache

@@ -23,10 +23,11 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fetch_bench import RESULTS, SiteProcess, machine, peak_rss_mb  # noqa: E402
+from fetch_bench import RESULTS, SiteProcess, machine, peak_rss_mb, site_config  # noqa: E402
 
 from vehicle_pipeline.fetch.render import RenderConfig, RenderingFetcher  # noqa: E402
-from vehicle_pipeline.http import FetchRequest, HttpConfig, Pace, PoliteClient, SourcePolicy  # noqa: E402
+from vehicle_pipeline.http import FetchRequest, Pace, PoliteClient, SourcePolicy  # noqa: E402
+from vehicle_pipeline.sources import carsandbids  # noqa: E402
 
 _TICK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -74,9 +75,9 @@ def _browser(tree) -> dict[int, tuple[str, int, float]]:
     return {p: v for p, v in tree.items() if "chrom" in os.path.basename(v[0]).lower()}
 
 
-def run(urls: list[str], host: str, max_pages: int) -> dict:
-    config = HttpConfig(pace=Pace(0, 0), allow_private_hosts=(host,),
-                        sources={"carsandbids": SourcePolicy(allowed_hosts=(host,))})
+def run(urls: list[str], site: dict, max_pages: int) -> dict:
+    # The production client as demo runs it on the stand-in (resolve override, its CA), pacing off.
+    config = site_config(site, pace=Pace(0, 0), sources={"carsandbids": SourcePolicy(allowed_hosts=carsandbids.ALLOWED_HOSTS)})
     peak = {"rss": 0}
     stop = threading.Event()
     cpu_seen: dict[int, float] = {}
@@ -122,13 +123,11 @@ def main() -> None:
     p.add_argument("--write", action="store_true")
     args = p.parse_args()
     load0 = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    with SiteProcess(seed=7, listings=400) as bases:
-        base = bases[0]
-        truth = httpx.get(f"{base}/_truth", timeout=60, trust_env=False).json()
+    with SiteProcess(seed=7, listings=400) as site:
+        truth = httpx.get(f"{site['bases'][0]}/_truth", timeout=60, trust_env=False).json()
         cab = [e["fetch_url"] for e in truth["listings"] if e["source"] == "carsandbids"]
         urls = [cab[i % len(cab)] for i in range(args.pages)]
-        host = base.split("://", 1)[1]
-        rows = [run(urls, host, m) for m in (1, 2)]
+        rows = [run(urls, site, m) for m in (1, 2)]
     if not args.write:
         return
     lines = [
@@ -138,7 +137,8 @@ def main() -> None:
         f"- machine: {machine()}, {os.popen('/usr/bin/chromium --version 2>/dev/null').read().strip() or 'Chromium'}",
         f"- command: `.venv/bin/python bench/render_bench.py {' '.join(sys.argv[1:])}`",
         f"- pages: {args.pages} sample-site Cars & Bids pages (a shell + its signed detail JSON, ~40 KiB), "
-        "pacing off, every request through the polite client (route interception); browser start excluded",
+        "at https://carsandbids.com on the stand-in, pacing off, every request through the polite client (route "
+        "interception); browser start excluded",
         f"- load average at start / end: {load0} / {' '.join(f'{x:.1f}' for x in os.getloadavg())} (2 cores shared)",
         "",
         "| pages open at once | pages/s | CPU ms/page (this process) | CPU ms/page (browser) | browser peak PSS MB (RSS with shared pages split) | browser processes |",

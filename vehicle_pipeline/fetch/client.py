@@ -556,7 +556,8 @@ class PoliteClient:
 
     def _release(self, lane: Lane, pace: Pace) -> None:
         gap = lane.release(pace, self._rng)
-        if lane.ledger_held:
+        # Only a paced fetch took the hold; an unpaced one on the same origin (another source's policy) leaves it.
+        if lane.ledger_held and max(pace.max_delay, lane.crawl_delay) > 0:
             lane.ledger_held = False
             done = asyncio.get_running_loop().run_in_executor(self._ledger_executor(), self.ledger.release,
                                                                 lane.ledger_key, gap)

@@ -121,9 +121,8 @@ class RenderingFetcher:
     # ---- public sync facade
 
     def fetch(self, url: str, *, source: str | None = None) -> FetchResult:
-        result = self._wait(self.submit(FetchRequest(url, source=source)), FetchRequest(url, source=source))
-        self.client.report(result)
-        return result
+        req = FetchRequest(url, source=source)
+        return self.finish(req, self.submit(req))
 
     def submit(self, req: FetchRequest) -> concurrent.futures.Future:
         """Start rendering `req`; the future's result is its FetchResult (not yet reported to source health:

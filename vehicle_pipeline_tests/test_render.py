@@ -5,7 +5,8 @@
   page through the plain client is a clear NeedsBrowser parse error, not a wrong parse.
 - Every request a rendered page makes goes through the polite client's policy: a sub-request to a host
   outside the source's allow-list or to a private address is refused (the other server never sees it),
-  images are skipped, and the browser itself never opens a connection to a site.
+  images are skipped, a site's scripts are kept across pages, and the browser itself never opens a
+  connection to a site.
 - A missing browser is one clear failed result (browser_error, reported to source health); a crashed one is
   replaced for the next page; no browser process outlives the fetcher.
 """
@@ -168,13 +169,13 @@ class _Recorder(http.server.ThreadingHTTPServer):
 
 
 PROBE_PAGE = """<!DOCTYPE html><html><head><title>probe</title></head><body><div id="root"></div>
-<img src="/photo.jpg"><script>
+<img src="/photo.jpg"><script src="/app.js"></script><script>
 async function get(url) {{
   try {{ const r = await fetch(url); return r.status + ":" + JSON.stringify(await r.json()); }}
   catch (e) {{ return "refused"; }}
 }}
 (async () => {{
-  const out = {{own: await get("/data.json"), outside: await get("http://outside.example/data.json"),
+  const out = {{app: window.appLoaded === true, own: await get("/data.json"), outside: await get("http://outside.example/data.json"),
                private: await get("{secret}/secret.json")}};
   const done = document.createElement("pre"); done.id = "done"; done.textContent = JSON.stringify(out);
   document.getElementById("root").appendChild(done);
@@ -190,6 +191,7 @@ def probe():
         "/page": ("text/html; charset=utf-8", PROBE_PAGE.format(secret=secret.origin).encode()),
         "/data.json": ("application/json", b'{"own": 1}'),
         "/photo.jpg": ("image/jpeg", b"\xff\xd8\xff"),
+        "/app.js": ("application/javascript", b"window.appLoaded = true;"),
     })
     yield page, secret
     page.shutdown()
@@ -206,17 +208,20 @@ def test_rendered_pages_sub_requests_outside_the_allow_list_or_to_private_addres
                                  "listed": SourcePolicy(allowed_hosts=(page_host,))})
     with PoliteClient(config) as client, RenderingFetcher(
             client, RenderConfig(content_selectors={"probe": "#done", "listed": "#done"})) as renderer:
-        for source in ("probe", "listed"):
+        for source in ("probe", "listed", "probe"):
             result = renderer.fetch(page.origin + "/page", source=source)
             assert result.kind is FetchKind.OK, result.describe()
             tree = pk.html_tree(result.content)
             outcome = json.loads(tree.css_first("#done").text())
-            assert outcome == {"own": '200:{"own":1}', "outside": "refused", "private": "refused"}, source
+            assert outcome == {"app": True, "own": '200:{"own":1}', "outside": "refused", "private": "refused"}, source
             assert pk.captured_json(tree) == [(page.origin + "/data.json", {"own": 1})]
     assert secret.seen == [], "the private address was never contacted"
     paths = [p for p, _ in page.seen]
     assert "/photo.jpg" not in paths, "images are skipped"
-    assert set(paths) == {"/robots.txt", "/page", "/data.json"}
+    assert set(paths) == {"/robots.txt", "/page", "/data.json", "/app.js"}
+    # The site's script is fetched once per source and kept, as a browser's cache keeps it; the page and its
+    # data are fetched each time.
+    assert paths.count("/app.js") == 2 and paths.count("/page") == 3 and paths.count("/data.json") == 3
     # Every request that reached a server was the polite client's, none the browser's own.
     assert {ua for _, ua in page.seen} == {"render-test/1"}
 

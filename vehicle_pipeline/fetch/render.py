@@ -8,6 +8,9 @@ allowed hosts, the private-address guard and any name-resolution or CA setting a
 rules for every request the pipeline makes. What routing cannot see fails instead of escaping: the browser
 is given a proxy that does not exist and a resolver that knows no name.
 
+A site's scripts and stylesheets are kept across pages (per source, bounded), as a browser's cache keeps
+them, so on a paced host a page costs its document and its data requests, not its whole bundle each time.
+
 The snapshot is the rendered DOM with the JSON responses the page's own script loaded appended as
 `<script type="application/json" data-captured-from="URL">` elements (`sources._pagekit.CAPTURED_ATTR`), so
 a parser reads the site's data first and the DOM second, and a stored page replays like any other.
@@ -30,6 +33,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from html import escape
@@ -53,6 +57,9 @@ CHROMIUM_ARGS = (
 # What a page's own content element is, per source family: the page is read once it exists.
 DEFAULT_CONTENT_SELECTORS = {"carsandbids": "ul.bid-stats"}
 SKIPPED_RESOURCES = frozenset({"image", "font", "media"})
+# A site's scripts and stylesheets are the same on every page: kept from the first page that loaded them, as a
+# browser's cache keeps them, so a paced host sees the page and its data requests, not its bundle each time.
+CACHED_RESOURCES = frozenset({"script", "stylesheet"})
 _HOP_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"})
 # A sub-request outcome that explains a page whose content never appeared, worst first.
 _EXPLAINS = (FetchKind.BLOCKED, FetchKind.RETRY_LATER, FetchKind.GONE)
@@ -65,6 +72,7 @@ class RenderConfig:
     page_timeout: float = 60.0  # one page from navigation to snapshot, its requests' pacing included
     launch_timeout: float = 30.0
     max_pages: int = 2  # pages open at once in the browser (each source's lane still paces its requests)
+    asset_cache_bytes: int = 32 * 1024 * 1024  # scripts and stylesheets kept across pages (per source)
 
 
 def chromium_executable(configured: str | None) -> str | None:
@@ -116,6 +124,8 @@ class RenderingFetcher:
         self._launch_lock: asyncio.Lock | None = None
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
+        self._assets: OrderedDict[tuple[str | None, str], FetchResult] = OrderedDict()  # LRU, (source, url)
+        self._asset_bytes = 0
         self._pid = os.getpid()
 
     # ---- public sync facade
@@ -336,8 +346,16 @@ class RenderingFetcher:
                 return
             is_document = request.is_navigation_request() and request.frame.parent_frame is None \
                 and state.document is None
-            result = await self.client.fetch_unreported_async(FetchRequest(request.url, source=state.request.source))
-            state.attempts += result.attempts
+            key = (state.request.source, request.url)
+            cacheable = request.resource_type in CACHED_RESOURCES and not is_document
+            result = self._assets.get(key) if cacheable else None
+            if result is not None:
+                self._assets.move_to_end(key)
+            else:
+                result = await self.client.fetch_unreported_async(FetchRequest(request.url, source=state.request.source))
+                state.attempts += result.attempts
+                if cacheable and result.ok:
+                    self._keep_asset(key, result)
             if is_document:
                 state.document = result
                 if not result.ok:
@@ -361,6 +379,15 @@ class RenderingFetcher:
             await route.fulfill(status=result.status, headers=headers, body=result.content)
         except Exception as exc:  # the page closed under the route, or the route was already handled
             log.debug("route %s: %s", request.url, exc)
+
+    def _keep_asset(self, key: tuple[str | None, str], result: FetchResult) -> None:
+        if len(result.content) > self.config.asset_cache_bytes // 4:
+            return
+        old = self._assets.pop(key, None)
+        self._asset_bytes += len(result.content) - (len(old.content) if old is not None else 0)
+        self._assets[key] = result
+        while self._asset_bytes > self.config.asset_cache_bytes and self._assets:
+            self._asset_bytes -= len(self._assets.popitem(last=False)[1].content)
 
     @staticmethod
     def _worse(result: FetchResult, than: FetchResult | None) -> bool:

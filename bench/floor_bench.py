@@ -4,7 +4,7 @@
 
 pipeline_bench compares the pipeline's end-to-end listings/s with a one-core loop that only parses. This bench
 asks what the least work the pipeline must do per listing costs on the same machine: each listing page fetched
-over HTTP from the sample site, hashed and compressed as the drains keep a snapshot (`pack_body`), parsed as
+over HTTPS at its real host name from the sample site, hashed and compressed as the drains keep a snapshot (`pack_body`), parsed as
 the import parses it (deep for auction pages), and its page, parse (as jsonb), comments and images COPYed into
 Postgres in batches of 50. Nothing else: no index pages, no registry or queue, no leases, no vehicle merge, no
 history, no outcome rules, no Dagster. The listings are split over `--processes` worker processes (a forkserver
@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.benchdb import bench_database  # noqa: E402
 from bench.pipeline_bench import (  # noqa: E402
     SiteProcess,
+    _stand_in_client,
     machine,
     parse_only,
     postgres_cpu_seconds,
@@ -91,11 +92,12 @@ def _store(conn, batch: list[tuple]) -> None:
     conn.commit()
 
 
-def floor_worker(db_url: str, listings: list[tuple[str, str]]) -> float:
-    """Fetch, hash, compress, parse and store `listings` (source, url); returns this process's CPU seconds."""
+def floor_worker(db_url: str, listings: list[tuple[str, str]], site: dict) -> float:
+    """Fetch (over HTTPS at the real host names, as the pipeline does), hash, compress, parse and store
+    `listings` (source, url); returns this process's CPU seconds."""
     started = time.process_time()
     batch: list[tuple] = []
-    with httpx.Client(timeout=30) as client, psycopg.connect(db_url) as conn:
+    with _stand_in_client(site, 30) as client, psycopg.connect(db_url) as conn:
         for source, url in listings:
             response = client.get(url)
             response.raise_for_status()
@@ -118,13 +120,13 @@ def _warm(_: int) -> None:
 
 
 def floor_run(pool, processes: int, db_url: str, listings: list[tuple[str, str]], site_pid: int | None,
-              postmaster: int | None) -> dict:
+              postmaster: int | None, site: dict) -> dict:
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute(FLOOR_TABLES)
     shares = [listings[i::processes] for i in range(processes)]
     pg0, site0 = postgres_cpu_seconds(postmaster), process_cpu_seconds(site_pid)
     started = time.perf_counter()
-    worker_cpu = sum(pool.starmap(floor_worker, [(db_url, share) for share in shares]))
+    worker_cpu = sum(pool.starmap(floor_worker, [(db_url, share, site) for share in shares]))
     wall = time.perf_counter() - started
     pg, site = postgres_cpu_seconds(postmaster) - pg0, process_cpu_seconds(site_pid) - site0
     with psycopg.connect(db_url, autocommit=True) as conn:
@@ -185,7 +187,7 @@ def main() -> int:
     with bench_database("floor", embedded=args.embedded) as bench_db, \
             SiteProcess(args.listings, args.seed, cache_pages=True) as site:
         truth = httpx.get(site.url + "/_truth", timeout=120).json()
-        warm_site(truth)
+        warm_site(truth, site.config)
         listings = [(listing["source"], listing["fetch_url"]) for listing in truth["listings"]]
         postmaster = postmaster_pid(bench_db.server_url)
         runs = []
@@ -193,10 +195,10 @@ def main() -> int:
         with context.Pool(max(args.processes)) as pool:
             pool.map(_warm, range(max(args.processes)))
             for count in args.processes:
-                run = floor_run(pool, count, bench_db.url, listings, site.pid, postmaster)
+                run = floor_run(pool, count, bench_db.url, listings, site.pid, postmaster, site.config)
                 print(f"  {count} process(es): {run['wall']:.2f} s, {run['per_s']:.1f} listings/s", flush=True)
                 runs.append(run)
-        parse = parse_only(truth)
+        parse = parse_only(truth, site.config)
 
     results = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"), "command": command,
                "machine": machine(), "pg_version": bench_db.pg_version, "server": bench_db.label,

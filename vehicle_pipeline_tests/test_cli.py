@@ -155,3 +155,13 @@ def test_dev_serves_the_ui_on_loopback_and_stops_with_its_children(user_env):
             os.killpg(proc.pid, signal.SIGKILL)  # nothing of the group may outlive the test
         except ProcessLookupError:
             pass
+
+
+def test_run_refuses_the_sample_sites_settings(user_env):
+    """`run` works the real sites: with the stand-in's resolve override or CA in the environment it stops
+    before anything starts, naming the variables."""
+    env = user_env | {"VEHICLE_PIPELINE_RESOLVE": '{"bringatrailer.com": "127.0.0.10:1"}',
+                      "VEHICLE_PIPELINE_EXTRA_CA": "/tmp/none.pem"}
+    result = _run(["run"], env, timeout=120)
+    assert result.returncode != 0
+    assert "VEHICLE_PIPELINE_RESOLVE, VEHICLE_PIPELINE_EXTRA_CA" in result.stderr and "unset" in result.stderr

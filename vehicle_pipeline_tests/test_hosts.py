@@ -8,6 +8,7 @@ to reach an address the configuration does not allow.
 
 from __future__ import annotations
 
+import ssl
 from urllib.parse import urlsplit
 
 import httpx
@@ -208,7 +209,7 @@ def test_the_stand_in_answers_each_site_at_its_own_address_only(sample_site):
     """One loopback address per site: a host asked at another site's address is misdirected (421)."""
     bat, mecum = sample_site.resolve["bringatrailer.com"], sample_site.resolve["www.mecum.com"]
     assert bat.split(":")[0] != mecum.split(":")[0]
-    with httpx.Client(verify=sample_site.ca_file) as http:
+    with httpx.Client(verify=ssl.create_default_context(cafile=sample_site.ca_file)) as http:
         address, port = mecum.rsplit(":", 1)
         r = http.get(f"https://{address}:{port}/auctions/", headers={"Host": "bringatrailer.com"},
                      extensions={"sni_hostname": "www.mecum.com"})

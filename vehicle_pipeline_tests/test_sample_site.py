@@ -753,3 +753,33 @@ def test_site_map_puts_renderer_paths_at_the_real_host_names_and_back():
 def test_an_alias_host_redirects_to_the_canonical_one(site):
     r = sget(site, "https://mecum.com/lots/1/x/?a=1")
     assert r.status_code == 301 and r.headers["location"] == "https://www.mecum.com/lots/1/x/?a=1"
+
+
+def test_front_serves_any_app_at_any_host_names():
+    """The seam a replay of recorded crawls mounts on: any app, any host names, the same TLS and resolve map."""
+    from vehicle_pipeline.http import HttpConfig, Pace, PoliteClient
+    from vehicle_pipeline.sample_site.front import Front
+
+    seen = []
+
+    def app(handler, method, host):
+        seen.append((method, host, handler.path))
+        handler.reply(200, f"hello {host}".encode(), "text/plain")
+
+    front = Front(lambda handler, method: handler.reply(404, b""))
+    first = front.mount(["www.example.org", "example.org"], app)
+    second = front.mount(["other.example.net"], app)
+    assert first != second
+    front.start()
+    try:
+        config = HttpConfig(pace=Pace(0, 0), resolve=front.resolve, extra_ca_file=front.ca_file,
+                            allow_private_hosts=list(front.resolve))
+        with PoliteClient(config) as client:
+            ok = client.fetch("https://example.org/a?b=1")
+            other = client.fetch("https://other.example.net/")
+        ca = front.ca_file
+    finally:
+        front.stop()
+    assert ok.ok and ok.content == b"hello example.org" and other.content == b"hello other.example.net"
+    assert ("GET", "example.org", "/a?b=1") in seen
+    assert not Path(ca).exists()  # the throwaway CA goes with the servers

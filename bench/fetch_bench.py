@@ -9,7 +9,10 @@
    cost of politeness alone) in the same run, alternating, best of `--repeats`. The sample site (ThreadingHTTPServer) runs in its own process so
    the client and the server do not share a GIL; it is the same server for both, so the ratio is fair
    even when the server is the bottleneck.
-2. Politeness: 20 hosts (one sample site with 19 extra ports), 0.2 s between requests, concurrency 1 per
+2. HTTP/1.1 against HTTP/2: the same pages from an HTTPS server that offers both (hypercorn, ALPN, in its own
+   process), through the client with `http2` off and on, and through bare httpx loops of each (the stand-in
+   itself speaks HTTP/1.1 only).
+3. Politeness: 20 hosts (one sample site with 19 extra ports), 0.2 s between requests, concurrency 1 per
    host: pages/s against the 100 pages/s limit, and the smallest gap any host saw, from the server's own
    timestamps.
 
@@ -34,6 +37,8 @@ from pathlib import Path
 import aiohttp
 import aiohttp.abc
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # vehicle_pipeline_tests.h2_server
 
 from vehicle_pipeline.http import FetchRequest, HttpConfig, Pace, PoliteClient
 
@@ -81,6 +86,23 @@ class SiteProcess:
         self._proc.join(10)
         if self._proc.is_alive():
             self._proc.terminate()
+
+
+def _serve_h2(conn):
+    from vehicle_pipeline_tests.h2_server import H2Server
+
+    with H2Server() as server:
+        conn.send((server.origin, server.ca_file))
+        conn.recv()
+
+
+class H2Process(SiteProcess):
+    """The HTTP/2-capable HTTPS server in a child process: (origin, CA file)."""
+
+    def __init__(self):
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve_h2, args=(child,), daemon=True)
 
 
 # ---- helpers
@@ -207,6 +229,44 @@ async def bare_aiohttp_loop(urls: list[str], concurrency: int, site: dict) -> tu
         return time.perf_counter() - started, nbytes, ok
 
 
+async def bare_tls_loop(urls: list[str], concurrency: int, ca_file: str, http2: bool) -> tuple[float, int, int]:
+    import ssl
+
+    context = ssl.create_default_context(cafile=ca_file)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, trust_env=False, timeout=30, verify=context, http2=http2) as client:
+        await client.get(urls[0])
+        sem = asyncio.Semaphore(concurrency)
+        nbytes = ok = 0
+
+        async def one(url: str) -> None:
+            nonlocal nbytes, ok
+            async with sem:
+                r = await client.get(url)
+                nbytes += len(r.content)
+                ok += r.status_code == 200
+
+        started = time.perf_counter()
+        cpu = time.process_time()
+        await asyncio.gather(*(one(u) for u in urls))
+        bare_tls_loop.cpu = time.process_time() - cpu
+        return time.perf_counter() - started, nbytes, ok
+
+
+def polite_h2_loop(urls: list[str], concurrency: int, ca_file: str, http2: bool) -> tuple[float, int]:
+    cfg = HttpConfig(pace=Pace(0, 0, concurrency=concurrency), allow_private_hosts=["127.0.0.1"], extra_ca_file=ca_file,
+                     http2=http2)
+    with PoliteClient(cfg) as client:
+        client.fetch(urls[0])  # robots.txt and a connection
+        ok = 0
+        started = time.perf_counter()
+        cpu = time.process_time()
+        for _, result in client.fetch_many(urls, max_in_flight=concurrency):
+            ok += result.ok and result.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
+        polite_h2_loop.cpu = time.process_time() - cpu
+        return time.perf_counter() - started, ok
+
+
 def site_config(site: dict, **kw) -> HttpConfig:
     """The client as demo and tests configure it for the stand-in: the override, its CA, its hosts allowed."""
     return HttpConfig(resolve=site["resolve"], extra_ca_file=site["ca"], allow_private_hosts=list(site["resolve"]), **kw)
@@ -317,6 +377,38 @@ def _raw_row(args, scheme: str, c: int, urls: list[str], site: dict) -> dict:
     return row
 
 
+def http_versions(args) -> list[dict]:
+    """The client and a bare httpx loop over HTTP/1.1 and HTTP/2 against one HTTPS server offering both."""
+    rows = []
+    with H2Process() as (origin, ca_file):
+        urls = [f"{origin}/page?kb=13&i={i}" for i in range(args.h2_pages)]
+        for c in args.h2_concurrency:
+            row = {"concurrency": c}
+            for http2 in (False, True):
+                name = "h2" if http2 else "h1"
+                best_client = best_bare = None
+                cpu_client, cpu_bare = [], []
+                for _ in range(args.repeats):
+                    secs, _, ok = asyncio.run(bare_tls_loop(urls, c, ca_file, http2))
+                    cpu_bare.append(bare_tls_loop.cpu)
+                    best_bare = secs if best_bare is None else min(best_bare, secs)
+                    secs, ok2 = polite_h2_loop(urls, c, ca_file, http2)
+                    cpu_client.append(polite_h2_loop.cpu)
+                    best_client = secs if best_client is None else min(best_client, secs)
+                    if ok != len(urls) or ok2 != len(urls):
+                        raise SystemExit(f"{name} c={c}: only {ok}/{ok2} of {len(urls)} ok (over {name})")
+                row[f"{name}_bare_pps"] = len(urls) / best_bare
+                row[f"{name}_client_pps"] = len(urls) / best_client
+                row[f"{name}_bare_cpu_ms"] = min(cpu_bare) / len(urls) * 1000
+                row[f"{name}_client_cpu_ms"] = min(cpu_client) / len(urls) * 1000
+            rows.append(row)
+            print(f"c={c:>2}  HTTP/1.1 client {row['h1_client_pps']:6.0f} p/s {row['h1_client_cpu_ms']:.2f} ms cpu "
+                  f"(bare {row['h1_bare_pps']:6.0f} p/s {row['h1_bare_cpu_ms']:.2f} ms)   HTTP/2 client "
+                  f"{row['h2_client_pps']:6.0f} p/s {row['h2_client_cpu_ms']:.2f} ms cpu (bare {row['h2_bare_pps']:6.0f} p/s "
+                  f"{row['h2_bare_cpu_ms']:.2f} ms)", flush=True)
+    return rows
+
+
 def politeness(args) -> dict:
     pace = args.pace
     # 20 plain-HTTP origins of the control server (the politeness rules do not depend on the scheme)
@@ -381,7 +473,7 @@ def _shown_python() -> str:
         return Path(sys.executable).name
 
 
-def render(args, rows, extra, polite) -> str:
+def render(args, rows, extra, polite, h2_rows) -> str:
     lines = [
         "## fetch_bench",
         "",
@@ -398,8 +490,9 @@ def render(args, rows, extra, polite) -> str:
         "",
         "### Raw speed (pacing off, loopback, every site at its real host names)",
         "",
-        "The client's transport is aiohttp. The target compares it with a bare httpx loop (the issue's "
-        "baseline); client / bare aiohttp is what politeness itself (lanes, robots, checks, the sync facade) costs. "
+        "The client's transport is httpx (HTTP/2 offered; the stand-in answers HTTP/1.1). The target compares it "
+        "with a bare httpx loop (the issue's baseline), so client / bare httpx is what politeness itself (lanes, "
+        "robots, checks, the sync facade) costs; the bare aiohttp loop is the client's transport before httpx. "
         "`https` is the stand-in as demo and tests run it (TLS with its throwaway CA, reached through the client's "
         "name-resolution override); `http` is the same site with TLS off. The bare loops get the same resolve "
         "map and CA; concurrency is per host for the client (a lane per host), in total for the bare loops.",
@@ -429,6 +522,16 @@ def render(args, rows, extra, polite) -> str:
         f"Sync facade, concurrency 1, {args.design_calls} calls: `fetch()` per call on the client's background "
         f"loop {extra['sync_fetch_pps']:.0f} pages/s vs `asyncio.run` + a new AsyncClient per call "
         f"{extra['asyncio_run_pps']:.0f} pages/s (why the client owns one background loop thread).",
+        "",
+        f"### HTTP/1.1 and HTTP/2 (one HTTPS server offering both, hypercorn in its own process, {args.h2_pages} pages "
+        "of 13 KiB, pacing off)",
+        "",
+        "| concurrency | client HTTP/1.1 pages/s | client HTTP/2 pages/s | bare httpx HTTP/1.1 / HTTP/2 pages/s "
+        "| CPU ms/page client HTTP/1.1 / HTTP/2 | CPU ms/page bare HTTP/1.1 / HTTP/2 |",
+        "|---:|---:|---:|---:|---:|---:|",
+        *[f"| {r['concurrency']} | {r['h1_client_pps']:.0f} | {r['h2_client_pps']:.0f} | {r['h1_bare_pps']:.0f} / "
+          f"{r['h2_bare_pps']:.0f} | {r['h1_client_cpu_ms']:.2f} / {r['h2_client_cpu_ms']:.2f} | "
+          f"{r['h1_bare_cpu_ms']:.2f} / {r['h2_bare_cpu_ms']:.2f} |" for r in h2_rows],
         "",
         f"### Politeness ({polite['hosts']} hosts, {args.pace} s between requests, concurrency 1 per host)",
         "",
@@ -465,6 +568,8 @@ def main() -> None:
     p.add_argument("--per-host", type=int, default=60)
     p.add_argument("--pace", type=float, default=0.2)
     p.add_argument("--skip-raw", action="store_true")
+    p.add_argument("--h2-pages", type=int, default=1000)
+    p.add_argument("--h2-concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8])
     p.add_argument("--schemes", type=lambda s: s.split(","), default=["https", "http"],
                    help="https (the stand-in as demo and tests run it) and/or http (TLS off)")
     p.add_argument("--write", action="store_true", help="write the fetch_bench section of bench/RESULTS.md")
@@ -472,9 +577,10 @@ def main() -> None:
     args = p.parse_args()
     SiteProcess.nodelay = not args.server_nagle
     rows, extra = raw_speed(args) if not args.skip_raw else ([], {})
+    h2_rows = http_versions(args)
     polite = politeness(args)
     if args.write and rows:
-        write_section(render(args, rows, extra, polite))
+        write_section(render(args, rows, extra, polite, h2_rows))
         print(f"wrote {RESULTS}")
 
 

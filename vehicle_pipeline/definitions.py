@@ -46,6 +46,7 @@ def build_resources() -> dict:
             base_urls_json=_env_or_none("VEHICLE_PIPELINE_BASE_URLS"),
             user_agent=_env_or_none("VEHICLE_PIPELINE_USER_AGENT"),
             pace_per_source_json=_env_or_none("VEHICLE_PIPELINE_PACE"),
+            chromium_path=_env_or_none("VEHICLE_PIPELINE_CHROMIUM"),
         ),
         "settings": PipelineSettingsResource(
             overnight_timezone=TIMEZONE,

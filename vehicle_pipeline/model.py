@@ -51,6 +51,14 @@ class ParseError(ValueError):
         super().__init__(f"{source}: cannot parse {page}: {missing}")
 
 
+class NeedsBrowser(ParseError):
+    """A page whose content is built by its own script (an HTML shell): only the rendering fetcher can read
+    it, so the source must be configured to render (`IngestSettings.render_sources`)."""
+
+    def __init__(self, source: str, page: str, what: str):
+        super().__init__(source, page, f"needs a browser: {what}")
+
+
 def _iso_utc(value: datetime | None) -> str | None:
     if value is None:
         return None

@@ -131,11 +131,18 @@ def test_an_import_drain_fetches_several_sites_at_once_each_at_its_pace(db, samp
         route = sample_site.sites.route(row["host"] or "")
         return route.source if route else None
 
-    pages = sorted((r for r in log if site(r) in wanted and "robots" not in r["path"]), key=lambda r: r["started"])
+    requests = sorted((r for r in log if site(r) in wanted and "robots" not in r["path"]), key=lambda r: r["started"])
+    # A Cars & Bids page is rendered: the page's own requests (its scripts, the signed API call) go through
+    # the same lane, paced like the page; the listing pages are its /auctions/ documents.
+    pages = [r for r in requests if site(r) != "carsandbids" or r["path"].startswith("/auctions/")]
     assert len(pages) == expected
-    assert {site(r) for r in pages[:6]} == set(wanted), [(r["host"], r["path"]) for r in pages[:6]]
+    plain = {"bat", "mecum"}
+    assert {site(r) for r in pages[:6]} >= plain, [(r["host"], r["path"]) for r in pages[:6]]
+    # The rendered site's first request waits for its browser to start, but not for the other sites' work.
+    first_rendered = min(r["started"] for r in requests if site(r) == "carsandbids")
+    assert first_rendered < max(r["started"] for r in pages if site(r) in plain)
     for source in wanted:
-        starts = [r["started"] for r in pages if site(r) == source]
+        starts = [r["started"] for r in requests if site(r) == source]
         assert all(b - a >= 0.1 for a, b in zip(starts, starts[1:])), source
 
 

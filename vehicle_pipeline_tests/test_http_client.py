@@ -27,9 +27,8 @@ from vehicle_pipeline.http import (
     PoliteClient,
     Reason,
     SourcePolicy,
-    _GuardedResolver,
-    _RefusedConnect,
 )
+from vehicle_pipeline.fetch.transport import GuardedBackend, RefusedConnect
 
 SampleSite = pytest.importorskip("vehicle_pipeline.sample_site.server").SampleSite
 
@@ -453,13 +452,9 @@ def test_connect_guard_refuses_names_that_resolve_to_loopback():
 
     async def attempt():
         # "localhost" resolves to loopback: the guard must refuse it before opening a socket
-        resolver = _GuardedResolver([])
-        try:
-            await resolver.resolve("localhost", 9)
-        finally:
-            await resolver.close()
+        await GuardedBackend([]).connect_tcp("localhost", 9, timeout=5)
 
-    with pytest.raises(_RefusedConnect):
+    with pytest.raises(RefusedConnect, match="loopback"):
         asyncio.run(attempt())
 
 

@@ -69,6 +69,8 @@ class SourceSitesResource(dg.ConfigurableResource):
     allow_private_hosts_json: Optional[str] = None  # the same as a JSON list (an environment variable's form)
     resolve_json: Optional[str] = None
     extra_ca_file: Optional[str] = None
+    render_sources: list[str] = ["carsandbids"]  # sources whose pages are built in the browser (fetch/render.py)
+    chromium_path: Optional[str] = None  # None: Debian's /usr/bin/chromium when present, else Playwright's own
 
 
 class PipelineSettingsResource(dg.ConfigurableResource):
@@ -90,7 +92,8 @@ def ingest_settings(sites: SourceSitesResource, settings: PipelineSettingsResour
     common = dict(batch_size=settings.batch_size, time_budget_seconds=settings.time_budget_seconds,
                   drain_lanes=settings.drain_lanes, lease_seconds=settings.lease_seconds, max_index_pages=settings.max_index_pages, fast_mode=settings.fast_mode,
                   craigslist_metros=tuple(settings.craigslist_metros), user_agent=sites.user_agent,
-                  refetch_after_end_seconds=settings.refetch_after_end_seconds, max_attempts=settings.max_attempts)
+                  refetch_after_end_seconds=settings.refetch_after_end_seconds, max_attempts=settings.max_attempts,
+                  render_sources=tuple(sites.render_sources), chromium_path=sites.chromium_path)
     result = IngestSettings(pace_seconds=(sites.pace_min_seconds, sites.pace_max_seconds), **common)
     if sites.base_urls_json:
         try:

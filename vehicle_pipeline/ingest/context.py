@@ -12,6 +12,7 @@ from types import ModuleType
 from urllib.parse import urlsplit
 
 from vehicle_pipeline import sources
+from vehicle_pipeline.fetch.render import PageFetcher, RenderConfig, RenderingFetcher
 from vehicle_pipeline.http import HttpConfig, Pace, PaceLedger, PoliteClient, SourcePolicy
 from vehicle_pipeline.store.db import Database
 from vehicle_pipeline.store.pace import HostPaceLedger
@@ -52,6 +53,10 @@ class IngestSettings:
     # instead of DNS (its addresses still need allow_private_hosts); `extra_ca_file`: a PEM CA to trust too.
     resolve: dict[str, str] = field(default_factory=dict)
     extra_ca_file: str | None = None
+    # Sources (families) whose listing pages are built by their own script: imported and extracted through
+    # the rendering fetcher (headless Chromium), every request still through the polite client.
+    render_sources: tuple[str, ...] = ("carsandbids",)
+    chromium_path: str | None = None  # None: Debian's /usr/bin/chromium when present, else Playwright's own
 
     def base_url(self, source: str) -> str:
         if source in self.base_urls:
@@ -101,6 +106,10 @@ class Ingest:
         # The ledger in this database paces each host across every run, process and machine that drains.
         self.client = client or build_http_client(settings, health=self.registry, ledger=HostPaceLedger(db))
         self._owns_client = client is None
+        # Listing pages (imports, extraction): rendered for render_sources. The browser starts on the first
+        # rendered page and ends with this context, so it never outlives the run.
+        self.pages = PageFetcher(self.client, RenderingFetcher(self.client, RenderConfig(chromium_path=settings.chromium_path)),
+                                 settings.render_sources)
 
     def module(self, source: str) -> ModuleType:
         return sources.get(source)
@@ -117,6 +126,7 @@ class Ingest:
                 self.registry.upsert(name, "dealer", url)
 
     def close(self) -> None:
+        self.pages.close()
         if self._owns_client:
             self.client.close()
 

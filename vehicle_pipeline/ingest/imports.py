@@ -57,7 +57,7 @@ def _import_batch(ingest: Ingest, items: list[ClaimedItem], settle: Settlement[D
     # Interleave sources so one slow host does not hold every in-flight slot.
     requests.sort(key=lambda r: hash(r.source) % 7)
     working = []
-    for request, result in ingest.client.fetch_many(requests, max_in_flight=64):
+    for request, result in ingest.pages.fetch_many(requests, max_in_flight=64):
         item, row = request.tag
         if result.kind is FetchKind.OK:
             # Worked on as the pages arrive, while the rest of the batch is still being fetched.

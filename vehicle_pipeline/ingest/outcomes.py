@@ -104,7 +104,7 @@ def _extract_batch(ingest: Ingest, items: list[ClaimedItem], settle: Settlement[
         else:
             to_fetch.append(FetchRequest(row.url, source=item.source, tag=item))
     by_id = {item.id: item for item in items}
-    for request, result in ingest.client.fetch_many(to_fetch):
+    for request, result in ingest.pages.fetch_many(to_fetch):
         item = request.tag
         report.fetched += 1
         if result.kind is FetchKind.OK:

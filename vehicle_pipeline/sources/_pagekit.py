@@ -153,6 +153,23 @@ def load_json(text: str | bytes, source: str, page: str):
         raise ParseError(source, page, f"invalid JSON ({exc})") from None
 
 
+# The rendering fetcher (fetch/render.py) keeps the JSON responses a page's own script loaded in the snapshot,
+# after the rendered DOM, as <script type="application/json" data-captured-from="URL"> elements.
+CAPTURED_ATTR = "data-captured-from"
+
+
+def captured_json(tree) -> list[tuple[str, object]]:
+    """The (url, value) of each JSON response a rendered snapshot carries, in the order the page loaded them;
+    one that does not decode is left out (the DOM is still there to read)."""
+    found = []
+    for node in tree.css(f"script[{CAPTURED_ATTR}]"):
+        try:
+            found.append((node.attributes.get(CAPTURED_ATTR) or "", loads(node.text(deep=True))))
+        except ValueError:
+            continue
+    return found
+
+
 _ENGINES = threading.local()
 
 

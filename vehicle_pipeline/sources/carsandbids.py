@@ -1,6 +1,9 @@
 """Cars & Bids: URL rules, the rendered auction page, the auction detail JSON and the list JSON.
 
 Page kinds, detected from content:
+- auction page as the rendering fetcher keeps it: the detail JSON the page's script loaded (captured in
+  the snapshot) decides, as the `/v2/autos/auctions/<id>` response it is; the DOM is read only without it;
+- the page as the server sends it (an empty `#root` and a script): NeedsBrowser, never a guess;
 - rendered auction page (`/auctions/<id>/<slug>`): outcome from `ul.bid-stats` (then the bid panel
   heading), quick facts walked as DOM (`div.quick-facts dl > dt/dd`), no-reserve from the tag inside
   the subtitle h2;
@@ -20,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from vehicle_pipeline.model import IndexPage, ListingRef, Outcome, ParseError, VehicleListing
+from vehicle_pipeline.model import IndexPage, ListingRef, NeedsBrowser, Outcome, ParseError, VehicleListing
 from vehicle_pipeline.sources._pagekit import html_tree
 from vehicle_pipeline.sources import _pagekit as pk
 from vehicle_pipeline.sources.fields import (
@@ -156,6 +159,10 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False):
             return _parse_detail(obj, url, page)
         raise ParseError(NAME, page, "JSON is neither an auction detail (listing/stats/status) nor a list (auctions)")
     tree = html_tree(data)  # shares one CSS selector engine per thread (see _pagekit.Tree)
+    for source_url, obj in pk.captured_json(tree) if pk.CAPTURED_ATTR.encode() in data else ():
+        if _API_DETAIL_PATH.search(urlsplit(source_url).path) and isinstance(obj, dict) \
+                and isinstance(obj.get("listing"), dict) and isinstance(obj.get("id"), str):
+            return _parse_detail(obj, url or source_url, page)
     stats = tree.css_first("ul.bid-stats")
     if stats is not None and not _is_list_page(tree, url):
         return _parse_page(tree, stats, url, page)
@@ -164,8 +171,11 @@ def parse(content: bytes | str, url: str | None = None, deep: bool = False):
         return listed
     if stats is not None:
         return _parse_page(tree, stats, url, page)
-    if tree.css_first("div.auction-title") is not None or tree.css_first("#root") is not None:
+    if tree.css_first("div.auction-title") is not None:
         raise ParseError(NAME, page, "no ul.bid-stats (unrendered or truncated auction page)")
+    if tree.css_first("#root") is not None:
+        raise NeedsBrowser(NAME, page, "the auction page is built by its script (empty #root); "
+                                       "fetch it with the rendering fetcher")
     raise ParseError(NAME, page, "not a Cars & Bids auction page or API response (no ul.bid-stats, no JSON)")
 
 

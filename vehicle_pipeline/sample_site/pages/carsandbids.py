@@ -1,6 +1,12 @@
-"""Cars & Bids pages of the sample site: rendered auction pages, the list API and the detail API.
+"""Cars & Bids pages of the sample site: auction pages built in the browser, the list API and the detail API.
 
-Shaped like the real ones (SELECTORS.md §2): `ul.bid-stats`, the bid panel, `ul.stats` rows with a
+As on the real site, an auction page is an HTML shell whose script fetches the auction's detail JSON
+with a signature of its own (`?timestamp=&signature=`, the detail API answers 403 to an unsigned request)
+and builds the page from it: only a browser can read it. Its truth is what the parser reads from the
+detail JSON the browser captured (`detail_truth`). `render_dom` keeps the page as the real site's browser
+shows it once rendered, for the DOM parser's own tests (`dom_truth`).
+
+The rendered page is shaped like the real one (SELECTORS.md §2): `ul.bid-stats`, the bid panel, `ul.stats` rows with a
 zone-stamped time, quick facts as two `dl`s (Model with a Save button, Seller with an avatar), the
 subtitle h2 with the `No Reserve` tag, JSON-LD whose price is the high bid even when unsold, and
 comments that quote "Sold for"/"Bid to". The browser zone is PKT, or UTC under the markup-change fault.
@@ -82,7 +88,12 @@ def _base(listing: SampleListing, ctx: SiteContext) -> dict:
 
 
 def listing_truth(listing: SampleListing, ctx: SiteContext) -> dict:
-    """What `parse` prints for the rendered auction page."""
+    """What `parse` prints for the auction page read through a browser: the captured detail JSON decides."""
+    return detail_truth(listing, ctx)
+
+
+def dom_truth(listing: SampleListing, ctx: SiteContext) -> dict:
+    """What `parse` prints for the rendered auction page's DOM alone (`render_dom`)."""
     car = listing.car
     shown = _shown_amount(listing)
     ended = listing.ends_at - listing.ends_at % 60 if listing.ends_at else None  # the page shows minutes
@@ -230,7 +241,8 @@ def _money(amount: int | None) -> str:
     return f'<span class="bid-value"><span class="dollar">$</span>{amount or 0:,}</span>'
 
 
-def render_listing(listing: SampleListing, ctx: SiteContext) -> Rendered:
+def render_dom(listing: SampleListing, ctx: SiteContext) -> Rendered:
+    """The auction page as the real site's script leaves it in the browser (the DOM parser's contract)."""
     car = listing.car
     zone = _zone(ctx)
     url = ctx.url(SOURCE, listing_path(listing))
@@ -314,6 +326,78 @@ def render_listing(listing: SampleListing, ctx: SiteContext) -> Rendered:
 <div class="comments"><div class="heading"><h4>Comments &amp; Bids</h4></div><ul class="thread">{thread}</ul><button class="btn btn-secondary load-more">Load more comments</button></div>
 </div><div class="sidebar col"><h3>Related auctions</h3><ul><li><a href="#">2004 Audi S4 Avant</a> Sold for $14,200</li><li><a href="#">1999 BMW M Coupe</a> No Reserve · Bid to $31,000</li></ul></div></div>
 </div>{site.footer}</div>{site.tail}</body></html>"""
+    return Rendered(body=body.encode("utf-8"))
+
+
+# ---------------------------------------------------------------- the page the server sends: a shell
+
+# The key the page's script signs its API requests with (the real site's lives in its bundle too).
+SIGNING_KEY = "sample-cab-7f3a"
+
+
+def sign(auction_id: str, timestamp: str) -> str:
+    """The detail API's request signature: FNV-1a (32 bit) of 'id:timestamp:key', as 8 hex digits."""
+    h = 0x811C9DC5
+    for byte in f"{auction_id}:{timestamp}:{SIGNING_KEY}".encode():
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return f"{h:08x}"
+
+
+# Builds the page from the detail JSON: title, subtitle with the No Reserve tag, the bid stats and the quick
+# facts, written with textContent (no markup from the data). Shaped like the rendered page (`render_dom`).
+_SHELL_SCRIPT = r"""(function () {
+  var cfg = JSON.parse(document.getElementById("cab-config").textContent);
+  function sign(s) { var h = 0x811c9dc5; for (var i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0; }
+    return ("0000000" + h.toString(16)).slice(-8); }
+  function el(tag, cls, text) { var e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = String(text); return e; }
+  function money(n) { var s = el("span", "bid-value"); s.appendChild(el("span", "dollar", "$")); s.appendChild(document.createTextNode((n || 0).toLocaleString("en-US"))); return s; }
+  var verbs = {sold: "Sold for ", sold_after: "Sold After for ", reserve_not_met: "Bid to ", canceled: "Canceled", no_sale: "Ended"};
+  function build(d) {
+    var root = document.getElementById("root"), l = d.listing, st = d.stats || {};
+    var page = el("div", "page container-fluid auction-details"), head = el("div", "row auction-heading"), col = el("div", "col");
+    var t = el("div", "auction-title"); t.appendChild(el("h1", null, l.title)); col.appendChild(t);
+    var h2 = el("h2"); if (d.no_reserve) { h2.appendChild(el("span", "no-reserve", "No Reserve")); h2.appendChild(document.createTextNode(" ")); }
+    h2.appendChild(document.createTextNode(l.sub_title || "")); var sub = el("div", "d-md-flex justify-content-between flex-wrap"); sub.appendChild(h2); col.appendChild(sub);
+    head.appendChild(col); page.appendChild(head);
+    var ul = el("ul", "bid-stats"), first;
+    if (d.status === "live") {
+      first = el("li", "high-bid"); first.appendChild(el("span", "tag", "High Bid")); var v = el("span", "value"); v.appendChild(money((st.current_bid || {}).amount)); first.appendChild(v);
+    } else {
+      first = el("li", "ended"); first.appendChild(el("span", "tag d-none", "Auction Ended")); var v2 = el("span", "value", verbs[d.status] || "Ended");
+      var shown = d.status === "sold" || d.status === "sold_after" ? st.sale_amount : d.status === "reserve_not_met" ? (st.current_bid || {}).amount : null;
+      if (shown != null) v2.appendChild(money(shown)); first.appendChild(v2);
+    }
+    ul.appendChild(first);
+    [["num-bids", "Bids", st.bids], ["num-comments", "Comments", st.comments]].forEach(function (r) {
+      var li = el("li", r[0]); li.appendChild(el("span", "tag", r[1])); li.appendChild(el("span", "value", r[2] || 0)); ul.appendChild(li); });
+    var bar = el("div", "row auction-bidbar"); bar.appendChild(ul); page.appendChild(bar);
+    var facts = el("div", "quick-facts"), dl = el("dl");
+    [["Make", l.make], ["Model", l.model], ["Mileage", l.mileage_text || (l.mileage || 0).toLocaleString("en-US")], ["VIN", l.vin || ""],
+     ["Title Status", l.title_status], ["Location", l.location], ["Engine", l.engine], ["Exterior Color", l.exterior_color],
+     ["Interior Color", l.interior_color]].forEach(function (r) { dl.appendChild(el("dt", null, r[0])); dl.appendChild(el("dd", null, r[1] == null ? "" : r[1])); });
+    facts.appendChild(dl); page.appendChild(facts);
+    var canon = el("link"); canon.rel = "canonical"; canon.href = cfg.page; document.head.appendChild(canon);
+    document.title = l.title + " for Sale - Cars & Bids";
+    root.appendChild(page); root.className = "";
+  }
+  var ts = String(Math.floor(Date.now() / 1000));
+  fetch(cfg.api + "?timestamp=" + ts + "&signature=" + sign(cfg.id + ":" + ts + ":" + cfg.key), {headers: {Accept: "application/json"}})
+    .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+    .then(build)
+    .catch(function (e) { var root = document.getElementById("root"); root.className = "error"; root.appendChild(el("p", "load-error", "This auction could not be loaded (" + e.message + ").")); });
+})();"""
+
+
+def render_listing(listing: SampleListing, ctx: SiteContext) -> Rendered:
+    """The auction page as the server sends it: a shell with the site's head and a script that fetches the
+    signed detail JSON and builds the page in the browser (an empty `#root` until it has run)."""
+    site = _site()
+    config = json.dumps({"id": listing.external_id, "key": SIGNING_KEY, "page": ctx.url(SOURCE, listing_path(listing)),
+                         "api": ctx.url(SOURCE, DETAIL_PREFIX + listing.external_id)}).replace("<", "\\u003c")
+    body = f"""<!DOCTYPE html><html lang="en"><head>{site.head}<meta charset="utf-8">
+<title>Cars &amp; Bids</title>
+</head><body><noscript>You need to enable JavaScript to run this app.</noscript><div id="root" class="init"></div>
+<script type="application/json" id="cab-config">{config}</script><script>{_SHELL_SCRIPT}</script>{site.tail}</body></html>"""
     return Rendered(body=body.encode("utf-8"))
 
 
@@ -485,10 +569,13 @@ def index_truth(path: str, query: dict[str, str], listings: list[SampleListing],
 
 
 def render_path(path: str, query: dict[str, str], listings: list[SampleListing], ctx: SiteContext) -> Rendered | None:
-    """`/v2/autos/auctions/<id>`: the detail JSON of a visible auction."""
+    """`/v2/autos/auctions/<id>?timestamp=&signature=`: the detail JSON of a visible auction, to a request
+    signed as the page's script signs it (403 otherwise, as the real API answers a request it did not sign)."""
     if not path.startswith(DETAIL_PREFIX):
         return render_index(path, query, listings, ctx)
     auction_id = path[len(DETAIL_PREFIX):].strip("/")
+    if query.get("signature") != sign(auction_id, query.get("timestamp", "")):
+        return Rendered(body=b'{"error":"invalid signature"}', content_type="application/json", status=403)
     for listing in listings:
         if listing.external_id == auction_id:
             return Rendered(body=json.dumps(_detail(listing, ctx)).encode(), content_type="application/json")

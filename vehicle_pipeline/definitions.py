@@ -5,6 +5,8 @@ import os
 
 import dagster as dg
 
+from vehicle_pipeline.defs.alerts import alert_checks, alert_schedules, alert_sensors
+from vehicle_pipeline.defs.assets.health import pipeline_health
 from vehicle_pipeline.defs.assets.listings import listing_assets
 from vehicle_pipeline.defs.assets.profiles import auction_outcomes, bat_repairs, vehicle_profiles
 from vehicle_pipeline.defs.checks import all_checks
@@ -18,7 +20,7 @@ from vehicle_pipeline.defs.resources import (
 from vehicle_pipeline.defs.schedules import TIMEZONE, all_schedules
 from vehicle_pipeline.defs.sensors import QUEUE_DEPTH_ASSET, all_sensors
 
-ASSETS = [*listing_assets, vehicle_profiles, auction_outcomes, bat_repairs]
+ASSETS = [*listing_assets, vehicle_profiles, auction_outcomes, bat_repairs, pipeline_health]
 
 
 def _env_or_none(name: str):
@@ -44,9 +46,9 @@ def build_resources() -> dict:
 
 defs = dg.Definitions(
     assets=[*ASSETS, QUEUE_DEPTH_ASSET],
-    asset_checks=all_checks,
+    asset_checks=[*all_checks, *alert_checks],
     jobs=all_jobs,
-    schedules=all_schedules,
-    sensors=all_sensors,
+    schedules=[*all_schedules, *alert_schedules],
+    sensors=[*all_sensors, *alert_sensors],
     resources=build_resources(),
 )

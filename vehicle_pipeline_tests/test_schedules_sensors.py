@@ -90,8 +90,9 @@ def test_hourly_discovery_active_auctions_and_craigslist(instance):
     assert [t.hour for t in ticks] == [20, 21, 22, 23, 0, 1, 2, 3, 4, 5, 6, 7, 8]
     tick = datetime(2026, 6, 10, 6, tzinfo=LA)
     with dg.build_schedule_context(instance=instance, repository_def=_repo(), scheduled_execution_time=tick) as context:
-        [request] = active_auctions_every_6h.evaluate_tick(context).run_requests
-    assert request.partition_key == "2026-06-10"
+        requests = [(schedule.job_name, r.partition_key) for schedule in active_auctions_every_6h
+                    for r in schedule.evaluate_tick(context).run_requests]
+    assert sorted(requests) == [(f"{s}_index_walk", "2026-06-10") for s in ("bat", "broadarrow", "carsandbids", "mecum")]
     with dg.build_schedule_context(instance=instance, repository_def=_repo(), scheduled_execution_time=tick) as context:
         requests = craigslist_daily.evaluate_tick(context).run_requests
     assert sorted(r.partition_key.keys_by_dimension["metro"] for r in requests) == sorted(CRAIGSLIST_METROS)

@@ -188,6 +188,30 @@ def _table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _recent_parse(fr: pd.DataFrame) -> pd.DataFrame:
+    """Per source: parse failures and pages in the last hour and in the 23 hours before it."""
+    cols = ["parse_failures_last_hour", "pages_last_hour", "parse_failures_before", "pages_before"]
+    if not len(fr):
+        return pd.DataFrame(columns=["source", *cols])
+    fr = fr.assign(parse=(fr["kind"] == "parse_failed") * fr["n"],
+                   when=fr["last_hour"].map({True: "last_hour", False: "before"}))
+    out = fr.pivot_table(index="source", columns="when", values=["parse", "n"], aggfunc="sum", fill_value=0)
+    out.columns = [f"{'parse_failures' if m == 'parse' else 'pages'}_{w}" for m, w in out.columns]
+    return out.reindex(columns=cols, fill_value=0).astype(int).reset_index()
+
+
+def recent_parse_failures(conn, *, now: datetime | None = None) -> pd.DataFrame:
+    """`PipelineHealth.recent_parse` alone (one query), for the alert evaluated every minute."""
+    now = (now or conn.execute("SELECT now()").fetchone()[0]).astimezone(timezone.utc)
+    return _recent_parse(_frame(conn, "fetches", _params(now, 7)))
+
+
+def _params(now: datetime, days: int) -> dict:
+    return {"now": now, "since": now - timedelta(days=days), "recent": now - timedelta(days=1),
+            "hour": now - timedelta(hours=1), "fetch_queues": list(FETCH_QUEUES),
+            "ended": sorted(str(o) for o in ENDED_OUTCOMES)}
+
+
 def _frame(conn, name: str, params: dict) -> pd.DataFrame:
     cur = conn.execute(_SQL[name], params)
     return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
@@ -197,9 +221,7 @@ def pipeline_health(conn, *, now: datetime | None = None, days: int = 7) -> Pipe
     """Read the database and compute the figures as of `now` (default: the database's clock)."""
     now = now or conn.execute("SELECT now()").fetchone()[0]
     now = now.astimezone(timezone.utc)
-    params = {"now": now, "since": now - timedelta(days=days), "recent": now - timedelta(days=1),
-              "hour": now - timedelta(hours=1),
-              "fetch_queues": list(FETCH_QUEUES), "ended": sorted(str(o) for o in ENDED_OUTCOMES)}
+    params = _params(now, days)
     raw = {name: _frame(conn, name, params) for name in _SQL}
     return compute(raw, now)
 
@@ -246,16 +268,7 @@ def compute(raw: dict[str, pd.DataFrame], now: datetime) -> PipelineHealth:
     if not len(raw["fallbacks"]):
         notes.append("fallback parses: none recorded (counted from listings.parsed.fallback once the parsers mark them)")
 
-    # parse failures and pages in the last hour and in the 23 before it
-    recent_cols = ["parse_failures_last_hour", "pages_last_hour", "parse_failures_before", "pages_before"]
-    if len(fr):
-        fr = fr.assign(parse=(fr["kind"] == "parse_failed") * fr["n"], when=fr["last_hour"].map(
-            {True: "last_hour", False: "before"}))
-        recent_parse = fr.pivot_table(index="source", columns="when", values=["parse", "n"], aggfunc="sum", fill_value=0)
-        recent_parse.columns = [f"{'parse_failures' if m == 'parse' else 'pages'}_{w}" for m, w in recent_parse.columns]
-        recent_parse = recent_parse.reindex(columns=recent_cols, fill_value=0).astype(int).reset_index()
-    else:
-        recent_parse = pd.DataFrame(columns=["source", *recent_cols])
+    recent_parse = _recent_parse(fr)
 
     backoff = raw["backoff"].sort_values("source").reset_index(drop=True)
     for col in ("backoff_since", "backoff_until"):

@@ -6,6 +6,7 @@ from datetime import date
 import dagster as dg
 
 from vehicle_pipeline.defs.assets.listings import listing_assets
+from vehicle_pipeline.defs.freshness import freshness
 from vehicle_pipeline.defs.partitions import monthly
 from vehicle_pipeline.defs.resources import PipelineSettingsResource, PostgresResource, SourceSitesResource, open_ingest
 from vehicle_pipeline.ingest.images import drain_images
@@ -31,6 +32,7 @@ def _numeric(metadata: dict) -> dict:
 @dg.asset(
     deps=listing_assets,
     group_name=PROFILES_GROUP,
+    freshness_policy=freshness("vehicle_profiles"),
     kinds={"python", "postgres"},
     op_tags={"vehicle_pipeline/drain": "listing_import"},
 )
@@ -60,6 +62,7 @@ def vehicle_profiles(context: dg.AssetExecutionContext, config: DrainConfig, pos
 @dg.asset(
     deps=[vehicle_profiles],
     group_name=PROFILES_GROUP,
+    freshness_policy=freshness("auction_outcomes"),
     kinds={"python", "postgres"},
     op_tags={"vehicle_pipeline/drain": "deep_extraction"},
 )

@@ -82,7 +82,7 @@ def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
         try:
             # the asset's named job (its checks included), so the Runs list says what ran
-            job = defs.get_job_def(JOB_FOR_ASSET[name].name)
+            job = defs.resolve_job_def(JOB_FOR_ASSET[name].name)
             result = job.execute_in_process(run_config=quiet | (run_config or {}), instance=instance,
                                             partition_key=partition, raise_on_error=False,
                                             tags={"vehicle_pipeline/launch": "cli", "vehicle_pipeline/batch": batch})

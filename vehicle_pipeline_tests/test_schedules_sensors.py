@@ -194,11 +194,16 @@ def test_definitions_load_and_validate_with_no_secrets(tmp_path):
     from vehicle_pipeline.definitions import defs
 
     repo = defs.get_repository_def()
-    assert {j.name for j in repo.get_all_jobs()} >= {"drain_queues", "auction_listings", "craigslist_listings_daily",
-                                                     "dealer_inventory_sync", "seller_discovery", "bat_repairs_backfill"}
+    # a named job for each kind of work, so the Runs list says what ran
+    assert {j.name for j in repo.get_all_jobs()} - {"__ASSET_JOB"} == {
+        "bat_index_walk", "carsandbids_index_walk", "mecum_index_walk", "broadarrow_index_walk",
+        "craigslist_index_walk", "dealer_inventory_sync", "seller_discovery", "drain_queues", "import_drain",
+        "outcome_drain", "bat_repairs_backfill", "health_figures"}
     assert {s.name for s in repo.schedule_defs} == {"overnight_drain", "hourly_seller_discovery",
-                                                    "active_auctions_every_6h", "dealer_inventory_every_12h",
-                                                    "craigslist_daily"}
+                                                    "bat_index_walk_every_6h", "carsandbids_index_walk_every_6h",
+                                                    "mecum_index_walk_every_6h", "broadarrow_index_walk_every_6h",
+                                                    "dealer_inventory_every_12h", "craigslist_daily",
+                                                    "pipeline_health_hourly"}
     assert {s.name for s in repo.sensor_defs} >= {"queue_depth_sensor", "dealer_discovery_sensor",
                                                   "repair_auto_queue_sensor", "release_claims_on_run_failure"}
     keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}

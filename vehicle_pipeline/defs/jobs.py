@@ -59,7 +59,7 @@ bat_repairs_job = dg.define_asset_job(
     "bat_repairs_backfill", selection=[bat_repairs], tags={WORK_TAG: "repair", SOURCE_TAG: "bat"},
     description="Re-extract the BaT records of a range of months that break the repair rules.")
 pipeline_health_job = dg.define_asset_job(
-    "pipeline_health", selection=[pipeline_health], tags={WORK_TAG: "health"},
+    "health_figures", selection=[pipeline_health], tags={WORK_TAG: "health"},
     description="The pipeline's health figures and the alert checks.")
 
 # the job that launches each asset's work (`launch.materialize_all` runs these)

@@ -285,6 +285,86 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 1 if health.alerts else 0
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    """An item's whole story: the walk that found it, each claim and attempt with its error, the pages fetched,
+    the vehicle and auction rows written."""
+    from vehicle_pipeline.store.trace import NotFound, find, story
+
+    db = _open_db()
+    try:
+        with db.connection() as conn:
+            try:
+                stories = [story(conn, c) for c in find(conn, args.what)]
+            except NotFound as exc:
+                raise CommandError(f"trace: {exc}") from None
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(stories, default=_json_default))
+        return 0
+    for i, one in enumerate(stories):
+        if i:
+            print()
+        _print_story(one)
+    return 0
+
+
+def _json_default(value):
+    from datetime import datetime
+    from decimal import Decimal
+    from uuid import UUID
+
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (Decimal, UUID)):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def _print_story(one: dict) -> None:
+    print(f"correlation {one['correlation_id']}")
+    listing = one["listing"]
+    if listing:
+        print(f"listing #{listing['id']} {listing['source']} {listing['external_id']} {listing['url']}")
+        print(f"  status {listing['status']}, first seen {_fmt(listing['first_seen_at'])}, "
+              f"last fetched {_fmt(listing['last_fetched_at'])}")
+    print(f"found by {one['found_by'] or 'unknown'} at {_fmt(one['found_at'])}")
+    print("work items:")
+    for item in one["items"]:
+        print(f"  #{item['id']} {item['queue']} {item['dedupe_key']}: {item['state']} after {item['attempts']} "
+              f"attempt(s) of {item['max_attempts']}" + (f", last error: {item['last_error']}"
+                                                         if item["state"] != "done" and item["last_error"] else ""))
+    print("history:")
+    for e in one["events"]:
+        line = f"  {_fmt(e['at'])}  #{e['item_id']} {e['queue']:<16} {e['event']:<13}"
+        if e["event"] != "queued":
+            line += f" attempt {e['attempt']}"
+        line += f" by {e['worker'] or '?'}"
+        if e["error"]:
+            line += f": {e['error']}"
+        if e["result"]:
+            line += " " + json.dumps(e["result"], default=str)
+        print(line)
+    print("snapshots:" + ("" if one["snapshots"] else " none"))
+    for snap in one["snapshots"]:
+        print(f"  {_fmt(snap['fetched_at'])}  http {snap['http_status']}  {snap['size_bytes']} bytes  "
+              f"sha256 {snap['sha256'][:16]}  {snap['url']}")
+    vehicle = one["vehicle"]
+    if vehicle:
+        print(f"vehicle #{vehicle['id']}: {vehicle['year'] or '?'} {vehicle['make'] or '?'} {vehicle['model'] or '?'}"
+              f" VIN {vehicle['vin'] or '-'} ({vehicle['vin_state'] or 'none'}), first seen "
+              f"{_fmt(vehicle['first_seen_at'])}")
+    else:
+        print("vehicle: none written")
+    auction = one["auction"]
+    if auction:
+        print(f"auction #{auction['id']}: {auction['outcome']}, sale price {_fmt(auction['sale_price'])}, high bid "
+              f"{_fmt(auction['high_bid'])} {auction['currency'] or ''}, ended {_fmt(auction['ended_at'])}, evidence "
+              f"{auction['evidence'] or '-'}, from snapshot {(auction['snapshot'] or '-')[:16]}")
+    elif listing and listing["source"].split(":")[0] in ("bat", "carsandbids", "mecum", "broadarrow"):
+        print("auction: none written")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vehicle-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -321,6 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="totals, queue depth and alerts, source health (exit 1 when an alert is on)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("trace", help="an item's whole history: the run that found it, each claim and attempt, "
+                                     "snapshots, the vehicle and auction rows written")
+    p.add_argument("what", help="a listing URL, a VIN, a work item id, listing:<id>, a queue key or a correlation id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("migrate", help="apply pending schema migrations")
     p.set_defaults(func=cmd_migrate)

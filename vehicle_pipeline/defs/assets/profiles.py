@@ -13,8 +13,10 @@ from vehicle_pipeline.ingest.images import drain_images
 from vehicle_pipeline.ingest.imports import drain_imports
 from vehicle_pipeline.ingest.outcomes import drain_outcomes
 from vehicle_pipeline.ingest.repairs import repair_month
+from vehicle_pipeline.store.trace import run_failures
 
 PROFILES_GROUP = "profiles"
+MAX_LOGGED = 50
 
 
 class DrainConfig(dg.Config):
@@ -23,6 +25,17 @@ class DrainConfig(dg.Config):
     time_budget_seconds: float | None = None
     batch_size: int | None = None
     sources: list[str] | None = None  # restrict to these sources (to run drains per site in parallel)
+
+
+def _log_failures(context: dg.AssetExecutionContext, db) -> None:
+    """The run's failed attempts, each with its item's correlation id (`vehicle-pipeline trace <id>`)."""
+    with db.connection() as conn:
+        failures = run_failures(conn, f"run:{context.run.run_id}")
+    for f in failures[:MAX_LOGGED]:
+        context.log.warning(f"{f['queue']} item {f['item_id']} [correlation {f['correlation_id']}] {f['source']} "
+                            f"attempt {f['attempt']} {f['event']}: {f['error']}")
+    if len(failures) > MAX_LOGGED:
+        context.log.warning(f"... and {len(failures) - MAX_LOGGED} more failed attempt(s) in this run")
 
 
 def _numeric(metadata: dict) -> dict:
@@ -52,8 +65,7 @@ def vehicle_profiles(context: dg.AssetExecutionContext, config: DrainConfig, pos
             vehicles, listings = conn.execute(
                 "SELECT (SELECT count(*) FROM vehicles), (SELECT count(*) FROM listings WHERE vehicle_id IS NOT NULL)"
             ).fetchone()
-    for error in report.errors:
-        context.log.warning(error)
+        _log_failures(context, ingest.db)
     metadata = _numeric(report.metadata())
     metadata |= {"vehicles_total": vehicles, "listings_with_profile": listings, "deferred_images": deferred_images}
     return dg.MaterializeResult(metadata=metadata)
@@ -76,8 +88,7 @@ def auction_outcomes(context: dg.AssetExecutionContext, config: DrainConfig, pos
                                 sources=config.sources)
         with ingest.db.connection() as conn:
             by_outcome = dict(conn.execute("SELECT outcome, count(*) FROM auction_events GROUP BY outcome").fetchall())
-    for error in report.errors:
-        context.log.warning(error)
+        _log_failures(context, ingest.db)
     metadata = _numeric(report.metadata())
     metadata |= {f"outcome_{k}": v for k, v in sorted(by_outcome.items())}
     return dg.MaterializeResult(metadata=metadata)

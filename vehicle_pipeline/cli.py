@@ -255,7 +255,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Everything an operator looks at first: totals, queue depth and alerts, source health."""
-    from vehicle_pipeline.ingest.monitoring import assess
+    from vehicle_pipeline.ingest.alerts import database_alerts
     from vehicle_pipeline.store.queue import WorkQueue
     from vehicle_pipeline.store.records import totals as record_totals
     from vehicle_pipeline.store.sources import SourceRegistry
@@ -265,24 +265,25 @@ def cmd_status(args: argparse.Namespace) -> int:
         with db.connection() as conn:
             totals = record_totals(conn)
         queue_rows = WorkQueue(db).stats()
-        health = assess(queue_rows)
+        # the alert rules the database can answer (the alert sensor adds failed runs and stale assets)
+        alerts = database_alerts(db)
         sources = [s.__dict__ | {"in_backoff": s.in_backoff} for s in SourceRegistry(db).list()]
     finally:
         db.close()
     if args.json:
         print(json.dumps({"totals": totals, "queue": [{k: _jsonable(v) for k, v in r.items()} for r in queue_rows],
-                          "alerts": health.alerts,
+                          "alerts": [a.message for a in alerts], "alert_keys": [a.key for a in alerts],
                           "sources": [{k: _jsonable(v) for k, v in r.items()} for r in sources]}))
-        return 1 if health.alerts else 0
+        return 1 if alerts else 0
     print("totals: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
-    print("alerts: " + ("; ".join(health.alerts) if health.alerts else "none"))
+    print("alerts: " + ("; ".join(a.message for a in alerts) if alerts else "none"))
     print("\nqueues:")
     _print_table(queue_rows, ["queue", "source", "pending", "deferred", "running", "dead", "oldest_pending_secs",
                               "done_last_hour"])
     print("\nsources:")
     _print_table(sources, ["name", "kind", "enabled", "auto_disabled", "in_backoff", "backoff_level",
                            "backoff_until", "consecutive_failures", "last_success_at", "last_error"])
-    return 1 if health.alerts else 0
+    return 1 if alerts else 0
 
 
 def cmd_trace(args: argparse.Namespace) -> int:

@@ -366,6 +366,28 @@ def _print_story(one: dict) -> None:
         print("auction: none written")
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    """Materialize pipeline_health (its named job, with the alert checks) on the project's instance and print
+    its tables, as the UI shows them."""
+    from vehicle_pipeline import launch
+    from vehicle_pipeline.store import DatabaseError, MigrationError
+
+    try:
+        launch.prepare_instance()
+    except (DatabaseError, MigrationError) as exc:
+        raise CommandError(str(exc)) from None
+    step = launch.materialize_one("pipeline_health")
+    if not step.success:
+        raise CommandError(f"health: {step.error}")
+    if args.json:
+        print(json.dumps({k: v for k, v in step.metadata.items() if k != "health"} | {"checks": step.checks}))
+    else:
+        print(step.metadata.get("health", ""))
+        failing = [name for name, ok in step.checks.items() if not ok]
+        print("\nalert checks: " + ("all passing" if not failing else "failing: " + ", ".join(failing)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vehicle-pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -402,6 +424,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="totals, queue depth and alerts, source health (exit 1 when an alert is on)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("health", help="materialize pipeline_health now and print its tables")
+    p.add_argument("--json", action="store_true", help="the numbers and check results as JSON")
+    p.set_defaults(func=cmd_health)
 
     p = sub.add_parser("trace", help="an item's whole history: the run that found it, each claim and attempt, "
                                      "snapshots, the vehicle and auction rows written")

@@ -61,12 +61,50 @@ def _step_line(name: str, partition: str | None, result: str) -> str:
     return f"  {name:<22} {partition or '':<31} {result}"
 
 
-def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]:
-    """Materialize every asset once on the current instance, in data-flow order; returns what each step did."""
+def materialize_one(name: str, partition=None, run_config: dict | None = None, *, batch: str | None = None,
+                    log=None) -> StepResult:
+    """Run the named job of one asset (its checks included) on the current instance, so the Runs list says what
+    ran; returns what the step did. Every run of one launch shares its `batch` tag."""
     import dagster as dg
 
     from vehicle_pipeline.definitions import defs
     from vehicle_pipeline.defs.jobs import JOB_FOR_ASSET
+
+    started = time.monotonic()
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    batch = batch or datetime.now(timezone.utc).strftime("cli-%Y%m%dT%H%M%SZ")
+    try:
+        job = defs.resolve_job_def(JOB_FOR_ASSET[name].name)
+        result = job.execute_in_process(run_config=quiet | (run_config or {}), instance=dg.DagsterInstance.get(),
+                                        partition_key=partition, raise_on_error=False,
+                                        tags={"vehicle_pipeline/launch": "cli", "vehicle_pipeline/batch": batch})
+    except Exception as exc:  # a definition error: report it as this step's failure
+        step = StepResult(name, partition, False, time.monotonic() - started, error=str(exc).splitlines()[0])
+        if log:
+            log(_step_line(name, partition, f"FAILED {step.error}"))
+        return step
+    metadata = {}
+    for event in result.get_asset_materialization_events():
+        metadata = {k: _plain(v) for k, v in event.materialization.metadata.items()}
+    checks_out = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    error = None
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_failure]
+        error = failures[0].message.splitlines()[0] if failures and failures[0].message else "run failed"
+    step = StepResult(name, partition, result.success, round(time.monotonic() - started, 2), metadata,
+                      checks_out, error)
+    if log:
+        summary = ", ".join(f"{k}={metadata[k]}" for k in ("found", "new", "done", "events_new", "candidates",
+                                                            "enabled", "failed", "blocked") if k in metadata)
+        log(_step_line(name, partition, f"{'ok' if result.success else 'FAILED'} ({step.seconds:.1f}s) {summary}"
+                                        f"{'' if not error else ' ' + error}"))
+    return step
+
+
+def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]:
+    """Materialize every asset once on the current instance, in data-flow order; returns what each step did."""
+    import dagster as dg
+
     from vehicle_pipeline.defs.partitions import CRAIGSLIST_METROS, dealers
     from vehicle_pipeline.store import open_database
     from vehicle_pipeline.store.sources import SourceRegistry
@@ -77,35 +115,9 @@ def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]
     batch = datetime.now(timezone.utc).strftime("cli-%Y%m%dT%H%M%SZ")
     steps: list[StepResult] = []
 
-    def run(name: str, partition: str | None = None, run_config: dict | None = None) -> StepResult:
-        started = time.monotonic()
-        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-        try:
-            # the asset's named job (its checks included), so the Runs list says what ran
-            job = defs.resolve_job_def(JOB_FOR_ASSET[name].name)
-            result = job.execute_in_process(run_config=quiet | (run_config or {}), instance=instance,
-                                            partition_key=partition, raise_on_error=False,
-                                            tags={"vehicle_pipeline/launch": "cli", "vehicle_pipeline/batch": batch})
-        except Exception as exc:  # a definition error: report it as this step's failure
-            step = StepResult(name, partition, False, time.monotonic() - started, error=str(exc).splitlines()[0])
-            steps.append(step)
-            log(_step_line(name, partition, f"FAILED {step.error}"))
-            return step
-        metadata = {}
-        for event in result.get_asset_materialization_events():
-            metadata = {k: _plain(v) for k, v in event.materialization.metadata.items()}
-        checks_out = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-        error = None
-        if not result.success:
-            failures = [e for e in result.all_events if e.is_failure]
-            error = failures[0].message.splitlines()[0] if failures and failures[0].message else "run failed"
-        step = StepResult(name, partition, result.success, round(time.monotonic() - started, 2), metadata,
-                          checks_out, error)
+    def run(name: str, partition=None, run_config: dict | None = None) -> StepResult:
+        step = materialize_one(name, partition, run_config, batch=batch, log=log)
         steps.append(step)
-        summary = ", ".join(f"{k}={metadata[k]}" for k in ("found", "new", "done", "events_new", "candidates",
-                                                            "enabled", "failed", "blocked") if k in metadata)
-        log(_step_line(name, partition, f"{'ok' if result.success else 'FAILED'} ({step.seconds:.1f}s) {summary}"
-                                        f"{'' if not error else ' ' + error}"))
         return step
 
     run("classic_sellers")
@@ -177,8 +189,14 @@ def start_sample_site(seed: int, listings: int, port: int = 0):
 
 def dagster_dev(port: int = 3000, host: str = "127.0.0.1") -> int:
     """`dagster dev` on this project's instance; returns its exit status."""
-    cmd = [sys.executable, "-m", "dagster", "dev", "-h", host, "-p", str(port), "-m", "vehicle_pipeline.definitions"]
-    proc = subprocess.Popen(cmd, env=os.environ.copy())
+    # `dagster dev` prints a notice to use `dg dev` instead, which needs a dg project layout this package does not
+    # have; the notice is for people typing the command, and `vehicle-pipeline dev` is the one they type here.
+    notice = "-Wignore:Function `dev_command` is superseded"
+    cmd = [sys.executable, notice, "-m", "dagster", "dev", "-h", host, "-p", str(port),
+           "-m", "vehicle_pipeline.definitions"]
+    # Started in the instance's folder: from the project root, Dagster would warn that the dagster.yaml it sees
+    # there (the template copied into DAGSTER_HOME) "will not be used".
+    proc = subprocess.Popen(cmd, env=os.environ.copy(), cwd=os.environ.get("DAGSTER_HOME") or None)
     previous = signal.signal(signal.SIGTERM, lambda *_: proc.terminate())  # stopping us stops the UI too
     try:
         return proc.wait()

@@ -366,6 +366,27 @@ def _print_story(one: dict) -> None:
         print("auction: none written")
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Materialize a range of a day- or month-partitioned asset, one run per partition (e.g. BaT repairs of a
+    year after a parser fix), with a progress bar on a terminal."""
+    from vehicle_pipeline import launch
+    from vehicle_pipeline.store import DatabaseError, MigrationError
+
+    try:
+        keys = launch.partition_keys(args.asset, args.first, args.last)
+    except ValueError as exc:
+        raise CommandError(f"backfill: {exc}", 2) from None
+    try:
+        launch.prepare_instance()
+    except (DatabaseError, MigrationError) as exc:
+        raise CommandError(str(exc)) from None
+    results = launch.backfill(args.asset, keys)
+    failed = [r.partition for r in results if not r.success]
+    print(f"{len(results) - len(failed)} of {len(results)} partition(s) done"
+          + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
 def cmd_health(args: argparse.Namespace) -> int:
     """Materialize pipeline_health (its named job, with the alert checks) on the project's instance and print
     its tables, as the UI shows them."""
@@ -424,6 +445,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="totals, queue depth and alerts, source health (exit 1 when an alert is on)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("backfill", help="materialize a range of partitions of a day- or month-partitioned asset")
+    p.add_argument("asset", help="e.g. bat_repairs (months: 2024-01-01) or bat_listings (days: 2026-11-01)")
+    p.add_argument("first", help="the first partition key")
+    p.add_argument("last", help="the last partition key (inclusive)")
+    p.set_defaults(func=cmd_backfill)
 
     p = sub.add_parser("health", help="materialize pipeline_health now and print its tables")
     p.add_argument("--json", action="store_true", help="the numbers and check results as JSON")

@@ -101,7 +101,52 @@ def materialize_one(name: str, partition=None, run_config: dict | None = None, *
     return step
 
 
+def partition_keys(asset: str, first: str, last: str) -> list[str]:
+    """The partitions of `asset` from `first` through `last` (a day or month asset); ValueError says why not."""
+    import dagster as dg
+
+    from vehicle_pipeline.definitions import ASSETS
+
+    by_name = {a.key.to_user_string(): a for a in ASSETS}
+    if asset not in by_name:
+        raise ValueError(f"unknown asset {asset!r}; known: {', '.join(sorted(by_name))}")
+    partitions = by_name[asset].partitions_def
+    if not isinstance(partitions, dg.TimeWindowPartitionsDefinition):
+        raise ValueError(f"{asset} is not partitioned by day or month")
+    keys = partitions.get_partition_keys()
+    for key in (first, last):
+        if key not in keys:
+            raise ValueError(f"{key!r} is not a partition of {asset} (e.g. {keys[0]} … {keys[-1]})")
+    if keys.index(first) > keys.index(last):
+        raise ValueError(f"{first} comes after {last}")
+    return keys[keys.index(first):keys.index(last) + 1]
+
+
+def backfill(asset: str, keys: list[str], *, log=print) -> list[StepResult]:
+    """One run of the asset's named job per partition, a progress bar on a terminal."""
+    from vehicle_pipeline.progress import steps
+
+    batch = datetime.now(timezone.utc).strftime(f"backfill-{asset}-%Y%m%dT%H%M%SZ")
+    results = []
+    with steps(f"backfill {asset}", len(keys)) as bar:
+        for key in keys:
+            results.append(materialize_one(asset, key, batch=batch, log=log))
+            bar.advance()
+    return results
+
+
 def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]:
+    """Every asset once, with a progress bar on a terminal (see `_materialize_all`)."""
+    from vehicle_pipeline.progress import steps
+
+    # classic, 4 auction walks, the metros, 2 drains, health; dealers and repair months are added when known
+    from vehicle_pipeline.defs.partitions import CRAIGSLIST_METROS
+
+    with steps("materializing", 8 + len(CRAIGSLIST_METROS)) as bar:
+        return _materialize_all(today=today, log=log, bar=bar)
+
+
+def _materialize_all(*, today: date | None, log, bar) -> list[StepResult]:
     """Materialize every asset once on the current instance, in data-flow order; returns what each step did."""
     import dagster as dg
 
@@ -118,6 +163,7 @@ def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]
     def run(name: str, partition=None, run_config: dict | None = None) -> StepResult:
         step = materialize_one(name, partition, run_config, batch=batch, log=log)
         steps.append(step)
+        bar.advance(name)
         return step
 
     run("classic_sellers")
@@ -131,6 +177,7 @@ def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]
         run(name, day)
     for metro in CRAIGSLIST_METROS:
         run("craigslist_listings", dg.MultiPartitionKey({"metro": metro, "day": day}))
+    bar.grow(len(enabled_dealers))
     for dealer in enabled_dealers:
         run("dealer_inventory", dealer)
     drain = {"ops": {"vehicle_profiles": {"config": {"time_budget_seconds": 900.0}}}}
@@ -140,7 +187,9 @@ def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]
         months = [r[0] for r in conn.execute(
             """SELECT DISTINCT to_char(date_trunc('month', ended_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')
                FROM auction_events WHERE source = 'bat' AND ended_at IS NOT NULL ORDER BY 1""")]
-    for month in months or [day[:8] + "01"]:
+    months = months or [day[:8] + "01"]
+    bar.grow(len(months))
+    for month in months:
         run("bat_repairs", month)
     run("pipeline_health")
     return steps

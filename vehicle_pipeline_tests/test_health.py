@@ -8,6 +8,7 @@ from psycopg.types.json import Jsonb
 
 from vehicle_pipeline.ingest.health import dead_reason, pipeline_health
 from vehicle_pipeline.store.queue import NewItem, WorkQueue
+from vehicle_pipeline.store.trace import run_progress
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -187,6 +188,9 @@ def test_the_event_log_records_every_state_change_with_the_run_and_the_error(db)
     ]
     assert rows[-1][4] == {"result": "stored"}
     assert {r[5] for r in rows} == {listing[1]}
+    with db.connection() as conn:  # what the drain assets log at intervals
+        assert run_progress(conn, "run:drain-1", "listing_import") == {
+            "done": 1, "retried": 1, "dead": 0, "snoozed": 1, "pending": 0}
 
 
 def test_dead_reasons_drop_the_particulars():

@@ -97,3 +97,15 @@ def run_failures(conn, worker: str) -> list[dict[str, Any]]:
                           FROM work_item_events
                           WHERE at > now() - interval '1 day' AND worker = %s AND event IN ('retry', 'dead')
                           ORDER BY id""", (worker,))
+
+
+def run_progress(conn, worker: str, queue: str) -> dict[str, int]:
+    """How far a run has come on a queue: its items done, retried, dead and snoozed so far, and what is pending."""
+    counts = dict(conn.execute(
+        """SELECT event, count(*) FROM work_item_events
+           WHERE at > now() - interval '1 day' AND worker = %s AND queue = %s
+             AND event IN ('done', 'retry', 'dead', 'snoozed') GROUP BY event""", (worker, queue)).fetchall())
+    [pending] = conn.execute("SELECT count(*) FROM work_items WHERE queue = %s AND state = 'pending'",
+                             (queue,)).fetchone()
+    return {"done": counts.get("done", 0), "retried": counts.get("retry", 0), "dead": counts.get("dead", 0),
+            "snoozed": counts.get("snoozed", 0), "pending": pending}

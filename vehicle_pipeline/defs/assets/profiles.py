@@ -1,6 +1,8 @@
 """Vehicle profiles and auction outcomes: the import and deep-extraction queues, drained in bounded batches."""
 
 
+import threading
+from contextlib import contextmanager
 from datetime import date
 
 import dagster as dg
@@ -13,10 +15,11 @@ from vehicle_pipeline.ingest.images import drain_images
 from vehicle_pipeline.ingest.imports import drain_imports
 from vehicle_pipeline.ingest.outcomes import drain_outcomes
 from vehicle_pipeline.ingest.repairs import repair_month
-from vehicle_pipeline.store.trace import run_failures
+from vehicle_pipeline.store.trace import run_failures, run_progress
 
 PROFILES_GROUP = "profiles"
 MAX_LOGGED = 50
+PROGRESS_EVERY_SECONDS = 30.0
 
 
 class DrainConfig(dg.Config):
@@ -38,6 +41,33 @@ def _log_failures(context: dg.AssetExecutionContext, db) -> None:
         context.log.warning(f"... and {len(failures) - MAX_LOGGED} more failed attempt(s) in this run")
 
 
+@contextmanager
+def _progress_log(context: dg.AssetExecutionContext, db, queue: str):
+    """While a drain runs, log every PROGRESS_EVERY_SECONDS how far it has come (from the queue's event log, so
+    the drain itself needs no hook)."""
+    stop = threading.Event()
+    worker = f"run:{context.run.run_id}"
+
+    def watch():
+        while not stop.wait(PROGRESS_EVERY_SECONDS):
+            try:
+                with db.connection() as conn:
+                    p = run_progress(conn, worker, queue)
+            except Exception as exc:  # progress is a courtesy: never fail the drain over it
+                context.log.debug(f"progress unavailable: {exc}")
+                continue
+            context.log.info(f"{queue} progress: {p['done']} done, {p['retried']} retried, {p['dead']} dead, "
+                             f"{p['snoozed']} snoozed; {p['pending']} pending")
+
+    thread = threading.Thread(target=watch, name=f"progress-{queue}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+
+
 def _numeric(metadata: dict) -> dict:
     return {k: dg.MetadataValue.float(float(v)) if isinstance(v, float) else v for k, v in metadata.items()}
 
@@ -55,8 +85,9 @@ def vehicle_profiles(context: dg.AssetExecutionContext, config: DrainConfig, pos
     time budget: each listing page fetched (hosts in parallel), kept as a snapshot, parsed and upserted;
     auction listings are queued for deep extraction."""
     with open_ingest(context, postgres, sites, settings) as ingest:
-        report = drain_imports(ingest, time_budget=config.time_budget_seconds, batch_size=config.batch_size,
-                               sources=config.sources)
+        with _progress_log(context, ingest.db, "listing_import"):
+            report = drain_imports(ingest, time_budget=config.time_budget_seconds, batch_size=config.batch_size,
+                                   sources=config.sources)
         deferred_images = 0
         if not ingest.settings.fast_mode:  # image rows that fast mode deferred, from the stored pages
             budget = max(10.0, (config.time_budget_seconds or ingest.settings.time_budget_seconds) - report.seconds)
@@ -84,8 +115,9 @@ def auction_outcomes(context: dg.AssetExecutionContext, config: DrainConfig, pos
     sale, high bid, counts, end time and the evidence that decided them, plus BaT comments and bids, from
     the deep-extraction queue drained within a time budget."""
     with open_ingest(context, postgres, sites, settings) as ingest:
-        report = drain_outcomes(ingest, time_budget=config.time_budget_seconds, batch_size=config.batch_size,
-                                sources=config.sources)
+        with _progress_log(context, ingest.db, "deep_extraction"):
+            report = drain_outcomes(ingest, time_budget=config.time_budget_seconds, batch_size=config.batch_size,
+                                    sources=config.sources)
         with ingest.db.connection() as conn:
             by_outcome = dict(conn.execute("SELECT outcome, count(*) FROM auction_events GROUP BY outcome").fetchall())
         _log_failures(context, ingest.db)

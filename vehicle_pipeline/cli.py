@@ -219,7 +219,19 @@ def _launch(args: argparse.Namespace, sample: bool) -> int:
     _print_summary(report, args.json)
     if not args.json:
         print("\nopen the UI with `vehicle-pipeline dev` to see these runs, their metadata and plots")
+        print(_automation_line())
     return 1 if report["failed_steps"] else 0
+
+
+def _automation_line() -> str:
+    """What the user will find when a daemon runs the code location (the demo itself starts no daemon and
+    changes no sensor or schedule state)."""
+    from vehicle_pipeline.defs.automation import AUTOMATION_ENV, automation_running
+
+    if automation_running():
+        return (f"sensors and schedules run as soon as a daemon runs the code location (`vehicle-pipeline dev`); "
+                f"{AUTOMATION_ENV}=stopped starts them stopped")
+    return f"sensors and schedules start stopped ({AUTOMATION_ENV}=stopped): turn them on in the UI"
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -58,6 +58,13 @@ def test_demo_twice_from_a_fresh_home(user_env):
     assert "alerts: none" in _run(["status"], user_env).stdout
     sources = json.loads(_run(["sources", "list", "--json"], user_env).stdout)
     assert {s["name"] for s in sources} >= {"bat", "carsandbids", "mecum", "broadarrow", "classic"}
+    # the demo leaves sensors and schedules as the user will find them: no state of its own in the instance
+    import psycopg
+
+    dagster_url = _run(["db", "url", "--dagster"], user_env).stdout.strip().replace("postgresql+psycopg2://",
+                                                                                      "postgresql://")
+    with psycopg.connect(dagster_url) as conn:
+        assert conn.execute("SELECT count(*) FROM instigators").fetchone()[0] == 0
 
 
 def test_operational_commands_and_one_line_errors(user_env):
@@ -110,6 +117,18 @@ def test_dev_serves_the_ui_on_loopback_and_stops_with_its_children(user_env):
         nodes = httpx.post(f"http://127.0.0.1:{port}/graphql", json=query, timeout=60).json()["data"]["assetNodes"]
         assert {"/".join(n["assetKey"]["path"]) for n in nodes} >= {"bat_listings", "vehicle_profiles",
                                                                     "auction_outcomes", "bat_repairs"}
+        # automation runs as soon as the daemon runs the code location: no switch to find in the UI
+        query = {"query": "{ workspaceOrError { ... on Workspace { locationEntries { locationOrLoadError {"
+                          " ... on RepositoryLocation { repositories { sensors { name sensorState { status } }"
+                          " schedules { name scheduleState { status } } } } } } } } }"}
+        entries = httpx.post(f"http://127.0.0.1:{port}/graphql", json=query, timeout=60).json()
+        repos = [r for e in entries["data"]["workspaceOrError"]["locationEntries"]
+                 for r in e["locationOrLoadError"]["repositories"]]
+        statuses = {s["name"]: s["sensorState"]["status"] for r in repos for s in r["sensors"]}
+        statuses |= {s["name"]: s["scheduleState"]["status"] for r in repos for s in r["schedules"]}
+        assert {"queue_depth_sensor", "dealer_discovery_sensor", "repair_auto_queue_sensor",
+                "overnight_drain"} <= set(statuses)
+        assert set(statuses.values()) == {"RUNNING"}, statuses
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
         time.sleep(2)

@@ -10,7 +10,8 @@ import httpx
 from vehicle_pipeline.ingest.context import Ingest, IngestSettings
 from vehicle_pipeline.ingest.imports import drain_imports
 from vehicle_pipeline.ingest.index import walk_index
-from vehicle_pipeline.ingest.drain import DrainReport, SiteSpread, drain, fail_item
+from vehicle_pipeline.ingest.drain import DrainReport, SiteSpread
+from vehicle_pipeline.ingest.settle import Settlement, drain
 from vehicle_pipeline.ingest.outcomes import OutcomeReport
 from vehicle_pipeline.store.queue import PRIORITY_NEW, PRIORITY_REPAIR, NewItem
 from vehicle_pipeline.store.sources import SourceRegistry
@@ -24,16 +25,16 @@ def test_lanes_handle_every_item_once_and_the_report_adds_up(db):
         threads: set[str] = set()
         lock = threading.Lock()
 
-        def handle(items, lane: DrainReport) -> None:
+        def handle(items, settle: Settlement[DrainReport]) -> None:
             time.sleep(0.02)  # a batch takes a while, as a fetch would: the lanes overlap
             with lock:
                 seen.extend(item.payload["n"] for item in items)
                 threads.add(threading.current_thread().name)
             for item in items:
                 if item.payload["n"] % 10 == 0:
-                    fail_item(ingest, item, "every tenth fails", lane, permanent=True)
-            done = ingest.queue.complete_many([(item, None) for item in items if item.payload["n"] % 10])
-            lane.done += len(done.accepted)
+                    settle.fail(item, "every tenth fails", permanent=True)
+                else:
+                    settle.done(item)
 
         report = drain(ingest, "image_fetch", handle, DrainReport())
     assert sorted(seen) == list(range(100))
@@ -66,12 +67,13 @@ def test_a_batch_is_spread_over_the_sites_with_work(db):
         seen: list[str] = []
         lock = threading.Lock()
 
-        def handle(items, lane: DrainReport) -> None:
+        def handle(items, settle: Settlement[DrainReport]) -> None:
             time.sleep(0.02)
             with lock:
                 seen.extend(item.payload["n"] for item in items)
                 batches.append([i.source for i in items])
-            lane.done += len(ingest.queue.complete_many([(item, None) for item in items]).accepted)
+            for item in items:
+                settle.done(item)
 
         report = drain(ingest, "image_fetch", handle, DrainReport())
     assert sorted(seen) == sorted(f"{s}-{i}" for s, n in counts.items() for i in range(n))
@@ -94,9 +96,10 @@ def test_a_drain_ends_when_what_is_left_is_not_due(db):
         ingest.queue.enqueue_many([NewItem("image_fetch", "mecum", f"now-{i}") for i in range(3)])
         handled = []
 
-        def handle(items, lane: DrainReport) -> None:
+        def handle(items, settle: Settlement[DrainReport]) -> None:
             handled.extend(i.dedupe_key for i in items)
-            ingest.queue.complete_many([(item, None) for item in items])
+            for item in items:
+                settle.done(item)
 
         started = time.monotonic()
         report = drain(ingest, "image_fetch", handle, DrainReport())

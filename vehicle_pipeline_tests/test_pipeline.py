@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import dagster as dg
@@ -190,40 +191,58 @@ def test_bat_repairs_backfill_fixes_exactly_the_wrong_records(db_url, db, sample
     assert again == 0, "repairs are idempotent"
 
 
-def test_a_killed_drain_loses_nothing(db_url, db, sample_site, truth):
+_DOOMED_DRAIN = """
+import sys
+import dagster as dg
+from vehicle_pipeline.defs.assets.profiles import vehicle_profiles
+from vehicle_pipeline_tests.conftest import pipeline_resources
+resources = pipeline_resources(sys.argv[1], sys.argv[2], lease_seconds=2.0, batch_size=20)
+dg.materialize([vehicle_profiles], resources=resources, instance=dg.DagsterInstance.ephemeral())
+"""
+
+
+def _import_states(db) -> Counter:
+    with db.connection() as conn:
+        return Counter(dict(conn.execute(
+            "SELECT state, count(*) FROM work_items WHERE queue = 'listing_import' GROUP BY 1").fetchall()))
+
+
+def test_a_killed_drain_run_loses_nothing_and_the_next_drain_finishes_its_items(db_url, db, sample_site, truth):
+    """With no sensor, schedule or janitor running: a Dagster drain run in another process is SIGKILLed
+    mid-batch; its items stay leased until their leases expire, and the next drain run takes them back itself
+    and finishes them, each once."""
     instance = dg.DagsterInstance.ephemeral()
-    resources = pipeline_resources(db_url, sample_site.base_url)
+    resources = pipeline_resources(db_url, sample_site.base_url, lease_seconds=2.0)
     _materialize([bat_listings], resources, DAY, instance)
+    bat_total = len([l for l in truth["listings"] if l["source"] == "bat"])
     sample_site.set_faults("bat:slow:seconds=0.5")
-    script = (
-        "import sys; from vehicle_pipeline.store.db import Database;"
-        "from vehicle_pipeline.ingest.context import Ingest, IngestSettings;"
-        "from vehicle_pipeline.ingest.imports import drain_imports;"
-        f"s = IngestSettings.for_sample_site({sample_site.base_url!r}, lease_seconds=2.0, batch_size=50);"
-        f"i = Ingest(Database({db_url!r}), s, worker_id='doomed');"
-        "print('started', flush=True); drain_imports(i, time_budget=60)")
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-c", _DOOMED_DRAIN, db_url, sample_site.base_url],
+                            cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        assert proc.stdout.readline().strip() == "started"
-        time.sleep(2.0)
+        deadline = time.monotonic() + 120
+        while _import_states(db)["running"] == 0:  # the run has claimed its first batches
+            assert proc.poll() is None, proc.stderr.read()[-3000:]
+            assert time.monotonic() < deadline, "the drain run never claimed"
+            time.sleep(0.2)
+        time.sleep(1.0)  # a page or two into the batch
     finally:
-        os.kill(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
         sample_site.set_faults(None)
+    killed = _import_states(db)
+    assert killed["running"] > 0 and killed["done"] < bat_total, "the kill must land mid-batch"
     with db.connection() as conn:
-        states = Counter(dict(conn.execute(
-            "SELECT state, count(*) FROM work_items WHERE queue = 'listing_import' GROUP BY 1").fetchall()))
-    assert states["running"] > 0, "the kill must land mid-batch"
-    time.sleep(2.1)
-    _materialize([vehicle_profiles], resources, instance=instance)  # the next run reaps nothing itself...
-    from vehicle_pipeline.store.queue import WorkQueue
-
-    WorkQueue(db).reap_expired()  # ...the queue depth sensor does, every minute
-    _materialize([vehicle_profiles], resources, instance=instance)
+        doomed = conn.execute("SELECT max(lease_expires_at) FROM work_items WHERE state = 'running'").fetchone()[0]
+        wait = (doomed - conn.execute("SELECT now()").fetchone()[0]).total_seconds()
+    time.sleep(max(0.0, wait) + 0.2)
+    meta = _meta(_materialize([vehicle_profiles], resources, instance=instance))
+    assert _import_states(db) == {"done": bat_total}
+    assert meta["done"] == bat_total - killed["done"], "every item done once: the killed run's, then the rest"
     with db.connection() as conn:
-        states = dict(conn.execute(
-            "SELECT state, count(*) FROM work_items WHERE queue = 'listing_import' GROUP BY 1").fetchall())
-    assert states == {"done": len([l for l in truth["listings"] if l["source"] == "bat"])}
+        taken_back = conn.execute("SELECT count(*) FROM work_items WHERE queue = 'listing_import' AND attempts = 2"
+                                  ).fetchone()[0]
+    assert taken_back == killed["running"], "the killed run's items were taken back, an attempt counted each"
 
 
 def test_faults_on_one_source_back_it_off_and_the_others_finish(db_url, db, sample_site, truth):

@@ -119,13 +119,12 @@ def test_sigkilled_worker_items_return_and_are_finished_by_another(db_url, db):
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait(10)
 
-    queue = WorkQueue(db, worker_id="rescuer")
+    queue = WorkQueue(db, worker_id="rescuer", rescue_every=timedelta(0))
     first = queue.claim("listing_import", 100)
     assert {i.id for i in first}.isdisjoint(held), "leased items must not be handed out before expiry"
     queue.complete_many([(i, None) for i in first])
     time.sleep(1.7)
-    assert queue.reap_expired() == {"pending": 20, "dead": 0}
-    rescued = queue.claim("listing_import", 100)
+    rescued = queue.claim("listing_import", 100)  # the claim itself takes the expired leases back
     assert {i.id for i in rescued} == held
     assert all(i.attempts == 2 for i in rescued)
     queue.complete_many([(i, None) for i in rescued])
@@ -139,8 +138,7 @@ def test_late_worker_is_fenced_off(db):
     queue_a.enqueue(NewItem("listing_import", "bat", "only"))
     [a_item] = queue_a.claim("listing_import", 1)
     time.sleep(0.3)
-    queue_b.reap_expired()
-    [b_item] = queue_b.claim("listing_import", 1)
+    [b_item] = queue_b.claim("listing_import", 1)  # B's first claim takes A's expired lease back
     assert b_item.id == a_item.id and b_item.claim_token != a_item.claim_token
     assert queue_a.complete(a_item, {"by": "A"}) is False
     assert queue_a.fail(a_item, "late").accepted is False
@@ -480,7 +478,6 @@ def test_one_token_per_claim_still_fences_each_item(db):
     assert kept.claim_token == lost.claim_token
     assert queue_a.renew([kept], lease_ttl=timedelta(hours=1)) == [kept.id]
     time.sleep(0.3)
-    assert queue_b.reap_expired() == {"pending": 1, "dead": 0}
     [taken] = queue_b.claim("listing_import", 5)
     assert taken.id == lost.id and taken.claim_token != lost.claim_token
     report = queue_a.complete_many([(kept, None), (lost, None)])
@@ -528,3 +525,84 @@ def test_claimed_payload_round_trips(db):
     assert item.payload == payload
     assert item.queue == "listing_import" and item.source == "bat" and item.dedupe_key == "p"
     assert item.attempts == 1 and item.max_attempts == 5 and item.lease_expires_at > datetime.now(timezone.utc)
+
+
+ENQUEUER = Path(__file__).with_name("enqueue_worker.py")
+
+
+def test_eight_processes_enqueue_overlapping_batches_without_an_error(db_url, db):
+    """Eight processes enqueue batches of 1,000 keys drawn from 1,500 in random orders and priorities, all at
+    once (index walks of one site beside a repair auto-queue). Batches upserted in the caller's order used to
+    deadlock (the error reached the caller as a lost connection); sorted batches wait for each other."""
+    _register_sources(db, names=("bat",))
+    procs = [subprocess.Popen([sys.executable, str(ENQUEUER), db_url, str(seed), "1500", "1000", "4"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True) for seed in range(8)]
+    try:
+        for p in procs:  # each connects first, then all are released together
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        outputs = [p.communicate(timeout=300) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGKILL)
+    assert [(p.returncode, out.strip()) for p, (out, _) in zip(procs, outputs)] == [(0, "ok 4000")] * 8, outputs
+    with db.connection() as conn:
+        live = conn.execute("SELECT dedupe_key, count(*) FROM work_items WHERE state IN ('pending', 'running') "
+                            "GROUP BY dedupe_key").fetchall()
+        total = conn.execute("SELECT count(*) FROM work_items").fetchone()[0]
+    assert len(live) == total == len({k for k, _ in live})
+    assert all(n == 1 for _, n in live)
+    assert len(live) == len({k for seed in range(8) for k in _keys_drawn(seed)})
+
+
+def _keys_drawn(seed: int, keys: int = 1500, batch: int = 1000, rounds: int = 4) -> set[str]:
+    """The keys an enqueue_worker with this seed enqueues (it draws them, and a priority per key, the same way)."""
+    rng = random.Random(seed)
+    drawn = set()
+    for _ in range(rounds):
+        drawn.update(f"k{k}" for k in rng.sample(range(keys), batch))
+        for _ in range(batch):
+            rng.choice((0, 1, 2))
+    return drawn
+
+
+def test_a_retried_completion_that_landed_reports_success(db):
+    """A worker whose completion reply was lost (the connection went after the commit) sends it again: the
+    done row still holds its token, so it hears "accepted"; a worker whose lease was taken over still hears
+    "refused", before and after the new owner completes."""
+    _register_sources(db)
+    queue_a = WorkQueue(db, worker_id="A", lease_ttl=timedelta(milliseconds=200))
+    queue_b = WorkQueue(db, worker_id="B")
+    queue_a.enqueue_many([NewItem("listing_import", "bat", k) for k in ("mine", "lost")])
+    mine, lost = sorted(queue_a.claim("listing_import", 2), key=lambda i: i.dedupe_key == "lost")
+    assert queue_a.renew([mine], lease_ttl=timedelta(hours=1)) == [mine.id]
+    assert queue_a.complete(mine, {"by": "A"}) is True
+    assert queue_a.complete(mine, {"by": "A"}) is True, "the retry of a completion that landed"
+    time.sleep(0.3)
+    [taken] = queue_b.claim("listing_import", 5)
+    assert taken.id == lost.id
+    report = queue_a.complete_many([(mine, None), (lost, None)])
+    assert (report.accepted, report.refused) == ([mine.id], [lost.id])
+    assert queue_b.complete(taken) is True and queue_b.complete(taken) is True
+    assert queue_a.complete(lost) is False, "another worker's completion is not ours"
+    assert queue_a.fail(lost, "late").accepted is False
+    with db.connection() as conn:
+        results = dict(conn.execute("SELECT dedupe_key, result FROM work_items").fetchall())
+    assert results == {"mine": {"by": "A"}, "lost": None}
+
+
+def test_an_expired_lease_out_of_attempts_goes_dead_at_the_next_claim(db):
+    """A poison item that kills its worker every time runs out of attempts even though no one fails it."""
+    _register_sources(db)
+    queue = WorkQueue(db, lease_ttl=timedelta(milliseconds=100), rescue_every=timedelta(0))
+    queue.enqueue(NewItem("listing_import", "bat", "poison", max_attempts=2))
+    for attempt in (1, 2):
+        [item] = queue.claim("listing_import", 1)
+        assert item.attempts == attempt
+        time.sleep(0.2)  # the worker "dies": its lease runs out
+    assert queue.claim("listing_import", 1) == []
+    with db.connection() as conn:
+        state, error = conn.execute("SELECT state, last_error FROM work_items").fetchone()
+    assert state == "dead" and error.startswith("lease expired")

@@ -199,7 +199,6 @@ def test_a_batch_of_auctions_reports_each_event(db):
 def test_one_bad_record_costs_only_itself(db):
     """A batch whose one page breaks a constraint is written again page by page: the others are stored and
     the bad one comes back with its error (for the drain to fail that item and keep its reason)."""
-    from types import SimpleNamespace
 
     from vehicle_pipeline.ingest.drain import write_batch
     from vehicle_pipeline.store.records import store_profiles
@@ -209,7 +208,7 @@ def test_one_bad_record_costs_only_itself(db):
         ids = [lid for lid, _ in upsert_listing_refs(conn, "bat", [ListingRef(f"u{i}", f"x{i}") for i in range(3)]).new]
     pages = [_listing(url="u0", external_id="x0"), _listing(url="u1", external_id="x1", vin=None, vin_state=None, year=3000),
              _listing(url="u2", external_id="x2", vin=None, vin_state=None)]
-    results = write_batch(SimpleNamespace(db=db), [ListingWrite(lid, None, p) for lid, p in zip(ids, pages)],
+    results = write_batch(db, [ListingWrite(lid, None, p) for lid, p in zip(ids, pages)],
                           store_profiles)
     assert isinstance(results[1], Exception) and "year" in str(results[1])
     assert [type(r).__name__ for r in (results[0], results[2])] == ["ListingStored", "ListingStored"]

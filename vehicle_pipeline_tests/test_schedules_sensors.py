@@ -120,7 +120,7 @@ def _sensor(sensor, db_url, instance, cursor=None):
         return sensor.evaluate_tick(context)
 
 
-def test_queue_depth_sensor_records_depth_requests_drains_with_batch_ids_and_reaps(db_url, db, instance):
+def test_queue_depth_sensor_records_depth_requests_drains_with_batch_ids_and_only_reports(db_url, db, instance):
     SourceRegistry(db).upsert("bat", "auction")
     queue = WorkQueue(db, lease_ttl=timedelta(milliseconds=1))
     empty = _sensor(queue_depth_sensor, db_url, instance)
@@ -132,7 +132,9 @@ def test_queue_depth_sensor_records_depth_requests_drains_with_batch_ids_and_rea
     assert request.run_key == "drain-batch-1" and json.loads(first.cursor) == {"batch": 1}
     [event] = first.asset_events
     meta = {k: getattr(v, "value", v) for k, v in event.metadata.items()}
-    assert meta["listing_import_pending"] == 5 and meta["reaped_leases"] == 2 and meta["alerts"] == 0
+    # it reports the expired leases as running and leaves them: the queue's own claims take them back
+    assert (meta["listing_import_pending"], meta["listing_import_running"], meta["alerts"]) == (3, 2, 0)
+    assert not any("reap" in k for k in meta)
     # the same pending work a minute later, no run started: a new batch id, so the request is not deduped away
     second = _sensor(queue_depth_sensor, db_url, instance, first.cursor)
     assert [r.run_key for r in second.run_requests] == ["drain-batch-2"]
@@ -142,6 +144,8 @@ def test_queue_depth_sensor_records_depth_requests_drains_with_batch_ids_and_rea
     assert not third.run_requests and "in progress" in third.skip_message
     with db.connection() as conn:
         assert conn.execute("SELECT count(*) FROM queue_depth_snapshots").fetchone()[0] >= 3
+        assert conn.execute("SELECT count(*) FROM work_items WHERE state = 'running'").fetchone()[0] == 2
+    assert len(WorkQueue(db).claim("listing_import", 10)) == 5  # a claim takes them back
 
 
 def test_queue_alert_thresholds(db_url, db, instance):
@@ -264,3 +268,31 @@ def test_dagster_commands_in_the_project_root_use_the_projects_postgres(db_url, 
     assert proc.returncode == 0, proc.stderr[-2000:]
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT to_regclass('runs') IS NOT NULL").fetchone()[0], "Dagster's tables live there"
+
+
+_STATUSES = """
+from vehicle_pipeline.definitions import defs
+repo = defs.get_repository_def()
+print(sorted({str(s.default_status) for s in [*repo.sensor_defs, *repo.schedule_defs]}))
+"""
+
+
+@pytest.mark.parametrize("setting, statuses", [
+    (None, ["DefaultScheduleStatus.RUNNING", "DefaultSensorStatus.RUNNING"]),
+    ("stopped", ["DefaultScheduleStatus.STOPPED", "DefaultSensorStatus.STOPPED"]),
+    ("sometimes", None),
+])
+def test_automation_runs_by_default_and_one_setting_starts_it_all_stopped(setting, statuses, tmp_path):
+    """Every sensor and schedule runs as soon as a daemon loads the code location, unless
+    VEHICLE_PIPELINE_AUTOMATION=stopped; a value it does not know stops the load with a clear error."""
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("VEHICLE_PIPELINE_")}
+    env["DAGSTER_HOME"] = str(tmp_path)
+    if setting is not None:
+        env["VEHICLE_PIPELINE_AUTOMATION"] = setting
+    proc = subprocess.run([sys.executable, "-c", _STATUSES], env=env, capture_output=True, text=True, timeout=300)
+    if statuses is None:
+        assert proc.returncode != 0
+        assert "VEHICLE_PIPELINE_AUTOMATION='sometimes': use 'running' (the default) or 'stopped'" in proc.stderr
+    else:
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert proc.stdout.strip() == repr(statuses)

@@ -6,12 +6,12 @@ The rules are `ingest.alerts`; this module hands them what only Dagster knows: e
 each asset with a freshness policy last materialized.
 """
 
-import os
 from datetime import datetime, timezone
 
 import dagster as dg
 
 from vehicle_pipeline.defs.assets.health import pipeline_health
+from vehicle_pipeline.defs.automation import SCHEDULE_STATUS, SENSOR_STATUS
 from vehicle_pipeline.defs.freshness import WINDOWS
 from vehicle_pipeline.defs.jobs import pipeline_health_job
 from vehicle_pipeline.defs.resources import PostgresResource
@@ -24,11 +24,6 @@ from vehicle_pipeline.ingest.alerts import (
     stale_asset_alerts,
 )
 
-# Monitoring runs unless switched off: an alert nobody evaluates is no alert.
-MONITORING = dg.DefaultSensorStatus.STOPPED if os.environ.get("VEHICLE_PIPELINE_MONITORING_OFF") else \
-    dg.DefaultSensorStatus.RUNNING
-HEALTH_SCHEDULE = dg.DefaultScheduleStatus.STOPPED if os.environ.get("VEHICLE_PIPELINE_MONITORING_OFF") else \
-    dg.DefaultScheduleStatus.RUNNING
 RUNS_LOOKED_AT = 500
 
 
@@ -61,7 +56,7 @@ def current_alerts(instance: dg.DagsterInstance, db, now: datetime | None = None
             + stale_asset_alerts(last_materializations(instance), now=now))
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=MONITORING)
+@dg.sensor(minimum_interval_seconds=60, default_status=SENSOR_STATUS)
 def pipeline_alerts(context: dg.SensorEvaluationContext, postgres: PostgresResource):
     """Every minute: queue depth > 1000, drain rate < 10/h, a source in backoff over 6 h, items going dead, parse
     failures rising, a job whose latest run failed, a stale asset. Each start and each clear is posted once to
@@ -91,7 +86,7 @@ def pipeline_alert_checks(context: dg.AssetCheckExecutionContext, postgres: Post
                                   metadata={"alerts": len(mine), "text": "; ".join(a.message for a in mine) or "none"})
 
 
-@dg.schedule(job=pipeline_health_job, cron_schedule="0 * * * *", default_status=HEALTH_SCHEDULE)
+@dg.schedule(job=pipeline_health_job, cron_schedule="0 * * * *", default_status=SCHEDULE_STATUS)
 def pipeline_health_hourly(context: dg.ScheduleEvaluationContext):
     """Hourly: pipeline_health and its alert checks."""
     return dg.RunRequest(run_key=f"health-{context.scheduled_execution_time.isoformat()}")

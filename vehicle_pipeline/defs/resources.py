@@ -69,6 +69,7 @@ class PipelineSettingsResource(dg.ConfigurableResource):
     batch_size: int = 50
     time_budget_seconds: float = 240.0
     drain_lanes: int = 2  # batches one drain run works on at once
+    lease_seconds: float = 900.0  # how long a claimed item stays a run's before another run's claims take it back
     max_index_pages: int = 50
     fast_mode: bool = False
     overnight_timezone: str = "America/Los_Angeles"
@@ -77,7 +78,7 @@ class PipelineSettingsResource(dg.ConfigurableResource):
 
 def ingest_settings(sites: SourceSitesResource, settings: PipelineSettingsResource) -> IngestSettings:
     common = dict(batch_size=settings.batch_size, time_budget_seconds=settings.time_budget_seconds,
-                  drain_lanes=settings.drain_lanes, max_index_pages=settings.max_index_pages, fast_mode=settings.fast_mode,
+                  drain_lanes=settings.drain_lanes, lease_seconds=settings.lease_seconds, max_index_pages=settings.max_index_pages, fast_mode=settings.fast_mode,
                   craigslist_metros=tuple(settings.craigslist_metros), user_agent=sites.user_agent)
     if sites.sample_site_url:
         result = IngestSettings.for_sample_site(sites.sample_site_url, **common)

@@ -10,6 +10,7 @@ import os
 
 import dagster as dg
 
+from vehicle_pipeline.defs.automation import SCHEDULE_STATUS
 from vehicle_pipeline.defs.jobs import (
     auction_walk_jobs,
     craigslist_job,
@@ -21,8 +22,7 @@ from vehicle_pipeline.defs.partitions import CRAIGSLIST_METROS
 
 TIMEZONE = os.environ.get("VEHICLE_PIPELINE_TIMEZONE", "America/Los_Angeles")
 DEALERS_PER_RUN = 5
-ACTIVE = dg.DefaultScheduleStatus.RUNNING if os.environ.get("VEHICLE_PIPELINE_SCHEDULES_ON") else \
-    dg.DefaultScheduleStatus.STOPPED
+ACTIVE = SCHEDULE_STATUS
 
 
 def overnight_crons(start_hour: int = 20, end_hour: int = 8, every_minutes: int = 5) -> list[str]:

@@ -5,6 +5,7 @@ import json
 
 import dagster as dg
 
+from vehicle_pipeline.defs.automation import SENSOR_STATUS
 from vehicle_pipeline.defs.jobs import dealer_inventory_job, drain_queues_job
 from vehicle_pipeline.defs.partitions import dealers
 from vehicle_pipeline.defs.resources import PostgresResource
@@ -19,7 +20,7 @@ QUEUE_DEPTH_ASSET = dg.AssetSpec(
                 "dead and done in the last hour per queue (plotted from this asset's metadata).",
     group_name="operations",
 )
-ACTIVE = dg.DefaultSensorStatus.STOPPED
+ACTIVE = SENSOR_STATUS
 
 
 def _cursor(context) -> dict:
@@ -38,15 +39,15 @@ def _drain_in_progress(instance: dg.DagsterInstance) -> bool:
 
 @dg.sensor(job=drain_queues_job, minimum_interval_seconds=60, default_status=ACTIVE)
 def queue_depth_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
-    """Every minute: reap expired leases, record queue depth as numeric metadata, alert on depth > 1000 or a
-    stalled drain, and request a drain run when work is pending and no drain is running."""
+    """Every minute: record queue depth as numeric metadata, alert on depth > 1000 or a stalled drain, and
+    request a drain run when work is pending and no drain is running. It heals nothing: the queue's own
+    claims take back expired leases."""
     queue = WorkQueue(postgres.database(), worker_id="sensor:queue_depth")
-    reaped = queue.reap_expired()
     purged = queue.purge_finished()
     health = assess(queue.record_depth_snapshot())
     for alert in health.alerts:
         context.log.error(f"queue alert: {alert}")
-    metadata = health.metadata() | {"reaped_leases": reaped["pending"] + reaped["dead"], "purged_done": purged}
+    metadata = health.metadata() | {"purged_done": purged}
     if health.alerts:
         metadata["alert_text"] = "; ".join(health.alerts)
     cursor = _cursor(context)

@@ -14,19 +14,13 @@ from dataclasses import dataclass
 
 from vehicle_pipeline.http import FetchKind, FetchRequest
 from vehicle_pipeline.ingest.context import Ingest
-from vehicle_pipeline.ingest.drain import (
-    DrainReport,
-    drain,
-    fail_item,
-    page_workers,
-    payload_listing_id,
-    snooze_until,
-    write_batch,
-)
+from vehicle_pipeline.ingest.drain import DrainReport, page_workers, payload_listing_id, write_batch
+from vehicle_pipeline.ingest.settle import Settlement, drain
 from vehicle_pipeline.model import ParseError, VehicleListing
 from vehicle_pipeline.sources import parser_build
+from vehicle_pipeline.store.listings import ListingPage, listings_with_pages
 from vehicle_pipeline.store.queue import ClaimedItem
-from vehicle_pipeline.store.records import ListingWrite, mark_listing, save_snapshot, snapshot_body, store_auctions
+from vehicle_pipeline.store.records import ListingWrite, save_snapshot, snapshot_body, store_auctions
 
 
 @dataclass
@@ -41,10 +35,9 @@ class OutcomeReport(DrainReport):
 
 def drain_outcomes(ingest: Ingest, *, time_budget: float | None = None, batch_size: int | None = None,
                    sources: list[str] | None = None) -> OutcomeReport:
-    report = OutcomeReport()
     with page_workers() as workers:
-        return drain(ingest, "deep_extraction", lambda items, lane: _extract_batch(ingest, items, lane, workers),
-                     report, time_budget=time_budget, batch_size=batch_size, sources=sources)
+        return drain(ingest, "deep_extraction", lambda items, settle: _extract_batch(ingest, items, settle, workers),
+                     OutcomeReport(), time_budget=time_budget, batch_size=batch_size, sources=sources)
 
 
 def _deep_parse(ingest: Ingest, source: str, url: str, body: bytes):
@@ -71,7 +64,7 @@ def _carried_parse(item: ClaimedItem) -> tuple[bytes, VehicleListing] | None:
 
 
 def _listings_and_pages(ingest: Ingest, items: list[ClaimedItem],
-                        carried: dict[int, tuple[bytes, VehicleListing]]) -> dict[int, tuple]:
+                        carried: dict[int, tuple[bytes, VehicleListing]]) -> dict[int, ListingPage]:
     """The batch's listings and their latest stored pages in one round trip (not two per item). A snapshot's
     body is read only when it will be parsed: not when the items carry the parse of that very snapshot."""
     shas: dict[int, bytes | None] = {}
@@ -80,42 +73,36 @@ def _listings_and_pages(ingest: Ingest, items: list[ClaimedItem],
         if listing_id is not None:
             sha = carried[item.id][0] if item.id in carried else None
             shas[listing_id] = sha if shas.get(listing_id, sha) == sha else None
-    if not shas:
-        return {}
-    ids = sorted(shas)
     with ingest.db.connection() as conn:
-        return {r[0]: r for r in conn.execute(
-            """SELECT l.id, l.url, l.vehicle_id, l.last_snapshot, s.url, s.compression,
-                      CASE WHEN l.last_snapshot IS DISTINCT FROM t.carried THEN s.body END
-               FROM unnest(%s::bigint[], %s::bytea[]) AS t(id, carried)
-               JOIN listings l ON l.id = t.id
-               LEFT JOIN page_snapshots s ON s.sha256 = l.last_snapshot""",
-            (ids, [shas[i] for i in ids]))}
+        return listings_with_pages(conn, shas)
 
 
-def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeReport, workers: ThreadPoolExecutor) -> None:
+def _extract_batch(ingest: Ingest, items: list[ClaimedItem], settle: Settlement[OutcomeReport],
+                   workers: ThreadPoolExecutor) -> None:
+    report = settle.report
     pages: dict[int, tuple[Future, str, bytes]] = {}  # item id → (its deep parse, url, snapshot sha)
-    rows = {}
+    rows: dict[int, ListingPage] = {}
     to_fetch = []
     carried = {item.id: c for item in items if (c := _carried_parse(item)) is not None}
     found = _listings_and_pages(ingest, items, carried)
     for item in items:
-        full = found.get(payload_listing_id(item))
-        row = full[:4] if full is not None else None
-        rows[item.id] = row
+        row = found.get(payload_listing_id(item))
         if row is None:
+            settle.fail(item, f"listing {item.payload.get('listing_id')} is not in the registry", permanent=True)
             continue
-        if row[3] is not None and full[4] is not None and not item.payload.get("refetch"):
-            sha = bytes(row[3])
-            if full[6] is None and carried.get(item.id, (None,))[0] == sha:
+        rows[item.id] = row
+        if row.last_snapshot is not None and row.page_url is not None and not item.payload.get("refetch"):
+            sha = bytes(row.last_snapshot)
+            if row.body is None and carried.get(item.id, (None,))[0] == sha:
                 work = Future()
                 work.set_result(carried[item.id][1])
             else:
                 report.reparsed += 1
-                work = workers.submit(_deep_parse_snapshot, ingest, item.source, full[4], full[5], full[6])
-            pages[item.id] = (work, full[4], sha)
+                work = workers.submit(_deep_parse_snapshot, ingest, item.source, row.page_url, row.compression,
+                                      row.body)
+            pages[item.id] = (work, row.page_url, sha)
         else:
-            to_fetch.append(FetchRequest(row[1], source=item.source, tag=item))
+            to_fetch.append(FetchRequest(row.url, source=item.source, tag=item))
     by_id = {item.id: item for item in items}
     for request, result in ingest.client.fetch_many(to_fetch):
         item = request.tag
@@ -125,40 +112,28 @@ def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeRepo
                 sha = save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content)
             pages[item.id] = (workers.submit(_deep_parse, ingest, item.source, result.final_url, result.content),
                               result.final_url, sha)
-        elif result.kind is FetchKind.GONE:
-            with ingest.db.connection() as conn:
-                mark_listing(conn, rows[item.id][0], "gone")
-            report.gone += 1
-            if ingest.queue.complete(item, {"result": "gone"}):
-                report.done += 1
-        elif result.kind in (FetchKind.BLOCKED, FetchKind.RETRY_LATER):
-            report.blocked += result.kind is FetchKind.BLOCKED
-            if ingest.queue.snooze(item, snooze_until(ingest, item, result), result.describe(),
-                                  parked=result.kind is FetchKind.BLOCKED):
-                report.snoozed += 1
         else:
-            fail_item(ingest, item, result.describe(), report)
+            settle.fetched(item, rows[item.id].id, result)
 
     parsed_pages: list[tuple[ClaimedItem, ListingWrite]] = []
     for item_id, (work, url, sha) in pages.items():
         item = by_id[item_id]
-        listing_id, _, vehicle_id, _ = rows[item_id]
+        row = rows[item_id]
         try:
             parsed = work.result()
             if not isinstance(parsed, VehicleListing) or parsed.outcome is None:
                 raise ParseError(item.source, url, "an auction listing page (no outcome found)")
         except ParseError as exc:
-            fail_item(ingest, item, f"parse error: {exc}", report)
+            settle.fail(item, f"parse error: {exc}")
             continue
         except Exception as exc:  # one bad record must not lose the batch
-            fail_item(ingest, item, f"{type(exc).__name__}: {exc}", report)
+            settle.failed_with(item, exc)
             continue
-        parsed_pages.append((item, ListingWrite(listing_id, vehicle_id, parsed, sha)))
-    completed = []
-    results = write_batch(ingest, [w for _, w in parsed_pages], store_auctions)
+        parsed_pages.append((item, ListingWrite(row.id, row.vehicle_id, parsed, sha)))
+    results = write_batch(ingest.db, [w for _, w in parsed_pages], store_auctions)
     for (item, write), stored in zip(parsed_pages, results):
         if isinstance(stored, Exception):
-            fail_item(ingest, item, f"{type(stored).__name__}: {stored}", report)
+            settle.failed_with(item, stored)
             continue
         report.comments_new += stored.comments_new
         if stored.event == "inserted":
@@ -167,13 +142,5 @@ def _extract_batch(ingest: Ingest, items: list[ClaimedItem], report: OutcomeRepo
             report.events_updated += 1
         else:
             report.events_unchanged += 1
-        completed.append((item, {"result": stored.event, "outcome": str(write.listing.outcome),
-                                 "comments_new": stored.comments_new}))
-    for item in items:
-        if rows[item.id] is None:
-            fail_item(ingest, item, f"listing {item.payload.get('listing_id')} is not in the registry", report,
-                  permanent=True)
-    if completed:
-        done = ingest.queue.complete_many(completed)
-        report.done += len(done.accepted)
-        report.refused += len(done.refused)
+        settle.done(item, {"result": stored.event, "outcome": str(write.listing.outcome),
+                           "comments_new": stored.comments_new})

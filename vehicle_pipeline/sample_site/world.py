@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from vehicle_pipeline.sample_site.spec import SampleCar, SampleComment, SampleListing
+from vehicle_pipeline.sample_site.truth import car_title
 
 # 2026-11-01T00:00:00Z: a fixed default clock so runs are reproducible (never wall time).
 DEFAULT_CLOCK = 1793491200
@@ -612,7 +613,7 @@ class _Builder:
     # --- listings per source ------------------------------------------------------------------------
 
     def _title(self, car: SampleCar) -> str:
-        return " ".join(p for p in (str(car.year), car.make, car.model, car.trim) if p)
+        return car_title(car)
 
     def bat(self, car: SampleCar, outcome: str, phase: str, *, no_reserve: bool | None = None,
             after: int | None = None, ended_days: tuple[int, int] | None = None) -> SampleListing:

@@ -291,6 +291,51 @@ def _check_idle_connection(conn) -> None:
         ConnectionPool.check_connection(conn)
 
 
+# What an OperationalError means, by SQLSTATE (class or code): a caller that retries, waits or gives up needs
+# to know which, and a log line that says "connection lost" for a deadlock sends the reader the wrong way.
+_FAILURES = {
+    "40P01": "deadlock",
+    "40001": "serialization failure",
+    "55P03": "lock timeout",
+    "57014": "statement canceled (statement timeout or cancel request)",
+    "57P01": "lost connection (terminated by the server)",
+    "57P02": "lost connection (server crashed)",
+    "57P03": "server not accepting connections yet",
+    "53300": "too many connections",
+    "08": "lost connection",
+    "53": "server out of resources",
+}
+# Failures after which the statement may simply be run again: it was rolled back whole and no one is gone.
+RETRYABLE = frozenset({"deadlock", "serialization failure"})
+# Failures that mean the database cannot be used now (as opposed to a statement's own trouble).
+_UNAVAILABLE = ("lost connection", "server not accepting", "too many connections", "pool timeout",
+                "server out of resources")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A short name for what went wrong with the database: "deadlock", "serialization failure", "lock
+    timeout", "statement canceled ...", "pool timeout", "lost connection", ... (see `_FAILURES`)."""
+    from psycopg_pool import PoolTimeout
+
+    if isinstance(exc, PoolTimeout):
+        return "pool timeout"
+    code = getattr(exc, "sqlstate", None) or ""
+    if code in _FAILURES:
+        return _FAILURES[code]
+    if code[:2] in _FAILURES:
+        return _FAILURES[code[:2]]
+    # No SQLSTATE: the client found the socket closed or broken (server gone, backend terminated).
+    return "lost connection" if not code else f"database error {code}"
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be used now (gone, restarting, out of connections), as opposed to a failure of
+    the statement itself (a deadlock, a timeout, a constraint)."""
+    import psycopg
+
+    return isinstance(exc, psycopg.OperationalError) and describe_failure(exc).startswith(_UNAVAILABLE)
+
+
 class Database:
     """A pool of autocommit psycopg 3 connections to the domain database.
 

@@ -8,6 +8,13 @@ overwrite.
 
 Attempts are counted at claim time, so a poison item that kills its worker still runs out of attempts;
 a snooze gives the attempt back.
+
+The queue heals itself: a worker's claims take back items whose lease expired (`_rescue_if_due`, run by the
+claiming process when due: at its first claim and then every `rescue_every`), so a killed worker's items
+return with no sensor, schedule or janitor. A done item keeps the token that finished it, so a retried
+completion whose first reply was lost reports success, and a worker whose lease was taken over still
+gets "refused". Batch enqueues lock their keys in one order (sorted), so concurrent batches never
+deadlock each other, and a deadlock with a claim is retried inside the call.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import math
 import os
 import random
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +35,9 @@ from typing import NamedTuple
 
 import psycopg
 from psycopg.types.json import Jsonb
+
+from vehicle_pipeline.store.db import RETRYABLE, database_unavailable, describe_failure
+from vehicle_pipeline.store.sources import held_off_sql, switched_off_sql
 
 QUEUES = ("listing_import", "deep_extraction", "dealer_inventory", "seller_index", "image_fetch")
 
@@ -40,8 +52,28 @@ RETRY_CAP = timedelta(hours=6)
 RETRY_JITTER = 0.20
 
 
-class QueueUnavailable(RuntimeError):
-    """The database went away mid-operation. Claimed items are safe: their leases expire and they return."""
+DEFAULT_RESCUE_EVERY = timedelta(seconds=60)
+ENQUEUE_TRIES = 8  # a deadlock with a claim is rare and short; after this many the caller hears of it
+
+
+class QueueError(RuntimeError):
+    """A queue operation failed in the database; `failure` names what happened ("deadlock", "lock timeout",
+    "statement canceled ...", "pool timeout", "lost connection", ...: `store.db.describe_failure`)."""
+
+    def __init__(self, message: str, failure: str):
+        super().__init__(message)
+        self.failure = failure
+
+
+class QueueUnavailable(QueueError):
+    """The database could not be reached or went away mid-operation (lost connection, pool timeout, server
+    not accepting connections). Claimed items are safe: their leases expire and a claim takes them back."""
+
+
+def _out_of_attempts(alias: str) -> str:
+    """SQL: the item has used its last attempt (attempts are counted at claim time). The one statement of the
+    rule in SQL; `ClaimedItem.is_last_attempt` reads the same numbers for a worker deciding what to keep."""
+    return f"{alias}.attempts >= {alias}.max_attempts"
 
 
 def retry_delay(attempt: int, rng: random.Random | None = None) -> timedelta:
@@ -97,6 +129,7 @@ class ClaimedItem(NamedTuple):
 
     @property
     def is_last_attempt(self) -> bool:
+        """A failure now makes the item dead (the rule `_out_of_attempts` states in SQL)."""
         return self.attempts >= self.max_attempts
 
 
@@ -148,7 +181,7 @@ def _worker_id() -> str:
 # One token per claim: (id, token) is still unique per lease, because a reclaimed item gets the next
 # claim's token; generating, storing and returning 50 random tokens was about a tenth of a claim's execution.
 # Sources whose work waits: switched off, disabled by failures, or in backoff.
-_HELD_OFF_SOURCES = "SELECT name FROM sources WHERE NOT enabled OR auto_disabled OR backoff_until > now()"
+_HELD_OFF_SOURCES = "SELECT name FROM sources WHERE " + held_off_sql()
 
 _CLAIMABLE = """
         FROM work_items w
@@ -236,19 +269,23 @@ _CLAIM_SOURCES_SQL = _claim_sql("\n          AND id = ANY (ARRAY(SELECT id FROM 
                                 low_source_filter="\n          AND id = ANY (ARRAY(SELECT id FROM low_pool))",
                                 ctes=_SOURCE_POOLS)
 
+# The batch arrives sorted by (queue, dedupe_key) and is inserted in that order (ORDER BY its ordinality, whatever
+# join the planner picks): every batch takes its keys' locks (the unique index entries, the rows an ON CONFLICT
+# updates) in one order, so two batches over overlapping keys wait for each other instead of deadlocking.
 _ENQUEUE_SQL = """
 WITH incoming AS (
     SELECT * FROM unnest(%(queues)s::text[], %(sources)s::text[], %(keys)s::text[], %(payloads)b::jsonb[],
-                         %(priorities)s::int[], %(max_attempts)s::int[])
-        AS t(queue, source, dedupe_key, payload, priority, max_attempts)
+                         %(priorities)s::int[], %(max_attempts)s::int[]) WITH ORDINALITY
+        AS t(queue, source, dedupe_key, payload, priority, max_attempts, ord)
 )
 INSERT INTO work_items AS w (queue, source, dedupe_key, payload, priority, max_attempts, available_at, parked)
 SELECT i.queue, i.source, i.dedupe_key, i.payload, i.priority, i.max_attempts,
        -- new work for a source in backoff (or switched off) starts parked, out of the claims' way
-       CASE WHEN NOT s.enabled OR s.auto_disabled THEN 'infinity'::timestamptz
+       CASE WHEN """ + switched_off_sql("s") + """ THEN 'infinity'::timestamptz
             ELSE greatest(now(), coalesce(s.backoff_until, now())) END,
-       coalesce(NOT s.enabled OR s.auto_disabled OR s.backoff_until > now(), false)
+       coalesce(""" + held_off_sql("s") + """, false)
 FROM incoming i LEFT JOIN sources s ON s.name = i.source
+ORDER BY i.ord
 ON CONFLICT (queue, dedupe_key) WHERE state IN ('pending', 'running')
 DO UPDATE SET priority = excluded.priority, updated_at = now()
     WHERE w.priority < excluded.priority
@@ -282,7 +319,8 @@ ORDER BY first_due.priority DESC, first_due.available_at, pending.source
 # and an id array; a batch mixing claims sends a token per item.
 # A deep-extraction item's carried parse (~15 KB with a BaT page's comments) is dropped once done: what it said
 # is in auction_events and auction_comments, and the page it came from is a snapshot.
-_COMPLETE_SET = """state = 'done', finished_at = now(), updated_at = now(), claim_token = NULL, lease_expires_at = NULL,
+# The done row keeps its claim token: a retried completion (its first reply lost) finds its own write there.
+_COMPLETE_SET = """state = 'done', finished_at = now(), updated_at = now(), lease_expires_at = NULL,
     last_error = NULL, payload = CASE WHEN w.payload ? 'parsed' THEN w.payload - 'parsed' ELSE w.payload END"""
 
 _COMPLETE_ONE_TOKEN_SQL = """
@@ -309,24 +347,89 @@ RETURNING w.id
 """
 
 
+# Items of a completion that the fenced update refused but that are done under the very same token: an earlier
+# try of this completion landed and its reply was lost (the connection went). Asked only when some were refused.
+_ALREADY_DONE_SQL = """
+SELECT w.id FROM unnest(%s::bigint[], %s::uuid[]) AS t(id, token)
+JOIN work_items w ON w.id = t.id AND w.claim_token = t.token AND w.state = 'done'
+"""
+
+# Give a running item back: pending again, or dead when it has used its last attempt (counted at its claim, so
+# an item that keeps killing its worker still runs out). The rescue of expired leases and the release of a
+# failed run's items differ only in which items and why.
+_GIVE_BACK_SQL = """
+UPDATE work_items w
+SET state = CASE WHEN """ + _out_of_attempts("w") + """ THEN 'dead' ELSE 'pending' END,
+    finished_at = CASE WHEN """ + _out_of_attempts("w") + """ THEN now() END,
+    last_error = {reason}, claim_token = NULL, lease_expires_at = NULL, updated_at = now()
+WHERE w.state = 'running' AND {which}
+RETURNING w.state
+"""
+_RESCUE_SQL = _GIVE_BACK_SQL.format(
+    which="w.lease_expires_at < now()",
+    reason="'lease expired (worker ' || coalesce(w.claimed_by, '?') || ' stopped or stalled)'")
+_RELEASE_SQL = _GIVE_BACK_SQL.format(
+    which="w.claimed_by = %s", reason="'released: worker ' || w.claimed_by || ' ended without finishing'")
+
+# A failure consumes the attempt: a retry after its backoff, or dead (error kept) after the last attempt or on
+# a permanent error.
+_FAIL_SQL = """
+UPDATE work_items w
+SET state = CASE WHEN t.permanent OR """ + _out_of_attempts("w") + """ THEN 'dead' ELSE 'pending' END,
+    available_at = CASE WHEN t.permanent OR """ + _out_of_attempts("w") + """ THEN w.available_at
+                        ELSE now() + t.delay END,
+    finished_at = CASE WHEN t.permanent OR """ + _out_of_attempts("w") + """ THEN now() END,
+    last_error = t.error, claim_token = NULL, lease_expires_at = NULL, updated_at = now()
+FROM unnest(%s::bigint[], %s::uuid[], %s::text[], %s::interval[], %s::bool[]) AS t(id, token, error, delay, permanent)
+WHERE w.id = t.id AND w.claim_token = t.token AND w.state = 'running'
+RETURNING w.id, w.state, w.available_at
+"""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class WorkQueue:
     """Queue operations over a `store.db.Database` (a pool of autocommit connections)."""
 
     def __init__(self, db, *, worker_id: str | None = None, lease_ttl: timedelta = DEFAULT_LEASE,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, rescue_every: timedelta = DEFAULT_RESCUE_EVERY):
+        """`rescue_every`: how often this worker's claims look for expired leases to take back (its first
+        claim always does). A look reads the table (no index serves leases: it would cost every claim an
+        index entry per item), so it is not done on every claim; bench/rescue_bench.py has its cost."""
         self.db = db
         self.worker_id = worker_id or _worker_id()
         self.lease_ttl = lease_ttl
         self.rng = rng or random.Random()
+        self.rescue_every = rescue_every.total_seconds()
+        self._next_rescue = float("-inf")
+        self._rescue_lock = threading.Lock()
 
     def _run(self, what: str, fn):
+        """Run `fn(conn)` on a pooled connection; a database failure becomes a QueueError that names it."""
         try:
             with self.db.connection() as conn:
                 return fn(conn)
         except psycopg.OperationalError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise QueueUnavailable(f"queue {what}: database connection lost ({first}); "
-                                   "claimed items return to the queue when their leases expire") from exc
+            failure = describe_failure(exc)
+            if database_unavailable(exc):
+                raise QueueUnavailable(f"queue {what}: {failure} ({_first_line(exc)}); claimed items return "
+                                       "to the queue when their leases expire", failure) from exc
+            raise QueueError(f"queue {what}: {failure} ({_first_line(exc)})", failure) from exc
+
+    def _retrying(self, what: str, fn):
+        """`_run`, with a deadlock or serialization failure run again after a short random pause (the
+        statement was rolled back whole). Sorted batches never deadlock each other; a claim locks in claim
+        order, so a batch and a claim over the same pending items still can, rarely."""
+        for attempt in range(1, ENQUEUE_TRIES + 1):
+            try:
+                return self._run(what, fn)
+            except QueueError as exc:
+                if exc.failure not in RETRYABLE or attempt == ENQUEUE_TRIES:
+                    raise
+                time.sleep(self.rng.uniform(0.0, 0.02 * attempt))
 
     # -- enqueue -------------------------------------------------------------------------------
     def enqueue(self, item: NewItem) -> EnqueueResult:
@@ -342,7 +445,7 @@ class WorkQueue:
             key = (item.queue, item.dedupe_key)
             if key not in unique or unique[key].priority < item.priority:
                 unique[key] = item
-        batch = list(unique.values())
+        batch = [unique[key] for key in sorted(unique)]  # one lock order for every batch (see _ENQUEUE_SQL)
         params = {
             "queues": [i.queue for i in batch],
             "sources": [i.source for i in batch],
@@ -367,7 +470,7 @@ class WorkQueue:
                     existing[(r[1], r[2])] = r
             return by_key, existing
 
-        by_key, existing = self._run("enqueue", go)
+        by_key, existing = self._retrying("enqueue", go)
         results = []
         for item in items:
             key = (item.queue, item.dedupe_key)
@@ -389,6 +492,7 @@ class WorkQueue:
         `share_below` (repairs), so a steady stream of new work never starves them."""
         if n <= 0:
             return []
+        self._rescue_if_due()
         claim_sql, params = self.claim_statement(queue, n, lease_ttl=lease_ttl, low_priority_share=low_priority_share,
                                                  share_below=share_below, sources=sources)
         # Prepared at once rather than after psycopg's five runs: a worker's connection runs this statement
@@ -426,6 +530,7 @@ class WorkQueue:
     def pending_sources(self, queue: str, sources: Sequence[str] | None = None) -> list[str]:
         """The sources with items of `queue` that a claim would take now (pending, due, source not held
         off), optionally among `sources`; most urgent first (by each one's first item in claim order)."""
+        self._rescue_if_due()
         params = {"queue": queue, "sources": list(sources) if sources is not None else None}
         return self._run("pending sources", lambda conn: [r[0] for r in conn.execute(_PENDING_SOURCES_SQL, params)])
 
@@ -464,6 +569,10 @@ class WorkQueue:
                 sql, params = _COMPLETE_SQL, (ids, [i.claim_token for i, _ in done])
         accepted = self._run("complete",
                              lambda conn: {r[0] for r in conn.execute(sql, params, prepare=True).fetchall()})
+        if len(accepted) < len(ids):  # refused, or done by an earlier try of this very completion
+            others = [i for i, _ in done if i.id not in accepted]
+            accepted |= self._run("complete", lambda conn: {r[0] for r in conn.execute(
+                _ALREADY_DONE_SQL, ([i.id for i in others], [i.claim_token for i in others]))})
         report.accepted = [i for i in ids if i in accepted]
         report.refused = [i for i in ids if i not in accepted]
         return report
@@ -475,25 +584,10 @@ class WorkQueue:
     def fail_many(self, failed: Sequence[tuple[ClaimedItem, str]], *, permanent: bool = False) -> list[FailResult]:
         if not failed:
             return []
-        ids, tokens, errors, delays, dead = [], [], [], [], []
-        for item, error in failed:
-            ids.append(item.id)
-            tokens.append(item.claim_token)
-            errors.append(error[:4000])
-            delays.append(retry_delay(item.attempts, self.rng))
-            dead.append(permanent or item.attempts >= item.max_attempts)
-        rows = self._run("fail", lambda conn: {r[0]: r for r in conn.execute(
-            """UPDATE work_items w
-               SET state = CASE WHEN t.dead THEN 'dead' ELSE 'pending' END,
-                   available_at = CASE WHEN t.dead THEN w.available_at ELSE now() + t.delay END,
-                   finished_at = CASE WHEN t.dead THEN now() ELSE NULL END,
-                   last_error = t.error, claim_token = NULL, lease_expires_at = NULL, updated_at = now()
-               FROM unnest(%s::bigint[], %s::uuid[], %s::text[], %s::interval[], %s::bool[])
-                    AS t(id, token, error, delay, dead)
-               WHERE w.id = t.id AND w.claim_token = t.token AND w.state = 'running'
-               RETURNING w.id, w.state, w.available_at""",
-            (ids, tokens, errors, delays, dead),
-        )})
+        ids = [item.id for item, _ in failed]
+        params = (ids, [item.claim_token for item, _ in failed], [error[:4000] for _, error in failed],
+                  [retry_delay(item.attempts, self.rng) for item, _ in failed], [permanent] * len(failed))
+        rows = self._run("fail", lambda conn: {r[0]: r for r in conn.execute(_FAIL_SQL, params)})
         out = []
         for item_id in ids:
             row = rows.get(item_id)
@@ -527,30 +621,36 @@ class WorkQueue:
             (when, parked, "snoozed: " + reason, [i.id for i in items], [i.claim_token for i in items]),
         )])
 
-    # -- maintenance ---------------------------------------------------------------------------
+    # -- healing -------------------------------------------------------------------------------
+    def _rescue_if_due(self) -> None:
+        """Take back expired leases when this worker's turn to look has come (its first claim, then every
+        `rescue_every`). Run by claims and by `pending_sources` (a drain asks which sources have work before
+        it claims: a queue whose only work sits under expired leases must answer "some")."""
+        now = time.monotonic()
+        if now < self._next_rescue or not self._rescue_lock.acquire(blocking=False):
+            return
+        try:
+            self._next_rescue = now + self.rescue_every
+            self.reap_expired()
+        except QueueError as exc:
+            if exc.failure not in RETRYABLE:
+                raise
+            self._next_rescue = now  # a deadlock with a late worker's write: look again at the next claim
+        finally:
+            self._rescue_lock.release()
+
     def reap_expired(self) -> dict[str, int]:
-        """Return items whose lease expired to pending (or dead when out of attempts)."""
-        rows = self._run("reap", lambda conn: conn.execute(
-            """UPDATE work_items
-               SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END,
-                   finished_at = CASE WHEN attempts >= max_attempts THEN now() ELSE NULL END,
-                   last_error = 'lease expired (worker ' || coalesce(claimed_by, '?') || ' stopped or stalled)',
-                   claim_token = NULL, lease_expires_at = NULL, updated_at = now()
-               WHERE state = 'running' AND lease_expires_at < now()
-               RETURNING state""").fetchall())
+        """Take back every item whose lease expired: pending again, or dead when out of attempts. Claims do
+        this themselves when due; no one needs to call it."""
+        rows = self._run("rescue", lambda conn: conn.execute(_RESCUE_SQL).fetchall())
         return {"pending": sum(1 for r in rows if r[0] == "pending"), "dead": sum(1 for r in rows if r[0] == "dead")}
 
     def release_worker(self, worker_id: str) -> int:
         """Return every item a (failed, stopped) worker still holds, without waiting for its leases.
         The attempt stays counted, so an item that keeps killing its worker still runs out of attempts."""
-        return self._run("release", lambda conn: conn.execute(
-            """UPDATE work_items
-               SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END,
-                   finished_at = CASE WHEN attempts >= max_attempts THEN now() ELSE NULL END,
-                   last_error = 'released: worker ' || claimed_by || ' ended without finishing',
-                   claim_token = NULL, lease_expires_at = NULL, updated_at = now()
-               WHERE state = 'running' AND claimed_by = %s""", (worker_id,)).rowcount)
+        return len(self._run("release", lambda conn: conn.execute(_RELEASE_SQL, (worker_id,)).fetchall()))
 
+    # -- maintenance ---------------------------------------------------------------------------
     def requeue_dead(self, queue: str | None = None, ids: Sequence[int] | None = None) -> int:
         """Give dead items a fresh set of attempts. A dead item whose key is live again is dropped instead."""
         def go(conn):

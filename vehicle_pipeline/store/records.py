@@ -43,12 +43,15 @@ def upsert_listing_refs(conn, source: str, refs: Sequence[ListingRef]) -> RefUps
     report = RefUpsert()
     if not refs:
         return report
-    unique = {ref.external_id: ref for ref in refs}
+    # Sorted, and inserted in that order: two walks of one source lock the rows they share in one order, so
+    # they wait for each other instead of deadlocking (as the queue's batch enqueue does).
+    unique = dict(sorted({ref.external_id: ref for ref in refs}.items()))
     rows = conn.execute(
         """WITH incoming AS (
-               SELECT * FROM unnest(%b::text[], %b::text[], %b::text[]) AS t(external_id, url, title))
+               SELECT * FROM unnest(%b::text[], %b::text[], %b::text[]) WITH ORDINALITY
+                   AS t(external_id, url, title, ord))
            INSERT INTO listings AS l (source, external_id, url, title)
-           SELECT %s, external_id, url, title FROM incoming
+           SELECT %s, external_id, url, title FROM incoming ORDER BY ord
            ON CONFLICT (source, external_id) DO UPDATE
                SET last_seen_at = now(), title = coalesce(l.title, excluded.title)
            RETURNING l.id, l.external_id, (xmax = 0) AS inserted, l.status, l.parsed->>'outcome' AS outcome,
@@ -340,10 +343,6 @@ def update_listings(conn, writes: Sequence[ListingWrite]) -> None:
     )
 
 
-
-
-def mark_listing(conn, listing_id: int, status: str) -> None:
-    conn.execute("UPDATE listings SET status = %s, last_fetched_at = now() WHERE id = %s", (status, listing_id))
 
 
 def mark_unreadable(conn, pages: Sequence[tuple[int, bytes, bool]]) -> None:

@@ -26,6 +26,20 @@ AUTO_ENABLE_CONFIDENCE = 0.70
 SOURCE_KINDS = ("auction", "classified", "dealer", "directory")
 
 
+def switched_off_sql(alias: str = "") -> str:
+    """SQL that is true for a source switched off: disabled by hand or automatically (the one statement of
+    that rule; `alias` is the sources table's alias in the query)."""
+    col = f"{alias}." if alias else ""
+    return f"(NOT {col}enabled OR {col}auto_disabled)"
+
+
+def held_off_sql(alias: str = "") -> str:
+    """SQL that is true for a source whose work waits: switched off, or in backoff (the one statement of
+    that rule: claims skip such a source's items, and new work for it starts parked)."""
+    col = f"{alias}." if alias else ""
+    return f"({switched_off_sql(alias)} OR {col}backoff_until > now())"
+
+
 def backoff_duration(level: int, rng: random.Random | None = None) -> timedelta:
     level = min(max(level, 1), BACKOFF_MAX_LEVEL)
     base = BACKOFF_BASE.total_seconds() * 2 ** (level - 1)
@@ -165,7 +179,7 @@ class SourceRegistry:
 
     @staticmethod
     def _is_off(conn, source: str) -> bool:
-        row = conn.execute("SELECT NOT enabled OR auto_disabled FROM sources WHERE name = %s", (source,)).fetchone()
+        row = conn.execute(f"SELECT {switched_off_sql()} FROM sources WHERE name = %s", (source,)).fetchone()
         return bool(row and row[0])
 
     def record_failure(self, source: str, *, blocked: bool, reason: str) -> SourceHealth | None:
@@ -210,9 +224,9 @@ class SourceRegistry:
         """Dealer sources to sync: enabled and not automatically disabled."""
         with self.db.connection() as conn:
             return [r[0] for r in conn.execute(
-                "SELECT name FROM sources WHERE kind = 'dealer' AND enabled AND NOT auto_disabled ORDER BY name")]
+                f"SELECT name FROM sources WHERE kind = 'dealer' AND NOT {switched_off_sql()} ORDER BY name")]
 
     def blocked_sources(self) -> list[str]:
         with self.db.connection() as conn:
             return [r[0] for r in conn.execute(
-                "SELECT name FROM sources WHERE NOT enabled OR auto_disabled OR backoff_until > now() ORDER BY name")]
+                f"SELECT name FROM sources WHERE {held_off_sql()} ORDER BY name")]

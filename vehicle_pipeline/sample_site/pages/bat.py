@@ -16,11 +16,9 @@ from html import escape
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
-from vehicle_pipeline.model import ListingRef, Outcome
 from vehicle_pipeline.sample_site.pages import _chrome as ch
 from vehicle_pipeline.sample_site.spec import Rendered, SampleListing, SiteContext
-from vehicle_pipeline.sources import bat as parser
-from vehicle_pipeline.sources.fields import epoch_to_utc, normalize_vin, split_title
+from vehicle_pipeline.sample_site.truth import index_item, iso_z, title_parts, vin
 
 SOURCE = "bat"
 PER_PAGE = 24
@@ -295,10 +293,7 @@ def _comment_dom(c, seller_name: str | None) -> str:
 
 def listing_truth(listing: SampleListing, ctx: SiteContext) -> dict:
     car = listing.car
-    h1 = _h1(listing)
-    year, make, model, trim = split_title(h1, make=car.make)
-    # Engine/transmission/colour lines are classified by the parser's own rules; the page states them verbatim.
-    classified = parser.classify_details(_details(listing))
+    year, make, model, trim = title_parts(car, _h1(listing))
     _, mileage, unit = _mileage_text(listing)
     amount = _amount(listing)
     outcome = listing.outcome
@@ -308,23 +303,22 @@ def listing_truth(listing: SampleListing, ctx: SiteContext) -> dict:
             "id": c.external_id,
             "kind": c.kind,
             "author": c.author,
-            "posted_at": epoch_to_utc(c.posted_at).strftime("%Y-%m-%dT%H:%M:%SZ") if c.posted_at else None,
+            "posted_at": iso_z(c.posted_at) if c.posted_at else None,
             "text": c.text,
             "amount": c.amount if c.kind == "bid" else None,
             "currency": "USD" if c.kind == "bid" else None,
         })
-    ended = epoch_to_utc(listing.ends_at)
     return {
         "kind": "listing",
         "source": SOURCE,
         "url": ctx.url(SOURCE, listing_path(listing)),
         "external_id": listing.slug,
-        "title": h1,
+        "title": _h1(listing),
         "year": year,
         "make": make,
         "model": model,
         "trim": trim,
-        "vin": normalize_vin(car.vin),
+        "vin": vin(car.vin),
         "vin_state": car.vin_state if car.vin else None,
         "mileage": mileage,
         "mileage_unit": unit,
@@ -337,17 +331,18 @@ def listing_truth(listing: SampleListing, ctx: SiteContext) -> dict:
         "comment_count": listing.comment_count,
         "view_count": listing.view_count,
         "watcher_count": listing.watcher_count,
-        "ended_at": ended.strftime("%Y-%m-%dT%H:%M:%SZ") if ended else None,
+        "ended_at": iso_z(listing.ends_at),
         "seller": listing.seller,
         "buyer": listing.buyer if outcome == "sold" else None,
         "location": car.location,
         "lot_number": listing.lot_number,
         "no_reserve": bool(listing.no_reserve),
-        "exterior_color": classified["exterior_color"],
-        "interior_color": classified["interior_color"],
-        "transmission": classified["transmission"],
-        "drivetrain": classified["drivetrain"],
-        "engine": classified["engine"],
+        # The essentials state these lines verbatim (`_details`); the page has no drivetrain line.
+        "exterior_color": car.exterior_color,
+        "interior_color": car.interior_color,
+        "transmission": car.transmission,
+        "drivetrain": None,
+        "engine": car.engine,
         "body_style": None,
         "images": [ctx.base_url + p for p in listing.images],
         "comments": comments,
@@ -595,15 +590,12 @@ def _js(data) -> str:
 
 
 def _ref_truth(listing: SampleListing, ctx: SiteContext) -> dict:
-    live = listing.outcome == "live"
-    price = {"sold": listing.sale_price, "bid_to": listing.high_bid}.get(listing.outcome)
-    if live:
+    if listing.outcome == "live":
         price = listing.high_bid or None
-    ended = epoch_to_utc(listing.ends_at)
-    return ListingRef(
-        url=ctx.url(SOURCE, listing_path(listing)), external_id=listing.slug, title=listing.title,
-        outcome=Outcome(listing.outcome), price=price, ended_at=ended, no_reserve=bool(listing.no_reserve),
-    ).to_contract()
+    else:
+        price = {"sold": listing.sale_price, "bid_to": listing.high_bid}.get(listing.outcome)
+    return index_item(url=ctx.url(SOURCE, listing_path(listing)), external_id=listing.slug, title=listing.title,
+                      outcome=listing.outcome, price=price, ended_at=listing.ends_at, no_reserve=bool(listing.no_reserve))
 
 
 def _page_no(query: dict[str, str]) -> int:

@@ -10,10 +10,10 @@ import functools
 import json
 from types import SimpleNamespace
 
+from vehicle_pipeline.sample_site import truth
 from vehicle_pipeline.sample_site.pages import _chrome as ch
 from vehicle_pipeline.sample_site.pages._others_kit import esc, html_page, img_urls, money, page_number, paginate
 from vehicle_pipeline.sample_site.spec import Rendered, SampleListing, SiteContext
-from vehicle_pipeline.sources.fields import normalize_vin, split_title
 
 SOURCE = "broadarrow"
 PER_PAGE = 12
@@ -76,9 +76,9 @@ def _odometer(listing: SampleListing) -> str:
 def listing_truth(listing: SampleListing, ctx: SiteContext) -> dict:
     car = listing.car
     o, sale, bid = _shown(listing)
-    year, make, model, trim = split_title(listing.title)
+    year, make, model, trim = truth.title_parts(car, listing.title)
     currency = listing.currency if (o in ("sold", "bid_to", "live") and (sale or bid or listing.low_estimate)) else None
-    vin = normalize_vin(car.vin)
+    vin = truth.vin(car.vin)
     return {
         "kind": "listing", "source": SOURCE, "url": ctx.url(SOURCE, listing_path(listing)),
         "external_id": listing.external_id, "title": listing.title, "year": year, "make": make, "model": model,

@@ -17,11 +17,9 @@ from html import escape
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
-from vehicle_pipeline.model import ListingRef, Outcome
 from vehicle_pipeline.sample_site.pages import _chrome as ch
 from vehicle_pipeline.sample_site.spec import Rendered, SampleListing, SiteContext
-from vehicle_pipeline.sources import carsandbids as parser
-from vehicle_pipeline.sources.fields import epoch_to_utc, normalize_vin, split_title
+from vehicle_pipeline.sample_site.truth import index_item, iso_z, vin
 
 SOURCE = "carsandbids"
 LIST_PATH = "/v2/autos/auctions"
@@ -30,10 +28,20 @@ DEFAULT_LIMIT = 50
 _STATUS = {"sold": "sold", "sold_after": "sold_after", "bid_to": "reserve_not_met", "withdrawn": "canceled",
            "live": "live", "no_sale": "no_sale"}
 _ZONES = {"PKT": 5, "UTC": 0}
+# The detail API's enum codes, as far as the real responses show them (SELECTORS.md §2b); a value of the
+# world with no known code is sent as 0, which a reader must leave unknown.
+TRANSMISSIONS = {1: "Automatic", 2: "Manual"}
+DRIVE_TRAINS = {2: "Rear-wheel drive", 3: "4WD/AWD"}
+BODY_STYLES = {1: "Coupe", 4: "Sedan", 8: "Wagon"}
+
+
+def slugify(text: str) -> str:
+    """The site's URL slug of a title or name: lower case, runs of anything but a-z0-9 as one dash."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def listing_path(listing: SampleListing) -> str:
-    return f"/auctions/{listing.external_id}/{parser.slugify(listing.title)}"
+    return f"/auctions/{listing.external_id}/{slugify(listing.title)}"
 
 
 def index_paths() -> list[str]:
@@ -41,8 +49,7 @@ def index_paths() -> list[str]:
 
 
 def _iso(epoch: int | None) -> str | None:
-    dt = epoch_to_utc(epoch)
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
+    return iso_z(epoch)
 
 
 def _shown_amount(listing: SampleListing) -> int | None:
@@ -55,10 +62,9 @@ def _shown_amount(listing: SampleListing) -> int | None:
 
 
 def _ymmt(listing: SampleListing) -> tuple:
+    # The page states make and model (quick facts, the detail JSON); the title is 'YEAR MAKE MODEL [TRIM]'.
     car = listing.car
-    year = split_title(listing.title, make=car.make)[0]
-    trim = parser._trim_after_model(listing.title, car.make, car.model)
-    return year, car.make, car.model, trim
+    return car.year, car.make, car.model, car.trim
 
 
 def _base(listing: SampleListing, ctx: SiteContext) -> dict:
@@ -67,7 +73,7 @@ def _base(listing: SampleListing, ctx: SiteContext) -> dict:
     return {
         "kind": "listing", "source": SOURCE, "url": ctx.url(SOURCE, listing_path(listing)),
         "external_id": listing.external_id, "title": listing.title, "year": year, "make": make, "model": model,
-        "trim": trim, "vin": normalize_vin(car.vin), "vin_state": car.vin_state if car.vin else None,
+        "trim": trim, "vin": vin(car.vin), "vin_state": car.vin_state if car.vin else None,
         "mileage": car.mileage, "mileage_unit": car.mileage_unit, "outcome": listing.outcome,
         "asking_price": None, "seller": listing.seller, "location": car.location, "lot_number": None,
         "no_reserve": bool(listing.no_reserve), "exterior_color": car.exterior_color,
@@ -265,7 +271,7 @@ def render_listing(listing: SampleListing, ctx: SiteContext) -> Rendered:
             f'<li><div class="th">Bids</div><div class="td bid-icon">{listing.bid_count or 0}</div></li>'
             f'<li><div class="th">Views</div><div class="td views-icon">{listing.view_count or 0:,}</div></li></ul>')
     mileage = f"{car.mileage:,}" + (" km" if car.mileage_unit == "km" else "")
-    facts = (f'<div class="quick-facts"><dl><dt>Make</dt><dd><a href="/search/{parser.slugify(car.make)}">{escape(car.make)}</a></dd>'
+    facts = (f'<div class="quick-facts"><dl><dt>Make</dt><dd><a href="/search/{slugify(car.make)}">{escape(car.make)}</a></dd>'
              f'<dt>Model</dt><dd class="subscribeable"><a href="#">{escape(car.model)}</a><button type="button" class=" rb subscribe"><span class="sr-only">Save</span></button></dd>'
              f'<dt>Mileage</dt><dd class="wrappable">{mileage}</dd><dt>VIN</dt><dd>{escape(car.vin or "")}</dd>'
              f'<dt>Title Status</dt><dd class="wrappable">Clean</dd>'
@@ -284,7 +290,7 @@ def render_listing(listing: SampleListing, ctx: SiteContext) -> Rendered:
     thumbs = "".join(f'<div class="preload-wrap  "><div class="ratio"><img class="thumb " src="{escape(ctx.base_url + p)}?w=180" alt=""></div></div>'
                      for p in listing.images)
     crumbs = ch.breadcrumb_ld([("Home", ctx.url(SOURCE, "/")), ("Auctions", ctx.url(SOURCE, "/auctions")),
-                               (f"{car.make} {car.model}", ctx.url(SOURCE, f"/search/{parser.slugify(car.make)}/{parser.slugify(car.model)}")),
+                               (f"{car.make} {car.model}", ctx.url(SOURCE, f"/search/{slugify(car.make)}/{slugify(car.model)}")),
                                (listing.title, url)])
     ld = json.dumps({"@context": "https://schema.org", "@type": "Product", "name": listing.title,
                      "offers": {"@type": "Offer", "url": url, "priceCurrency": "USD", "price": listing.high_bid or 0}}).replace("</", "<\\/")
@@ -318,7 +324,7 @@ def _enum(value: str, table: dict[int, str]) -> int:
     for code, name in table.items():
         if name.lower() == value.lower():
             return code
-    return 0  # a value the site has but the parser does not know: must come out as None
+    return 0  # a world value with no known code: a reader must leave it unknown
 
 
 def _transmission(car) -> tuple[int, str | None]:
@@ -347,10 +353,10 @@ def _detail(listing: SampleListing, ctx: SiteContext) -> dict:
                     "model": car.model, "vin": car.vin, "mileage": car.mileage,
                     "mileage_text": f"{car.mileage:,} km" if car.mileage_unit == "km" else None,
                     "location": car.location, "engine": car.engine, "transmission": code, "transmission_details": details,
-                    "drive_train": _enum(car.drivetrain, parser.DRIVE_TRAINS), "body_style": _enum(car.body_style, parser.BODY_STYLES),
+                    "drive_train": _enum(car.drivetrain, DRIVE_TRAINS), "body_style": _enum(car.body_style, BODY_STYLES),
                     "exterior_color": car.exterior_color, "interior_color": car.interior_color, "title_status": "Clean",
-                    "seller_type": 1, "seller_type_details": None, "make_slug": parser.slugify(car.make),
-                    "model_slug": parser.slugify(car.model), "highlighted_points": extra.highlighted, "history_report_pdf": None,
+                    "seller_type": 1, "seller_type_details": None, "make_slug": slugify(car.make),
+                    "model_slug": slugify(car.model), "highlighted_points": extra.highlighted, "history_report_pdf": None,
                     "history_report": {"url": f"https://www.carfax.com/vehiclehistory/ar20/{listing.external_id}", "expiry": "2027-01-01T00:00:00.000Z",
                                        "vendor": "carfax"},
                     "sections": extra.sections, "id": listing.external_id[::-1],
@@ -390,23 +396,20 @@ def detail_truth(listing: SampleListing, ctx: SiteContext) -> dict:
     """What `parse` prints for `/v2/autos/auctions/<id>`."""
     car = listing.car
     code, details = _transmission(car)
-    transmission = parser.TRANSMISSIONS.get(code)
+    transmission = TRANSMISSIONS.get(code)
     if transmission and details:
         transmission = f"{transmission} ({details})"
     high = listing.high_bid or 0
     sale = listing.sale_price if listing.outcome in ("sold", "sold_after") else None
     out = _base(listing, ctx)
-    out["year"] = car.year
     out.update({
         "sale_price": sale, "high_bid": high, "currency": "USD", "bid_count": listing.bid_count,
         "comment_count": listing.comment_count, "view_count": listing.view_count, "watcher_count": listing.watcher_count,
         "ended_at": _iso(listing.ends_at), "buyer": listing.buyer if sale is not None else None,
-        "transmission": transmission, "drivetrain": parser.DRIVE_TRAINS.get(_enum(car.drivetrain, parser.DRIVE_TRAINS)),
-        "engine": car.engine, "body_style": parser.BODY_STYLES.get(_enum(car.body_style, parser.BODY_STYLES)),
+        "transmission": transmission, "drivetrain": DRIVE_TRAINS.get(_enum(car.drivetrain, DRIVE_TRAINS)),
+        "engine": car.engine, "body_style": BODY_STYLES.get(_enum(car.body_style, BODY_STYLES)),
         "images": [ctx.base_url + p for p in listing.images],
     })
-    if out["outcome"] not in parser._STATUS.values():
-        out["outcome"] = "unknown"
     return {k: out[k] for k in _KEYS}
 
 
@@ -469,13 +472,13 @@ def index_truth(path: str, query: dict[str, str], listings: list[SampleListing],
     items = []
     for l in page:
         closed = status != "new"
-        outcome = Outcome(l.outcome) if closed and l.outcome in _STATUS else Outcome.LIVE
+        outcome = l.outcome if closed and l.outcome in _STATUS else "live"
         price = None
         if closed:
             price = l.sale_price if l.outcome in ("sold", "sold_after") else (l.high_bid or 0)
-        items.append(ListingRef(url=ctx.url(SOURCE, listing_path(l)), external_id=l.external_id, title=l.title,
-                                outcome=outcome, price=price, ended_at=epoch_to_utc(l.ends_at) if closed else None,
-                                no_reserve=bool(l.no_reserve)).to_contract())
+        items.append(index_item(url=ctx.url(SOURCE, listing_path(l)), external_id=l.external_id, title=l.title,
+                                outcome=outcome, price=price, ended_at=l.ends_at if closed else None,
+                                no_reserve=bool(l.no_reserve)))
     next_url = _list_url(ctx, status, limit, offset + limit) if offset + limit < total else None
     return {"kind": "index", "source": SOURCE, "url": _list_url(ctx, status, limit, offset), "total_items": total,
             "page": offset // limit + 1, "pages_total": max(1, -(-total // limit)), "next_page_url": next_url, "items": items}

@@ -58,14 +58,21 @@ def _profile_path(s: dict) -> str:
     return f"/s/{s['slug']}-{_short_id(s['slug'])}/"
 
 
-def _score(s: dict, full: bool) -> float:
-    from vehicle_pipeline.model import SellerKind
-    from vehicle_pipeline.sources.classic import score
+# A seller's confidence as a usable dealer source (the project's rule, documented in the classic.com
+# reader's docstring; DESIGN.md: auto-enabled at >= 0.70), written out here from the facts the page
+# shows, so a change in the reader's weights is a mismatch at /_truth, not a new truth.
+_WEIGHTS = {"website": 0.3, "inventory_url": 0.3, "listings": 0.2, "location": 0.1, "dealer": 0.1}
+_AUCTION_HOUSE_CAP = 0.5  # an auction house is read by its own source, never auto-enabled as a dealer
 
-    kind = SellerKind(s["kind"])
-    if full:
-        return score(s["website"], s["inventory_url"], s["listing_count"], s["location"], kind)
-    return score(None, None, s["listing_count"], s["location"], kind)
+
+def _score(s: dict, full: bool) -> float:
+    """What a directory row (`full=False`: no website or inventory link) or a profile page says of a seller."""
+    facts = {"website": full and bool(s["website"]), "inventory_url": full and bool(s["inventory_url"]),
+             "listings": bool(s["listing_count"]), "location": bool(s["location"]), "dealer": s["kind"] == "dealer"}
+    total = sum(w for name, w in _WEIGHTS.items() if facts[name])
+    if s["kind"] == "auction_house":
+        total = min(total, _AUCTION_HOUSE_CAP)
+    return round(min(total, 1.0), 2)
 
 
 def _contract(s: dict, ctx: SiteContext, full: bool) -> dict:

@@ -13,10 +13,10 @@ import functools
 import json
 from types import SimpleNamespace
 
+from vehicle_pipeline.sample_site import truth
 from vehicle_pipeline.sample_site.pages import _chrome as ch
 from vehicle_pipeline.sample_site.pages._others_kit import esc, html_page, img_urls, json_page, ld, money, page_number, paginate, stable
 from vehicle_pipeline.sample_site.spec import Rendered, SampleListing, SiteContext
-from vehicle_pipeline.sources.fields import normalize_vin, split_title
 
 SOURCE = "craigslist"
 SAPI_METROS = frozenset({"vancouver"})
@@ -72,10 +72,10 @@ def _hood(listing: SampleListing) -> str:
 
 def listing_truth(listing: SampleListing, ctx: SiteContext) -> dict:
     car = listing.car
-    _, make, model, trim = split_title(f"{car.year} {_makemodel(listing)}")
-    if model and trim:
-        model, trim = f"{model} {trim}", None
-    vin = normalize_vin(car.vin)
+    # The page states "make model" as one field: past the make, where the model ends it does not say,
+    # so the contract keeps the rest whole as the model.
+    make, model, trim = car.make, " ".join(p for p in (car.model, car.trim) if p), None
+    vin = truth.vin(car.vin)
     price = listing.asking_price if listing.asking_price and listing.asking_price > 0 else None
     return {
         "kind": "listing", "source": SOURCE, "url": ctx.url(SOURCE, listing_path(listing)),

@@ -20,10 +20,10 @@ import re
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
+from vehicle_pipeline.sample_site import truth
 from vehicle_pipeline.sample_site.pages import _chrome as ch
 from vehicle_pipeline.sample_site.pages._others_kit import esc, html_page, img_urls, ld, money, page_number, paginate, stable
 from vehicle_pipeline.sample_site.spec import Rendered, SampleListing, SiteContext
-from vehicle_pipeline.sources.fields import normalize_vin
 
 SOURCE = "dealer"
 PER_PAGE = 12
@@ -100,7 +100,7 @@ def _trim(listing: SampleListing) -> str | None:
 
 def listing_truth(listing: SampleListing, ctx: SiteContext) -> dict:
     car = listing.car
-    vin = normalize_vin(car.vin)
+    vin = truth.vin(car.vin)
     price = _price(listing)
     addr = _address(listing)
     location = ", ".join(p for p in (addr.get("addressLocality"), addr.get("addressRegion")) if p) or None

@@ -11,6 +11,7 @@ import json
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
+from vehicle_pipeline.sample_site import truth
 from vehicle_pipeline.sample_site.pages import _chrome as ch
 from vehicle_pipeline.sample_site.pages._others_kit import esc, html_page, img_urls, json_page, ld, page_number, paginate
 from vehicle_pipeline.sample_site.spec import Rendered, SampleListing, SiteContext
@@ -100,7 +101,7 @@ def listing_truth(listing: SampleListing, ctx: SiteContext) -> dict:
     return {
         "kind": "listing", "source": SOURCE, "url": ctx.url(SOURCE, listing_path(listing)),
         "external_id": listing.external_id, "title": listing.title, "year": car.year, "make": car.make,
-        "model": car.model, "trim": trim, "vin": car.vin, "vin_state": car.vin_state if car.vin else None,
+        "model": car.model, "trim": trim, "vin": truth.vin(car.vin), "vin_state": car.vin_state if car.vin else None,
         "mileage": car.mileage, "mileage_unit": car.mileage_unit, "outcome": outcome,
         "sale_price": hammer if outcome == "sold" else None, "high_bid": high_bid, "asking_price": None,
         "currency": "USD", "bid_count": None, "comment_count": None, "view_count": None, "watcher_count": None,
@@ -337,11 +338,14 @@ def render_index(path: str, query: dict[str, str], listings: list[SampleListing]
     )
 
 
+def _next_page_url(ctx: SiteContext, query: dict[str, str], page: int) -> str:
+    """The search URL of page `page` (0-based): this page's query in order, without its `page`, then `page`."""
+    return _index_url(ctx, {**{k: v for k, v in query.items() if k != "page"}, "page": str(page)})
+
+
 def index_truth(path: str, query: dict[str, str], listings: list[SampleListing], ctx: SiteContext) -> dict | None:
     if path.rstrip("/") not in (INDEX_PATH, INDEX_PATH + "/query"):
         return None
-    from vehicle_pipeline.sources._pagekit import with_query
-
     page0 = page_number(query, default=0)
     per = page_number(query, "hitsPerPage", HITS_PER_PAGE) or HITS_PER_PAGE
     chunk, pages = paginate(listings, page0 + 1, per)
@@ -353,5 +357,5 @@ def index_truth(path: str, query: dict[str, str], listings: list[SampleListing],
         items.append({"url": ctx.url(SOURCE, listing_path(l)), "external_id": l.external_id, "title": l.title,
                       "outcome": outcome, "price": price, "ended_at": None, "no_reserve": True if l.no_reserve else None})
     return {"kind": "index", "source": SOURCE, "url": url, "total_items": len(listings), "page": page0 + 1,
-            "pages_total": pages, "next_page_url": with_query(url, page=page0 + 1) if page0 + 1 < pages else None,
+            "pages_total": pages, "next_page_url": _next_page_url(ctx, query, page0 + 1) if page0 + 1 < pages else None,
             "items": items}

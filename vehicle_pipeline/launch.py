@@ -137,11 +137,10 @@ def backfill(asset: str, keys: list[str], *, log=print) -> list[StepResult]:
 
 def materialize_all(*, today: date | None = None, log=print) -> list[StepResult]:
     """Every asset once, with a progress bar on a terminal (see `_materialize_all`)."""
+    from vehicle_pipeline.defs.partitions import CRAIGSLIST_METROS
     from vehicle_pipeline.progress import steps
 
     # classic, 4 auction walks, the metros, 2 drains, health; dealers and repair months are added when known
-    from vehicle_pipeline.defs.partitions import CRAIGSLIST_METROS
-
     with steps("materializing", 8 + len(CRAIGSLIST_METROS)) as bar:
         return _materialize_all(today=today, log=log, bar=bar)
 

@@ -232,3 +232,15 @@ def test_without_a_webhook_nothing_is_posted_and_the_alert_still_shows(db_url, d
     assert "went dead" in _tick(db_url, instance).skip_message
     with db.connection() as conn:
         assert conn.execute("SELECT active, posted FROM alert_states").fetchall() == [(True, None)]
+
+
+def test_each_scheduled_asset_has_its_freshness_policy_in_the_definitions():
+    from vehicle_pipeline.definitions import defs
+    from vehicle_pipeline.defs.freshness import PERIODS, WINDOWS
+
+    graph = defs.get_repository_def().asset_graph
+    for name, window in WINDOWS.items():
+        policy = graph.get(dg.AssetKey(name)).freshness_policy
+        assert policy is not None, name
+        assert policy.fail_window.to_timedelta() == window and policy.warn_window.to_timedelta() == PERIODS[name]
+    assert graph.get(dg.AssetKey("bat_repairs")).freshness_policy is None  # backfilled by hand, never stale

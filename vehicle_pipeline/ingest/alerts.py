@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from vehicle_pipeline.ingest.health import recent_parse_failures
 from vehicle_pipeline.ingest.monitoring import DEPTH_ALERT, MIN_DRAIN_PER_HOUR, assess
 from vehicle_pipeline.notify import post_webhook
+from vehicle_pipeline.store.queue import WorkQueue
 
 KINDS = ("queue_depth", "drain_rate", "source_backoff", "dead_items", "parse_failures", "run_failed", "stale_asset")
 _LOCK = 0x76705F616C657274  # "vp_alert": one evaluator at a time decides what to post
@@ -55,8 +56,6 @@ class Transition:
 
 def database_alerts(db, rules: AlertRules = AlertRules()) -> list[Alert]:
     """The alerts the database shows now."""
-    from vehicle_pipeline.store.queue import WorkQueue
-
     health = assess(WorkQueue(db).stats(), depth_limit=rules.depth_limit, min_rate=rules.min_drain_per_hour)
     alerts = [Alert(key, text) for key, text in health.alert_keys.items()]
     with db.connection() as conn:

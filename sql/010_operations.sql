@@ -37,8 +37,11 @@ CREATE TRIGGER work_items_correlate BEFORE INSERT ON work_items
 
 -- Every state change of a work item. `worker` is the claimant ("run:<dagster run id>" for a Dagster run) or,
 -- for `queued`, the walk that found it (payload `found_by`).
+-- Written on every queue statement, so it carries as few B-tree indexes as its readers need: no primary key
+-- (`id` orders events; nothing looks one up by it), a BRIN index on `at` (events arrive in time order) for the
+-- health figures' windows and the retention delete, and the two look-ups `trace` makes.
 CREATE TABLE work_item_events (
-    id              bigserial PRIMARY KEY,
+    id              bigserial NOT NULL,
     at              timestamptz NOT NULL DEFAULT clock_timestamp(),
     item_id         bigint NOT NULL,
     correlation_id  uuid NOT NULL,
@@ -53,7 +56,7 @@ CREATE TABLE work_item_events (
 );
 CREATE INDEX work_item_events_item ON work_item_events (item_id, id);
 CREATE INDEX work_item_events_correlation ON work_item_events (correlation_id, id);
-CREATE INDEX work_item_events_at ON work_item_events (at);
+CREATE INDEX work_item_events_at ON work_item_events USING brin (at);
 
 -- Statement-level with transition tables: one INSERT ... SELECT per queue statement (a claim of 50 items writes
 -- its 50 events in one go), not a trigger call per row.

@@ -409,7 +409,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Everything an operator looks at first: totals, queue depth and alerts, source health."""
-    from vehicle_pipeline.ingest.monitoring import assess
+    from vehicle_pipeline.ingest.alerts import database_alerts
     from vehicle_pipeline.store.queue import WorkQueue
     from vehicle_pipeline.store.records import totals as record_totals
     from vehicle_pipeline.store.sources import SourceRegistry
@@ -419,24 +419,148 @@ def cmd_status(args: argparse.Namespace) -> int:
         with db.connection() as conn:
             totals = record_totals(conn)
         queue_rows = WorkQueue(db).stats()
-        health = assess(queue_rows)
+        # the alert rules the database can answer (the alert sensor adds failed runs and stale assets)
+        alerts = database_alerts(db)
         sources = [_source_row(s) for s in SourceRegistry(db).list()]
     finally:
         db.close()
     if args.json:
         print(json.dumps({"totals": totals, "queue": [{k: _jsonable(v) for k, v in r.items()} for r in queue_rows],
-                          "alerts": health.alerts,
+                          "alerts": [a.message for a in alerts], "alert_keys": [a.key for a in alerts],
                           "sources": [{k: _jsonable(v) for k, v in r.items()} for r in sources]}))
-        return 1 if health.alerts else 0
+        return 1 if alerts else 0
     print("totals: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
-    print("alerts: " + ("; ".join(health.alerts) if health.alerts else "none"))
+    print("alerts: " + ("; ".join(a.message for a in alerts) if alerts else "none"))
     print("\nqueues:")
     _print_table(queue_rows, ["queue", "source", "pending", "deferred", "running", "dead", "oldest_pending_secs",
                               "done_last_hour"])
     print("\nsources:")
     _print_table(sources, ["name", "kind", "enabled", "auto_disabled", "in_backoff", "backoff_level",
                            "backoff_until", "consecutive_failures", "last_success_at", "last_error"])
-    return 1 if health.alerts else 0
+    return 1 if alerts else 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    """An item's whole story: the walk that found it, each claim and attempt with its error, the pages fetched,
+    the vehicle and auction rows written."""
+    from vehicle_pipeline.store.trace import NotFound, find, story
+
+    db = _open_db()
+    try:
+        with db.connection() as conn:
+            try:
+                stories = [story(conn, c) for c in find(conn, args.what)]
+            except NotFound as exc:
+                raise CommandError(f"trace: {exc}") from None
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(stories, default=_json_default))
+        return 0
+    for i, one in enumerate(stories):
+        if i:
+            print()
+        _print_story(one)
+    return 0
+
+
+def _json_default(value):
+    from datetime import datetime
+    from decimal import Decimal
+    from uuid import UUID
+
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (Decimal, UUID)):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def _print_story(one: dict) -> None:
+    print(f"correlation {one['correlation_id']}")
+    listing = one["listing"]
+    if listing:
+        print(f"listing #{listing['id']} {listing['source']} {listing['external_id']} {listing['url']}")
+        print(f"  status {listing['status']}, first seen {_fmt(listing['first_seen_at'])}, "
+              f"last fetched {_fmt(listing['last_fetched_at'])}")
+    print(f"found by {one['found_by'] or 'unknown'} at {_fmt(one['found_at'])}")
+    print("work items:")
+    for item in one["items"]:
+        print(f"  #{item['id']} {item['queue']} {item['dedupe_key']}: {item['state']} after {item['attempts']} "
+              f"attempt(s) of {item['max_attempts']}" + (f", last error: {item['last_error']}"
+                                                         if item["state"] != "done" and item["last_error"] else ""))
+    print("history:")
+    for e in one["events"]:
+        line = f"  {_fmt(e['at'])}  #{e['item_id']} {e['queue']:<16} {e['event']:<13}"
+        if e["event"] != "queued":
+            line += f" attempt {e['attempt']}"
+        line += f" by {e['worker'] or '?'}"
+        if e["error"]:
+            line += f": {e['error']}"
+        if e["result"]:
+            line += " " + json.dumps(e["result"], default=str)
+        print(line)
+    print("snapshots:" + ("" if one["snapshots"] else " none"))
+    for snap in one["snapshots"]:
+        print(f"  {_fmt(snap['fetched_at'])}  http {snap['http_status']}  {snap['size_bytes']} bytes  "
+              f"sha256 {snap['sha256'][:16]}  {snap['url']}")
+    vehicle = one["vehicle"]
+    if vehicle:
+        print(f"vehicle #{vehicle['id']}: {vehicle['year'] or '?'} {vehicle['make'] or '?'} {vehicle['model'] or '?'}"
+              f" VIN {vehicle['vin'] or '-'} ({vehicle['vin_state'] or 'none'}), first seen "
+              f"{_fmt(vehicle['first_seen_at'])}")
+    else:
+        print("vehicle: none written")
+    auction = one["auction"]
+    if auction:
+        print(f"auction #{auction['id']}: {auction['outcome']}, sale price {_fmt(auction['sale_price'])}, high bid "
+              f"{_fmt(auction['high_bid'])} {auction['currency'] or ''}, ended {_fmt(auction['ended_at'])}, evidence "
+              f"{auction['evidence'] or '-'}, from snapshot {(auction['snapshot'] or '-')[:16]}")
+    elif listing and listing["source"].split(":")[0] in ("bat", "carsandbids", "mecum", "broadarrow"):
+        print("auction: none written")
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Materialize a range of a day- or month-partitioned asset, one run per partition (e.g. BaT repairs of a
+    year after a parser fix), with a progress bar on a terminal."""
+    from vehicle_pipeline import launch
+    from vehicle_pipeline.store import DatabaseError, MigrationError
+
+    try:
+        keys = launch.partition_keys(args.asset, args.first, args.last)
+    except ValueError as exc:
+        raise CommandError(f"backfill: {exc}", 2) from None
+    try:
+        launch.prepare_instance()
+    except (DatabaseError, MigrationError) as exc:
+        raise CommandError(str(exc)) from None
+    results = launch.backfill(args.asset, keys)
+    failed = [r.partition for r in results if not r.success]
+    print(f"{len(results) - len(failed)} of {len(results)} partition(s) done"
+          + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """Materialize pipeline_health (its named job, with the alert checks) on the project's instance and print
+    its tables, as the UI shows them."""
+    from vehicle_pipeline import launch
+    from vehicle_pipeline.store import DatabaseError, MigrationError
+
+    try:
+        launch.prepare_instance()
+    except (DatabaseError, MigrationError) as exc:
+        raise CommandError(str(exc)) from None
+    step = launch.materialize_one("pipeline_health")
+    if not step.success:
+        raise CommandError(f"health: {step.error}")
+    if args.json:
+        print(json.dumps({k: v for k, v in step.metadata.items() if k != "health"} | {"checks": step.checks}))
+    else:
+        print(step.metadata.get("health", ""))
+        failing = [name for name, ok in step.checks.items() if not ok]
+        print("\nalert checks: " + ("all passing" if not failing else "failing: " + ", ".join(failing)))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -483,6 +607,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="totals, queue depth and alerts, source health (exit 1 when an alert is on)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("backfill", help="materialize a range of partitions of a day- or month-partitioned asset")
+    p.add_argument("asset", help="e.g. bat_repairs (months: 2024-01-01) or bat_listings (days: 2026-11-01)")
+    p.add_argument("first", help="the first partition key")
+    p.add_argument("last", help="the last partition key (inclusive)")
+    p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser("health", help="materialize pipeline_health now and print its tables")
+    p.add_argument("--json", action="store_true", help="the numbers and check results as JSON")
+    p.set_defaults(func=cmd_health)
+
+    p = sub.add_parser("trace", help="an item's whole history: the run that found it, each claim and attempt, "
+                                     "snapshots, the vehicle and auction rows written")
+    p.add_argument("what", help="a listing URL, a VIN, a work item id, listing:<id>, a queue key or a correlation id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("migrate", help="apply pending schema migrations")
     p.set_defaults(func=cmd_migrate)

@@ -5,6 +5,8 @@ import os
 
 import dagster as dg
 
+from vehicle_pipeline.defs.alerts import alert_checks, alert_schedules, alert_sensors
+from vehicle_pipeline.defs.assets.health import pipeline_health
 from vehicle_pipeline.defs.assets.listings import listing_assets
 from vehicle_pipeline.defs.assets.profiles import auction_outcomes, bat_repairs, vehicle_profiles
 from vehicle_pipeline.defs.checks import all_checks
@@ -21,7 +23,7 @@ from vehicle_pipeline.defs.resources import (
 from vehicle_pipeline.defs.schedules import TIMEZONE, all_schedules
 from vehicle_pipeline.defs.sensors import QUEUE_DEPTH_ASSET, all_sensors
 
-ASSETS = [*listing_assets, vehicle_profiles, auction_outcomes, bat_repairs, *market_assets]
+ASSETS = [*listing_assets, vehicle_profiles, auction_outcomes, bat_repairs, pipeline_health, *market_assets]
 
 
 def _env_or_none(name: str):
@@ -58,9 +60,9 @@ def build_resources() -> dict:
 
 defs = dg.Definitions(
     assets=[*ASSETS, QUEUE_DEPTH_ASSET],
-    asset_checks=all_checks,
+    asset_checks=[*all_checks, *alert_checks],
     jobs=[*all_jobs, *market_jobs],
-    schedules=[*all_schedules, *market_schedules],
-    sensors=[*all_sensors, *market_sensors],
+    schedules=[*all_schedules, *alert_schedules, *market_schedules],
+    sensors=[*all_sensors, *alert_sensors, *market_sensors],
     resources=build_resources(),
 )

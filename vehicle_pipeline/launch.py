@@ -120,7 +120,94 @@ def _source_of_step(name: str, partition) -> str | None:
     return None
 
 
+def materialize_one(name: str, partition=None, run_config: dict | None = None, *, batch: str | None = None,
+                    log=None, warn=None) -> StepResult:
+    """Run the named job of one asset (its checks included) on the current instance, so the Runs list says what
+    ran; returns what the step did. Every run of one launch shares its `batch` tag. A failed step is one line
+    `asset[partition]: reason` on `warn` (default `log`); Dagster's own console log is off (it stays in each
+    run's event log, shown by the UI) unless VEHICLE_PIPELINE_DEBUG is set."""
+    import dagster as dg
+
+    from vehicle_pipeline.definitions import defs
+    from vehicle_pipeline.defs.jobs import JOB_FOR_ASSET
+
+    warn = warn or log
+    started = time.monotonic()
+    console = "DEBUG" if os.environ.get("VEHICLE_PIPELINE_DEBUG") else "CRITICAL"
+    quiet = {"loggers": {"console": {"config": {"log_level": console}}}}
+    batch = batch or datetime.now(timezone.utc).strftime("cli-%Y%m%dT%H%M%SZ")
+    try:
+        job = defs.resolve_job_def(JOB_FOR_ASSET[name].name)
+        result = job.execute_in_process(run_config=quiet | (run_config or {}), instance=dg.DagsterInstance.get(),
+                                        partition_key=partition, raise_on_error=False,
+                                        tags={"vehicle_pipeline/launch": "cli", "vehicle_pipeline/batch": batch})
+    except Exception as exc:  # a definition error: report it as this step's failure
+        step = StepResult(name, partition, False, time.monotonic() - started, error=str(exc).splitlines()[0])
+        if warn:
+            warn(f"{step_label(name, partition)}: {step.error}")
+        return step
+    metadata = {}
+    for event in result.get_asset_materialization_events():
+        metadata = {k: _plain(v) for k, v in event.materialization.metadata.items()}
+    checks_out = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    error = None if result.success else failure_reason(result)
+    step = StepResult(name, partition, result.success, round(time.monotonic() - started, 2), metadata,
+                      checks_out, error)
+    if not result.success:
+        if warn:
+            warn(f"{step_label(name, partition)}: {error}")
+    elif log:
+        summary = ", ".join(f"{k}={metadata[k]}" for k in ("found", "new", "done", "events_new", "candidates",
+                                                            "enabled", "failed", "blocked") if k in metadata)
+        log(_step_line(name, partition, f"ok ({step.seconds:.1f}s) {summary}"))
+    return step
+
+
+def partition_keys(asset: str, first: str, last: str) -> list[str]:
+    """The partitions of `asset` from `first` through `last` (a day or month asset); ValueError says why not."""
+    import dagster as dg
+
+    from vehicle_pipeline.definitions import ASSETS
+
+    by_name = {a.key.to_user_string(): a for a in ASSETS}
+    if asset not in by_name:
+        raise ValueError(f"unknown asset {asset!r}; known: {', '.join(sorted(by_name))}")
+    partitions = by_name[asset].partitions_def
+    if not isinstance(partitions, dg.TimeWindowPartitionsDefinition):
+        raise ValueError(f"{asset} is not partitioned by day or month")
+    keys = partitions.get_partition_keys()
+    for key in (first, last):
+        if key not in keys:
+            raise ValueError(f"{key!r} is not a partition of {asset} (e.g. {keys[0]} … {keys[-1]})")
+    if keys.index(first) > keys.index(last):
+        raise ValueError(f"{first} comes after {last}")
+    return keys[keys.index(first):keys.index(last) + 1]
+
+
+def backfill(asset: str, keys: list[str], *, log=print) -> list[StepResult]:
+    """One run of the asset's named job per partition, a progress bar on a terminal."""
+    from vehicle_pipeline.progress import steps
+
+    batch = datetime.now(timezone.utc).strftime(f"backfill-{asset}-%Y%m%dT%H%M%SZ")
+    results = []
+    with steps(f"backfill {asset}", len(keys)) as bar:
+        for key in keys:
+            results.append(materialize_one(asset, key, batch=batch, log=log))
+            bar.advance()
+    return results
+
+
 def materialize_all(*, today: date | None = None, log=print, warn=None) -> list[StepResult]:
+    """Every asset once, with a progress bar on a terminal (see `_materialize_all`)."""
+    from vehicle_pipeline.defs.partitions import CRAIGSLIST_METROS
+    from vehicle_pipeline.progress import steps
+
+    # classic, 4 auction walks, the metros, 2 drains, health; dealers and repair months are added when known
+    with steps("materializing", 8 + len(CRAIGSLIST_METROS)) as bar:
+        return _materialize_all(today=today, log=log, warn=warn, bar=bar)
+
+
+def _materialize_all(*, today: date | None, log, warn, bar) -> list[StepResult]:
     """Materialize every asset once on the current instance, in data-flow order; returns what each step did.
 
     Progress goes to `log`, one line per step; a failed step is one line `asset[partition]: reason` on
@@ -130,8 +217,7 @@ def materialize_all(*, today: date | None = None, log=print, warn=None) -> list[
     """
     import dagster as dg
 
-    from vehicle_pipeline.definitions import ASSETS, build_resources
-    from vehicle_pipeline.defs.checks import all_checks
+    from vehicle_pipeline.definitions import build_resources
     from vehicle_pipeline.defs.partitions import CRAIGSLIST_METROS, dealers
     from vehicle_pipeline.defs.resources import ingest_settings
     from vehicle_pipeline.ingest.source_guard import refused_sources, resolver
@@ -143,11 +229,10 @@ def materialize_all(*, today: date | None = None, log=print, warn=None) -> list[
     resources = build_resources()
     settings = ingest_settings(resources["sites"].process_config_and_initialize(),  # EnvVar fields resolved
                                resources["settings"].process_config_and_initialize())
-    by_name = {a.key.to_user_string(): a for a in ASSETS}
     day = (today or datetime.now(timezone.utc).date()).isoformat()
+    # every run of one launch shares a batch tag, so the Runs list can be filtered to it
+    batch = datetime.now(timezone.utc).strftime("cli-%Y%m%dT%H%M%SZ")
     steps: list[StepResult] = []
-    console = "DEBUG" if os.environ.get("VEHICLE_PIPELINE_DEBUG") else "CRITICAL"
-    quiet = {"loggers": {"console": {"config": {"log_level": console}}}}
 
     def refused_by_name() -> dict[str, str]:
         with open_database() as db, db.connection() as conn:
@@ -162,35 +247,14 @@ def materialize_all(*, today: date | None = None, log=print, warn=None) -> list[
 
     refused: dict[str, str] = {}
 
-    def run(name: str, partition: str | None = None, run_config: dict | None = None) -> StepResult | None:
+    def run(name: str, partition=None, run_config: dict | None = None) -> StepResult | None:
         source = _source_of_step(name, partition)
         if source is not None and (source in refused or source.split(":", 1)[0] in refused):
+            bar.advance(name)
             return None
-        started = time.monotonic()
-        asset = by_name[name]
-        checks = [c for c in all_checks if any(k.asset_key == asset.key for k in c.check_keys)]
-        try:
-            result = dg.materialize([asset, *checks], instance=instance, resources=resources, partition_key=partition,
-                                    run_config=quiet | (run_config or {}), raise_on_error=False, tags={"vehicle_pipeline/launch": "cli"})
-        except Exception as exc:  # a definition error: report it as this step's failure
-            step = StepResult(name, partition, False, time.monotonic() - started, error=str(exc).splitlines()[0])
-            steps.append(step)
-            warn(f"{step_label(name, partition)}: {step.error}")
-            return step
-        metadata = {}
-        for event in result.get_asset_materialization_events():
-            metadata = {k: _plain(v) for k, v in event.materialization.metadata.items()}
-        checks_out = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-        error = None if result.success else failure_reason(result)
-        step = StepResult(name, partition, result.success, round(time.monotonic() - started, 2), metadata,
-                          checks_out, error)
+        step = materialize_one(name, partition, run_config, batch=batch, log=log, warn=warn)
         steps.append(step)
-        if not result.success:
-            warn(f"{step_label(name, partition)}: {error}")
-            return step
-        summary = ", ".join(f"{k}={metadata[k]}" for k in ("found", "new", "done", "events_new", "candidates",
-                                                            "enabled", "failed", "blocked") if k in metadata)
-        log(_step_line(name, partition, f"ok ({step.seconds:.1f}s) {summary}"))
+        bar.advance(name)
         return step
 
     def refuse(found: dict[str, str]) -> None:
@@ -214,6 +278,7 @@ def materialize_all(*, today: date | None = None, log=print, warn=None) -> list[
         run(name, day)
     for metro in CRAIGSLIST_METROS:
         run("craigslist_listings", dg.MultiPartitionKey({"metro": metro, "day": day}))
+    bar.grow(len(enabled_dealers))
     for dealer in enabled_dealers:
         run("dealer_inventory", dealer)
     # The drains work the queue of every source but the refused ones.
@@ -224,8 +289,11 @@ def materialize_all(*, today: date | None = None, log=print, warn=None) -> list[
         months = [r[0] for r in conn.execute(
             """SELECT DISTINCT to_char(date_trunc('month', ended_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')
                FROM auction_events WHERE source = 'bat' AND ended_at IS NOT NULL ORDER BY 1""")]
-    for month in months or [day[:8] + "01"]:
+    months = months or [day[:8] + "01"]
+    bar.grow(len(months))
+    for month in months:
         run("bat_repairs", month)
+    run("pipeline_health")
     return steps
 
 
@@ -305,8 +373,14 @@ def start_replay(path):
 
 def dagster_dev(port: int = 3000, host: str = "127.0.0.1") -> int:
     """`dagster dev` on this project's instance; returns its exit status."""
-    cmd = [sys.executable, "-m", "dagster", "dev", "-h", host, "-p", str(port), "-m", "vehicle_pipeline.definitions"]
-    proc = subprocess.Popen(cmd, env=os.environ.copy())
+    # `dagster dev` prints a notice to use `dg dev` instead, which needs a dg project layout this package does not
+    # have; the notice is for people typing the command, and `vehicle-pipeline dev` is the one they type here.
+    notice = "-Wignore:Function `dev_command` is superseded"
+    cmd = [sys.executable, notice, "-m", "dagster", "dev", "-h", host, "-p", str(port),
+           "-m", "vehicle_pipeline.definitions"]
+    # Started in the instance's folder: from the project root, Dagster would warn that the dagster.yaml it sees
+    # there (the template copied into DAGSTER_HOME) "will not be used".
+    proc = subprocess.Popen(cmd, env=os.environ.copy(), cwd=os.environ.get("DAGSTER_HOME") or None)
     previous = signal.signal(signal.SIGTERM, lambda *_: proc.terminate())  # stopping us stops the UI too
     try:
         return proc.wait()

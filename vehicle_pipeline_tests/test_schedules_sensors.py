@@ -90,8 +90,9 @@ def test_hourly_discovery_active_auctions_and_craigslist(instance):
     assert [t.hour for t in ticks] == [20, 21, 22, 23, 0, 1, 2, 3, 4, 5, 6, 7, 8]
     tick = datetime(2026, 6, 10, 6, tzinfo=LA)
     with dg.build_schedule_context(instance=instance, repository_def=_repo(), scheduled_execution_time=tick) as context:
-        [request] = active_auctions_every_6h.evaluate_tick(context).run_requests
-    assert request.partition_key == "2026-06-10"
+        requests = [(schedule.job_name, r.partition_key) for schedule in active_auctions_every_6h
+                    for r in schedule.evaluate_tick(context).run_requests]
+    assert sorted(requests) == [(f"{s}_index_walk", "2026-06-10") for s in ("bat", "broadarrow", "carsandbids", "mecum")]
     with dg.build_schedule_context(instance=instance, repository_def=_repo(), scheduled_execution_time=tick) as context:
         requests = craigslist_daily.evaluate_tick(context).run_requests
     assert sorted(r.partition_key.keys_by_dimension["metro"] for r in requests) == sorted(CRAIGSLIST_METROS)
@@ -197,11 +198,16 @@ def test_definitions_load_and_validate_with_no_secrets(tmp_path):
     from vehicle_pipeline.definitions import defs
 
     repo = defs.get_repository_def()
-    assert {j.name for j in repo.get_all_jobs()} >= {"drain_queues", "auction_listings", "craigslist_listings_daily",
-                                                     "dealer_inventory_sync", "seller_discovery", "bat_repairs_backfill"}
+    # a named job for each kind of work, so the Runs list says what ran
+    assert {j.name for j in repo.get_all_jobs()} - {"__ASSET_JOB"} == {
+        "bat_index_walk", "carsandbids_index_walk", "mecum_index_walk", "broadarrow_index_walk",
+        "craigslist_index_walk", "dealer_inventory_sync", "seller_discovery", "drain_queues", "import_drain",
+        "outcome_drain", "bat_repairs_backfill", "health_figures"}
     assert {s.name for s in repo.schedule_defs} == {"overnight_drain", "hourly_seller_discovery",
-                                                    "active_auctions_every_6h", "dealer_inventory_every_12h",
-                                                    "craigslist_daily", "market_comps_daily"}
+                                                    "bat_index_walk_every_6h", "carsandbids_index_walk_every_6h",
+                                                    "mecum_index_walk_every_6h", "broadarrow_index_walk_every_6h",
+                                                    "dealer_inventory_every_12h", "craigslist_daily",
+                                                    "pipeline_health_hourly", "market_comps_daily"}
     assert {s.name for s in repo.sensor_defs} >= {"queue_depth_sensor", "dealer_discovery_sensor",
                                                   "repair_auto_queue_sensor", "release_claims_on_run_failure",
                                                   "saved_search_sensor"}

@@ -12,7 +12,7 @@ import dagster as dg
 
 from vehicle_pipeline.defs.automation import SCHEDULE_STATUS
 from vehicle_pipeline.defs.jobs import (
-    auction_listings_job,
+    auction_walk_jobs,
     craigslist_job,
     dealer_inventory_job,
     drain_queues_job,
@@ -55,13 +55,18 @@ def hourly_seller_discovery(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=f"sellers-{context.scheduled_execution_time.isoformat()}")
 
 
-@dg.schedule(job=auction_listings_job, cron_schedule="0 */6 * * *", execution_timezone=TIMEZONE,
-             default_status=ACTIVE)
-def active_auctions_every_6h(context: dg.ScheduleEvaluationContext):
-    """Every 6 hours: walk the auction sites so live auctions that ended are re-imported."""
-    tick = context.scheduled_execution_time
-    day = tick.strftime("%Y-%m-%d")
-    return dg.RunRequest(run_key=f"auctions-{tick.isoformat()}", partition_key=day)
+def _auction_walk_schedule(job) -> dg.ScheduleDefinition:
+    @dg.schedule(name=f"{job.name}_every_6h", job=job, cron_schedule="0 */6 * * *", execution_timezone=TIMEZONE,
+                 default_status=ACTIVE)
+    def _schedule(context: dg.ScheduleEvaluationContext):
+        """Every 6 hours: walk the site (a run per site) so live auctions that ended are re-imported."""
+        tick = context.scheduled_execution_time
+        return dg.RunRequest(run_key=f"{job.name}-{tick.isoformat()}", partition_key=tick.strftime("%Y-%m-%d"))
+
+    return _schedule
+
+
+active_auctions_every_6h = [_auction_walk_schedule(job) for job in auction_walk_jobs]
 
 
 @dg.schedule(job=dealer_inventory_job, cron_schedule="0 */12 * * *", execution_timezone=TIMEZONE,
@@ -92,5 +97,5 @@ def craigslist_daily(context: dg.ScheduleEvaluationContext):
             for metro in CRAIGSLIST_METROS]
 
 
-all_schedules = [overnight_drain, hourly_seller_discovery, active_auctions_every_6h, dealer_inventory_every_12h,
+all_schedules = [overnight_drain, hourly_seller_discovery, *active_auctions_every_6h, dealer_inventory_every_12h,
                  craigslist_daily]

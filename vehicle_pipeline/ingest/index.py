@@ -92,7 +92,9 @@ def walk_index(ingest: Ingest, source: str, start_url: str, *, max_pages: int | 
         if todo or retry:
             results = ingest.queue.enqueue_many([
                 NewItem("listing_import", source, f"{source}:{ref.external_id}",
-                        {"listing_id": listing_id, "url": ref.url}, priority, ingest.settings.max_attempts)
+                        # found_by: the run whose walk found it, for `trace` (the queue's event log keeps it)
+                        {"listing_id": listing_id, "url": ref.url, "found_by": ingest.queue.worker_id}, priority,
+                        ingest.settings.max_attempts)
                 for listing_id, ref in todo + retry])
             report.enqueued += sum(1 for r in results if r.status == "queued")
         if not todo and not full:

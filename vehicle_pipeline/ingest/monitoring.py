@@ -17,6 +17,7 @@ class QueueHealth:
     done_last_hour: dict[str, int] = field(default_factory=dict)
     oldest_pending_secs: dict[str, float] = field(default_factory=dict)
     alerts: list[str] = field(default_factory=list)
+    alert_keys: dict[str, str] = field(default_factory=dict)  # "queue_depth:<queue>" / "drain_rate:<queue>" → text
 
     @property
     def drainable(self) -> bool:
@@ -54,8 +55,10 @@ def assess(stats_rows: list[dict], *, depth_limit: int = DEPTH_ALERT,
             health.oldest_pending_secs[q] = max(health.oldest_pending_secs.get(q, 0.0), age)
     for q, depth in sorted(health.depth.items()):
         if depth > depth_limit:
-            health.alerts.append(f"{q}: {depth} items pending (limit {depth_limit})")
+            health.alert_keys[f"queue_depth:{q}"] = f"{q}: {depth} items pending (limit {depth_limit})"
         if health.oldest_pending_secs.get(q, 0) > 3600 and health.done_last_hour.get(q, 0) < min_rate:
-            health.alerts.append(f"{q}: drain rate {health.done_last_hour.get(q, 0)}/h below {min_rate}/h "
-                                 f"with work waiting {health.oldest_pending_secs[q] / 3600:.1f} h")
+            health.alert_keys[f"drain_rate:{q}"] = (f"{q}: drain rate {health.done_last_hour.get(q, 0)}/h below "
+                                                    f"{min_rate}/h with work waiting "
+                                                    f"{health.oldest_pending_secs[q] / 3600:.1f} h")
+    health.alerts = list(health.alert_keys.values())
     return health

@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from vehicle_pipeline.defs.freshness import freshness
 from vehicle_pipeline.defs.partitions import craigslist_metro_day, daily, dealers
 from vehicle_pipeline.defs.resources import PipelineSettingsResource, PostgresResource, SourceSitesResource, open_ingest
 from vehicle_pipeline.ingest.discovery import discover_sellers, sync_dealer
@@ -34,6 +35,7 @@ def _auction_listings_asset(source: str, walks: list[dict], doc: str):
     @dg.asset(
         name=f"{source}_listings",
         partitions_def=daily,
+        freshness_policy=freshness(f"{source}_listings"),
         group_name=LISTINGS_GROUP,
         pool=f"site_{source}",
         op_tags={"vehicle_pipeline/source": source},
@@ -67,6 +69,7 @@ broadarrow_listings = _auction_listings_asset(
 
 @dg.asset(
     partitions_def=craigslist_metro_day,
+    freshness_policy=freshness("craigslist_listings"),
     group_name=LISTINGS_GROUP,
     pool="site_craigslist",
     kinds={"python", "postgres"},
@@ -86,6 +89,7 @@ def craigslist_listings(context: dg.AssetExecutionContext, postgres: PostgresRes
 
 @dg.asset(
     partitions_def=dealers,
+    freshness_policy=freshness("dealer_inventory"),
     group_name=LISTINGS_GROUP,
     pool="site_dealers",
     kinds={"python", "postgres"},
@@ -102,7 +106,8 @@ def dealer_inventory(context: dg.AssetExecutionContext, postgres: PostgresResour
     return _materialize_walks(context, walks)
 
 
-@dg.asset(group_name=LISTINGS_GROUP, pool="site_classic", kinds={"python", "postgres"})
+@dg.asset(group_name=LISTINGS_GROUP, pool="site_classic", kinds={"python", "postgres"},
+          freshness_policy=freshness("classic_sellers"))
 def classic_sellers(context: dg.AssetExecutionContext, postgres: PostgresResource, sites: SourceSitesResource,
                     settings: PipelineSettingsResource) -> dg.MaterializeResult:
     """Dealers discovered in classic.com's seller directory, scored; each becomes a dealer source, enabled

@@ -11,7 +11,8 @@ from vehicle_pipeline.defs.assets.listings import listing_assets
 from vehicle_pipeline.defs.assets.profiles import auction_outcomes, bat_repairs, vehicle_profiles
 from vehicle_pipeline.defs.checks import all_checks
 from vehicle_pipeline.defs.jobs import all_jobs
-from vehicle_pipeline.defs.market import market_assets, market_jobs, market_schedules, market_sensors
+from vehicle_pipeline.defs.jobs import JOB_FOR_ASSET
+from vehicle_pipeline.defs.market import market_assets, market_comps, market_comps_job, market_jobs, market_schedules, market_sensors
 from vehicle_pipeline.defs.resources import (
     ALLOW_PRIVATE_ENV,
     EXTRA_CA_ENV,
@@ -24,6 +25,9 @@ from vehicle_pipeline.defs.schedules import TIMEZONE, all_schedules
 from vehicle_pipeline.defs.sensors import QUEUE_DEPTH_ASSET, all_sensors
 
 ASSETS = [*listing_assets, vehicle_profiles, auction_outcomes, bat_repairs, pipeline_health, *market_assets]
+
+# The named job that materializes each asset (the CLI launches steps through them, so the Runs list says what ran).
+JOBS_BY_ASSET = JOB_FOR_ASSET | {market_comps.key.to_user_string(): market_comps_job}
 
 
 def _env_or_none(name: str):

@@ -128,8 +128,7 @@ def materialize_one(name: str, partition=None, run_config: dict | None = None, *
     run's event log, shown by the UI) unless VEHICLE_PIPELINE_DEBUG is set."""
     import dagster as dg
 
-    from vehicle_pipeline.definitions import defs
-    from vehicle_pipeline.defs.jobs import JOB_FOR_ASSET
+    from vehicle_pipeline.definitions import JOBS_BY_ASSET, defs
 
     warn = warn or log
     started = time.monotonic()
@@ -137,7 +136,7 @@ def materialize_one(name: str, partition=None, run_config: dict | None = None, *
     quiet = {"loggers": {"console": {"config": {"log_level": console}}}}
     batch = batch or datetime.now(timezone.utc).strftime("cli-%Y%m%dT%H%M%SZ")
     try:
-        job = defs.resolve_job_def(JOB_FOR_ASSET[name].name)
+        job = defs.resolve_job_def(JOBS_BY_ASSET[name].name)
         result = job.execute_in_process(run_config=quiet | (run_config or {}), instance=dg.DagsterInstance.get(),
                                         partition_key=partition, raise_on_error=False,
                                         tags={"vehicle_pipeline/launch": "cli", "vehicle_pipeline/batch": batch})
@@ -202,8 +201,8 @@ def materialize_all(*, today: date | None = None, log=print, warn=None) -> list[
     from vehicle_pipeline.defs.partitions import CRAIGSLIST_METROS
     from vehicle_pipeline.progress import steps
 
-    # classic, 4 auction walks, the metros, 2 drains, health; dealers and repair months are added when known
-    with steps("materializing", 8 + len(CRAIGSLIST_METROS)) as bar:
+    # classic, 4 auction walks, the metros, 2 drains, health, comps; dealers and repair months are added when known
+    with steps("materializing", 9 + len(CRAIGSLIST_METROS)) as bar:
         return _materialize_all(today=today, log=log, warn=warn, bar=bar)
 
 
@@ -294,6 +293,7 @@ def _materialize_all(*, today: date | None, log, warn, bar) -> list[StepResult]:
     for month in months:
         run("bat_repairs", month)
     run("pipeline_health")
+    run("market_comps")
     return steps
 
 

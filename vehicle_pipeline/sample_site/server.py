@@ -28,7 +28,6 @@ import gzip
 import hashlib
 import json
 import signal
-import socket
 import sys
 import threading
 import time

@@ -35,13 +35,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import multiprocessing
 import os
 import resource
 import shlex
-import signal
-import subprocess
 import sys
 import tempfile
 import threading

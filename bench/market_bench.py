@@ -255,8 +255,9 @@ def bench_latency(auctions: int, refetch_after: float, drain_every: float, sprea
     try:
         with bench_database("market_latency", embedded=not os.environ.get("DATABASE_URL")) as bdb:
             db = Database(bdb.url, max_size=8)
-            settings = IngestSettings.for_sample_site(site.base_url, refetch_after_end_seconds=refetch_after,
-                                                      time_budget_seconds=120)
+            # The production settings at the real host names, pointed at the stand-in by its client settings.
+            settings = IngestSettings(pace_seconds=(0.0, 0.0), refetch_after_end_seconds=refetch_after,
+                                      time_budget_seconds=120, **site.client_settings())
             with Ingest(db, settings, worker_id="bench") as ingest:
                 ingest.ensure_sources()
                 truth = {t["url"].rstrip("/").rsplit("/", 1)[-1]: t for t in site.truth()["listings"]

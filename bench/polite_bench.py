@@ -2,11 +2,15 @@
 
     .venv/bin/python bench/polite_bench.py [--listings 300] [--pace 0.5] [--embedded] [--no-write]
 
-The sample site runs in a child process (`vehicle-pipeline sample-site --extra-ports N --cache-pages`), every
-site on a port of its own: bat, carsandbids, mecum, broadarrow, craigslist (its four metros on one host),
-classic and each of the four dealers: 10 hosts today (the stand-in has no more sites to put on hosts of their
-own until it serves per-host names), each paced at `--pace` (0.5 s: a politeness limit of 2 pages/s a host,
-20 pages/s in all). Port 0 serves only /_truth and the request log.
+The sample site runs in a child process (`vehicle-pipeline sample-site --cache-pages`), every site at its real
+host names over HTTPS: bringatrailer.com, carsandbids.com, www.mecum.com, www.broadarrowauctions.com,
+www.classic.com, each Craigslist metro (<metro>.craigslist.org) and each sample dealer (www.<slug>.example),
+with their photo hosts; every host paced at `--pace` (0.5 s: a politeness limit of 2 pages/s a host). The
+world has four dealers and four metros (module constants of sample_site.world, not configuration), so the
+run reaches as many hosts as those make (the report counts them), not 40. The control origin serves
+/_truth and the request log (each row names the Host it was asked for). The pipeline is configured as in
+production (real base URLs, allow-lists, robots, dealers found through classic.com), pointed at the stand-in
+only by the site's client settings (resolve override, its CA, the private-address exception).
 
 Three configurations, each on a fresh database and a cleared request log, each the whole pipeline through real
 Dagster runs: classic_sellers, the four auction listing assets for today, every Craigslist metro, every dealer's
@@ -17,7 +21,7 @@ outcome drain (auction_outcomes), each repeated until its queue is empty:
 - `two processes`: two drain worker processes at once (vehicle_pipeline_tests/drain_worker.py) on one Dagster
   instance in Postgres, as two machines would run them.
 
-Measured by the site (server-side request log): for each phase, the politeness floor = max over hosts of
+Measured by the site (server-side request log, per host name): for each phase, the politeness floor = max over hosts of
 (requests to the host - 1) x pace, the least time any crawler keeping the pace needs for those requests; the
 share = floor / wall of the phase (goal >= 90 % for the drains); the drains' pages/s beside the all-hosts limit
 (hosts / pace), which uneven hosts cannot reach (bat has a third of the listings); the smallest gap any host
@@ -31,13 +35,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import multiprocessing
 import os
 import resource
 import shlex
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -59,6 +60,7 @@ from bench.benchdb import bench_database  # noqa: E402
 from bench.floor_bench import _warm, floor_run  # noqa: E402
 from bench.pipeline_bench import (  # noqa: E402
     AUCTION_ASSETS,
+    SiteProcess,
     cpu_seconds,
     machine,
     materialize,
@@ -76,7 +78,6 @@ from vehicle_pipeline.defs.assets.listings import (  # noqa: E402
 )
 from vehicle_pipeline.defs.assets.profiles import auction_outcomes, vehicle_profiles  # noqa: E402
 from vehicle_pipeline.defs.partitions import CRAIGSLIST_METROS, dealers as dealers_partitions  # noqa: E402
-from vehicle_pipeline.sample_site.world import DEALERS  # noqa: E402
 from vehicle_pipeline.store.db import Database, with_database  # noqa: E402
 from vehicle_pipeline.store.migrations import migrate  # noqa: E402
 from vehicle_pipeline.store.sources import SourceRegistry  # noqa: E402
@@ -84,46 +85,15 @@ from vehicle_pipeline_tests.drain_worker import resources as worker_resources  #
 from vehicle_pipeline_tests.paced_hosts import DagsterHome, start_worker, worker_result  # noqa: E402
 
 SECTION = "## polite_bench"
-HOSTS = ["bat", "carsandbids", "mecum", "broadarrow", "craigslist", "classic"] + [f"dealer:{d.slug}" for d in DEALERS]
 DRAINS = {"imports": (vehicle_profiles, "listing_import"), "outcomes": (auction_outcomes, "deep_extraction")}
 MAX_DRAIN_ROUNDS = 4
 
 
-class Site:
-    """The sample site in a child process, a port per host; port 0 for truth and the request log."""
+class Site(SiteProcess):
+    """The sample site in a child process (pages cached, as a CDN would serve them), its request log."""
 
     def __init__(self, listings: int, seed: int):
-        exe = Path(sys.executable).with_name("vehicle-pipeline")
-        self.cmd = [str(exe), "sample-site", "--port", "0", "--listings", str(listings), "--seed", str(seed),
-                    "--extra-ports", str(len(HOSTS)), "--cache-pages"]
-
-    def __enter__(self) -> "Site":
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                     start_new_session=True)
-        self.url = self.proc.stdout.readline().strip()
-        extra = []
-        while (line := self.proc.stdout.readline().strip()).startswith("also "):
-            extra.append(line.split(" ", 1)[1])
-        if not self.url.startswith("http") or len(extra) != len(HOSTS):
-            self.__exit__()
-            raise RuntimeError(f"sample site did not start as expected: {self.url!r}")
-        self.host_urls = dict(zip(HOSTS, extra))
-        self.port_host = {int(url.rsplit(":", 1)[1]): name for name, url in self.host_urls.items()}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-    def base_urls(self) -> dict[str, str]:
-        out = {}
-        for name, url in self.host_urls.items():
-            out[name] = f"{url}/dealer/{name.split(':', 1)[1]}" if name.startswith("dealer:") else f"{url}/{name}"
-        return out
+        super().__init__(listings, seed, cache_pages=True)
 
     def requests(self) -> list[dict]:
         return httpx.get(self.url + "/_admin/requests", timeout=60).json()
@@ -133,9 +103,10 @@ class Site:
 
 
 def spec(db_url: str, site: Site, pace: float, batch_size: int) -> dict:
-    # Configured as real sites are (no sample-site shortcut): every host at its own base URL, every request paced.
-    return {"db_url": db_url, "base_urls": site.base_urls(), "default_pace": [pace, pace],
-            "allow_private_hosts": ["127.0.0.1"],
+    # Configured as real sites are (real base URLs, allow-lists, robots, every request paced); the stand-in's
+    # client settings (resolve override, CA, private-address exception for its hosts) are all that differ.
+    return {"db_url": db_url, "default_pace": [pace, pace], "resolve": site.config["resolve"],
+            "extra_ca_file": site.config["extra_ca_file"], "allow_private_hosts": site.config["allow_private_hosts"],
             "settings": {"time_budget_seconds": 900.0, "batch_size": batch_size, "max_index_pages": 1000}}
 
 
@@ -194,10 +165,10 @@ def drain_rounds(mode: str, phase: str, db_url: str, the_spec: dict, home: Dagst
     raise RuntimeError(f"{mode}: the {phase} queue did not empty in {MAX_DRAIN_ROUNDS} rounds")
 
 
-def phase_stats(rows: list[dict], site: Site, start: float, end: float, pace: float) -> dict:
+def phase_stats(rows: list[dict], start: float, end: float, pace: float) -> dict:
     by_host: dict[str, list[float]] = defaultdict(list)
     for row in rows:
-        host = site.port_host.get(row["port"])
+        host = row["host"]  # None: the control origin (truth, log)
         if host is not None and start <= row["started"] <= end:
             by_host[host].append(row["started"])
     gaps = [b - a for s in by_host.values() for a, b in zip(sorted(s), sorted(s)[1:])]
@@ -239,13 +210,14 @@ def run_config(mode: str, server_url: str, site: Site, args, postmaster: int | N
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     phases = {
-        "walks": phase_stats(rows, site, marks["start"], marks["walked"], args.pace),
-        "imports": phase_stats(rows, site, marks["walked"], marks["imported"], args.pace),
-        "outcomes": phase_stats(rows, site, marks["imported"], marks["end"], args.pace),
-        "whole": phase_stats(rows, site, marks["start"], marks["end"], args.pace),
+        "walks": phase_stats(rows, marks["start"], marks["walked"], args.pace),
+        "imports": phase_stats(rows, marks["walked"], marks["imported"], args.pace),
+        "outcomes": phase_stats(rows, marks["imported"], marks["end"], args.pace),
+        "whole": phase_stats(rows, marks["start"], marks["end"], args.pace),
     }
     cpu = [b - a for a, b in zip(cpu0, cpu1)]
     return {"mode": mode, "listings": listings, "dead": dead, "drain_runs": drain_runs, "phases": phases,
+            "hosts": sorted({row["host"] for row in rows if row["host"]}),
             "cpu": {"pipeline": cpu[0] + cpu[1], "site": cpu[2], "postgres": cpu[3]}}
 
 
@@ -275,17 +247,19 @@ def ledger_cost(server_url: str, postmaster: int | None, pairs: int = 2000) -> d
 
 
 def build_report(r: dict) -> str:
-    pace, hosts = r["pace"], len(HOSTS)
+    pace = r["pace"]
+    names = sorted({host for run in r["runs"] for host in run["hosts"]})
+    hosts = len(names)
     limit = hosts / pace
     lines = [
         SECTION, "",
         f"- date: {r['date']} UTC; command: `{r['command']}`",
         f"- machine: {r['machine']['nproc']} CPUs, {r['machine']['ram_gib']:.1f} GiB RAM, Python "
         f"{r['machine']['python']}, PostgreSQL {r['pg_version']} ({r['server']})",
-        f"- sample site: seed {r['seed']}, {r['site_listings']} generated listings, {hosts} hosts (a port each: "
-        f"{', '.join(HOSTS)}) each paced at {pace} s, so at most {limit:.0f} pages/s in all. The stand-in cannot "
-        "offer 40 hosts today (it has no more sites to put on hosts of their own; per-host names are coming), so "
-        "this is its multi-port hosts, dealers included",
+        f"- sample site: seed {r['seed']}, {r['site_listings']} generated listings at the real host names over "
+        f"HTTPS, {hosts} hosts fetched ({', '.join(names)}), each paced at {pace} s, so at most {limit:.0f} "
+        "pages/s in all. The stand-in cannot offer 40 hosts: its world has four dealers and four Craigslist "
+        "metros (module constants, not configuration), and every other site is one host",
         "- share = politeness floor / wall, the floor being max over hosts of (requests to it - 1) x pace: the "
         "least time any crawler keeping the pace needs for those requests (the busiest host decides it); "
         "pages/s are set beside the all-hosts limit, out of reach with uneven hosts",
@@ -345,7 +319,7 @@ def main() -> int:
     os.environ.setdefault("VEHICLE_PIPELINE_HOME", tempfile.mkdtemp(prefix="polite-home-"))  # never the user's
     with bench_database("polite", embedded=args.embedded) as bench_db, Site(args.listings, args.seed) as site:
         truth = httpx.get(site.url + "/_truth", timeout=120).json()
-        warm_site(truth)  # listing pages rendered once, as floor_bench and pipeline_bench have them
+        warm_site(truth, site.config)  # listing pages rendered once, as floor_bench and pipeline_bench have them
         postmaster = postmaster_pid(bench_db.server_url)
         runs = []
         for mode in args.modes:
@@ -359,7 +333,7 @@ def main() -> int:
         listings = [(listing["source"], listing["fetch_url"]) for listing in truth["listings"]]
         with multiprocessing.get_context("forkserver").Pool(2) as pool:
             pool.map(_warm, range(2))
-            floor = floor_run(pool, 2, bench_db.url, listings, site.proc.pid, postmaster)
+            floor = floor_run(pool, 2, bench_db.url, listings, site.proc.pid, postmaster, site.config)
 
     results = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"), "command": command,
                "machine": machine(), "pg_version": bench_db.pg_version, "server": bench_db.label, "seed": args.seed,

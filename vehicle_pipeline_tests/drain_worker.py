@@ -3,8 +3,12 @@ instance in $DAGSTER_HOME, against the database and sites named in a JSON spec. 
 as separate processes (in a network namespace of its own for a "worker host") to drain one backlog together.
 
 usage: python -m vehicle_pipeline_tests.drain_worker SPEC_JSON
-SPEC_JSON: {"db_url", "site_url" | "default_pace", "base_urls": {source: url}, "pace": {source: [min, max]},
-            "allow_private_hosts": [...], "settings": {PipelineSettingsResource fields}, "assets": ["vehicle_profiles"], "tags": {...}}
+SPEC_JSON: {"db_url", "default_pace": [min, max], "pace": {source: [min, max]}, "base_urls": {source: url},
+            "resolve": {host: "address:port"}, "extra_ca_file", "allow_private_hosts": [...],
+            "settings": {PipelineSettingsResource fields}, "assets": ["vehicle_profiles"], "tags": {...}}
+The sites are configured as real ones are (every source at its real base URL unless `base_urls` says
+otherwise, allow-lists, robots, a default pace); `resolve`, `extra_ca_file` and `allow_private_hosts` point
+the client at the stand-in (see SourceSitesResource).
 Prints one JSON line: {"run_id", "success", "metadata": {asset: {name: value}}}.
 """
 
@@ -23,13 +27,12 @@ ASSETS = {"vehicle_profiles": vehicle_profiles, "auction_outcomes": auction_outc
 def resources(spec: dict) -> dict:
     return {
         "postgres": PostgresResource(database_url=spec["db_url"], pool_size=spec.get("pool_size", 6)),
-        # Without "site_url" the sites are configured as real ones are: base URLs, a default pace for every
-        # request (`default_pace`, [min, max]), per-source paces.
         "sites": SourceSitesResource(
-            sample_site_url=spec.get("site_url"), base_urls_json=json.dumps(spec.get("base_urls") or {}),
+            base_urls_json=json.dumps(spec.get("base_urls") or {}),
             pace_min_seconds=spec.get("default_pace", [2.0, 5.0])[0],
             pace_max_seconds=spec.get("default_pace", [2.0, 5.0])[1],
             pace_per_source_json=json.dumps(spec.get("pace") or {}),
+            resolve_json=json.dumps(spec.get("resolve") or {}), extra_ca_file=spec.get("extra_ca_file"),
             allow_private_hosts=spec.get("allow_private_hosts") or []),
         "settings": PipelineSettingsResource(**spec.get("settings", {})),
     }

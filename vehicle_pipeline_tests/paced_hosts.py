@@ -1,8 +1,10 @@
 """Paced hosts on the sample site, a backlog to drain from them, and drain workers as separate processes.
 
-Each site family gets a port of the sample site to itself (a host of its own, as in production), paced at
-`pace` seconds; the site's request log (`/_admin/requests`, server-side monotonic stamps) then shows, per
-port, the gaps each host saw. Used by the politeness tests and bench/polite_bench.py.
+The stand-in answers every site at its real host names over HTTPS (a host name each, as in production); the
+workers are configured as a deployment is (real base URLs, allow-lists, robots), pointed at the stand-in only
+by its client settings (resolve override, CA, private-address exception), and every request is paced at
+`pace` seconds. The site's request log (`/_admin/requests`, server-side monotonic stamps, the Host each
+request named) then shows the gaps each host saw. Used by the politeness tests and bench/polite_bench.py.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import sys
 import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -29,64 +32,67 @@ from vehicle_pipeline.sample_site.server import SampleSite
 from vehicle_pipeline.store.db import Database, to_sqlalchemy_url, with_database
 
 ROOT = Path(__file__).resolve().parents[1]
-FAMILIES = ("bat", "carsandbids", "mecum", "broadarrow", "dealer")  # drained families, a port each
+FAMILIES = ("bat", "carsandbids", "mecum", "broadarrow", "dealer")  # drained families (each dealer its own host)
 
 
-def paced_site(host: str = "127.0.0.1", listings: int = 80, seed: int = 7) -> SampleSite:
-    """Port 0 is the site's admin/truth port; ports 1.. serve one family each."""
-    return SampleSite(seed=seed, listings=listings, host=host, extra_ports=len(FAMILIES)).start()
-
-
-def family_port(site: SampleSite, family: str) -> int:
-    return site.ports[1 + FAMILIES.index(family)]
-
-
-def family_base_urls(site: SampleSite) -> dict[str, str]:
-    return {family: f"http://{site.host}:{family_port(site, family)}/{family}" for family in FAMILIES}
+def paced_site(host: str = "127.0.0.1", listings: int = 80, seed: int = 7, site_address: str | None = None) -> SampleSite:
+    """The stand-in, its control origin on `host`; `site_address` puts every site on that address (a port
+    each) instead of a loopback address each (for workers in other network namespaces)."""
+    return SampleSite(seed=seed, listings=listings, host=host, site_address=site_address).start()
 
 
 def _family(source: str) -> str:
     return source.split(":", 1)[0]
 
 
+def backlog_hosts(truth: dict) -> set[str]:
+    """The host names of the drained families' listing pages: each must be paced, and must show in the log."""
+    return {urlsplit(listing["fetch_url"]).hostname for listing in truth["listings"]
+            if _family(listing["source"]) in FAMILIES}
+
+
 def queue_backlog(db: Database, site: SampleSite) -> int:
-    """Walk every drained family's index pages (unpaced, in this process) so the import queue holds one item
-    per listing; returns how many listings that is, by the site's truth."""
+    """Walk every drained family's index pages (unpaced, in this process, with the production settings) so
+    the import queue holds one item per listing; returns how many listings that is, by the site's truth.
+    Dealers are registered at their own sites, as dealer discovery (classic_sellers) registers them."""
     truth = site.truth()
-    settings = IngestSettings(base_urls=family_base_urls(site), allow_private_hosts=(site.host,),
-                              pace_seconds=(0.0, 0.0))
+    settings = IngestSettings(pace_seconds=(0.0, 0.0), **site.client_settings())
+    dealer_sites = site.source_base_urls()
     with Ingest(db, settings, worker_id="backlog") as ingest:
         ingest.ensure_sources()
         for source, urls in truth["index_entry_points"].items():
             if _family(source) not in FAMILIES:
                 continue
             if source.startswith("dealer:"):
-                ingest.registry.upsert(source, "dealer", ingest.settings.base_url(source))
+                ingest.registry.upsert(source, "dealer", dealer_sites[source])
             for url in urls:
-                parts = urlsplit(url)
-                moved = urlunsplit(parts._replace(netloc=f"{site.host}:{family_port(site, _family(source))}"))
-                walk_index(ingest, source, moved)
+                walk = walk_index(ingest, source, url)
+                if walk.failed or walk.blocked:
+                    raise AssertionError(f"index walk of {url} failed: {walk}")
     site.clear_requests()
     return sum(1 for listing in truth["listings"] if _family(listing["source"]) in FAMILIES)
 
 
-def gaps_by_port(site: SampleSite) -> dict[int, list[float]]:
-    """Start-to-start gaps between consecutive requests each family's host saw (robots.txt included)."""
-    starts: dict[int, list[float]] = defaultdict(list)
-    family_ports = set(site.ports[1:])
-    for row in site.requests():
-        if row["port"] in family_ports:
-            starts[row["port"]].append(row["started"])
-    return {port: [b - a for a, b in zip(sorted(s), sorted(s)[1:])] for port, s in starts.items()}
+def gaps_by_host(rows: Iterable[dict]) -> dict[str, list[float]]:
+    """Start-to-start gaps between consecutive requests each site host saw (robots.txt included), from the
+    stand-in's request log rows (the control origin's rows carry no host and are left out)."""
+    starts: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        if row["host"]:
+            starts[row["host"]].append(row["started"])
+    return {host: [b - a for a, b in zip(sorted(s), sorted(s)[1:])] for host, s in starts.items()}
 
 
 def worker_spec(db_url: str, site: SampleSite, pace: float, **settings) -> dict:
+    """A drain worker's spec: the production sites configuration, every request paced at `pace`, and the
+    stand-in's client settings (resolve override, CA, private-address exception for its hosts)."""
+    client = site.client_settings()
     return {
         "db_url": db_url,
-        "site_url": site.base_url,
-        "base_urls": family_base_urls(site),
-        "pace": {family: [pace, pace] for family in FAMILIES},
-        "allow_private_hosts": [site.host],
+        "default_pace": [pace, pace],
+        "resolve": client["resolve"],
+        "extra_ca_file": client["extra_ca_file"],
+        "allow_private_hosts": list(client["allow_private_hosts"]),
         "settings": {"time_budget_seconds": 300.0, "batch_size": 10, **settings},
     }
 

@@ -214,3 +214,25 @@ def test_the_stand_in_answers_each_site_at_its_own_address_only(sample_site):
         r = http.get(f"https://{address}:{port}/auctions/", headers={"Host": "bringatrailer.com"},
                      extensions={"sni_hostname": "www.mecum.com"})
     assert r.status_code == 421
+
+
+def test_the_stand_in_can_put_every_site_on_one_chosen_address_a_port_each():
+    """`site_address` (for clients that cannot reach this machine's loopback addresses, e.g. in another network
+    namespace): every site listens on that address, each on a port of its own; the resolve map names it, the
+    production client reaches each site through it, and a host asked at another site's port is still 421."""
+    from vehicle_pipeline.sample_site.server import SampleSite
+
+    with SampleSite(seed=7, listings=20, site_address="127.0.0.1") as site:
+        targets = site.resolve
+        assert {t.rsplit(":", 1)[0] for t in targets.values()} == {"127.0.0.1"}
+        bat, mecum = targets["bringatrailer.com"], targets["www.mecum.com"]
+        assert bat != mecum and targets["www.bringatrailer.com"] == bat
+        settings = IngestSettings(pace_seconds=(0.0, 0.0), **site.client_settings())
+        with build_http_client(settings) as client:
+            assert client.fetch("https://bringatrailer.com/auctions/", source="bat").ok
+            assert client.fetch(sources.get("mecum").index_url("https://www.mecum.com"), source="mecum").ok
+        with httpx.Client(verify=ssl.create_default_context(cafile=site.ca_file)) as http:
+            r = http.get(f"https://{mecum}/auctions/", headers={"Host": "bringatrailer.com"},
+                         extensions={"sni_hostname": "www.mecum.com"})
+        assert r.status_code == 421
+        assert {r["host"] for r in site.requests()} >= {"bringatrailer.com", "www.mecum.com"}

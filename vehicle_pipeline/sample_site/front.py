@@ -14,8 +14,10 @@ real server answers a request sent to the wrong site. This mapping (host -> app)
 plug into: the sample site mounts its renderers, a replay of a recorded crawl mounts its archive.
 
 Each mount gets its own 127.0.0.x address (Linux routes all of 127/8 to the loopback interface), so a client
-sees one connection target per site, as on the real web. The certificate authority is made at start-up
-(`trustme`) and lives only in a temporary folder until `stop`.
+sees one connection target per site, as on the real web. With `site_address` every mount listens on that one
+address instead, a port each: clients that cannot reach this machine's loopback addresses (another network
+namespace) reach the sites at an address of an interface they share, which the resolve map then names.
+The certificate authority is made at start-up (`trustme`) and lives only in a temporary folder until `stop`.
 """
 
 from __future__ import annotations
@@ -171,7 +173,10 @@ class Front:
     """The control origin plus one HTTPS server per mounted site (see the module docstring)."""
 
     def __init__(self, control: ControlApp, *, host: str = "127.0.0.1", port: int = 0, extra_control_ports: int = 0,
-                 first_site_address: str = FIRST_SITE_ADDRESS, site_port: int = 0, tls: bool = True):
+                 first_site_address: str = FIRST_SITE_ADDRESS, site_address: str | None = None, site_port: int = 0,
+                 tls: bool = True):
+        if site_address is not None and site_port:
+            raise ValueError("site_address puts every site on one address: each needs its own port (site_port 0)")
         self._control = control
         self.tls = tls  # False: the sites answer plain HTTP (benchmarks measure what TLS costs)
         self.host = host
@@ -179,10 +184,11 @@ class Front:
         self._extra_control = extra_control_ports  # more plain-HTTP origins (the HTTP client's tests: several hosts)
         self._site_port = site_port
         self._next_address = ipaddress.ip_address(first_site_address)
+        self._site_address = site_address  # every mount on this address (a port each) instead of one each
         self._mounts: list[tuple[str, list[str], App]] = []  # (address, host names, app)
-        self._by_host: dict[str, tuple[str, App]] = {}
+        self._by_host: dict[str, tuple[int, App]] = {}  # host name -> (its mount's index, app)
         self._servers: list[Server] = []
-        self._site_servers: dict[str, Server] = {}  # address -> server
+        self._site_servers: dict[int, Server] = {}  # mount index -> server
         self._threads: list[threading.Thread] = []
         self._dir: Path | None = None
         self.ca_file: str | None = None
@@ -195,11 +201,14 @@ class Front:
         for name in names:
             if name in self._by_host:
                 raise ValueError(f"host {name} is mounted twice")
-        address = str(self._next_address)
-        self._next_address += 1
-        self._mounts.append((address, names, app))
+        if self._site_address is not None:
+            address = self._site_address
+        else:
+            address = str(self._next_address)
+            self._next_address += 1
         for name in names:
-            self._by_host[name] = (address, app)
+            self._by_host[name] = (len(self._mounts), app)
+        self._mounts.append((address, names, app))
         return address
 
     @property
@@ -214,10 +223,10 @@ class Front:
             self._servers.append(Server((self.host, self._port), self._control))
             for _ in range(self._extra_control):
                 self._servers.append(Server((self.host, 0), self._control))
-            for address, _names, _app in self._mounts:
-                server = Server((address, self._site_port), self._dispatcher(address), tls)
+            for index, (address, _names, _app) in enumerate(self._mounts):
+                server = Server((address, self._site_port), self._dispatcher(index), tls)
                 self._servers.append(server)
-                self._site_servers[address] = server
+                self._site_servers[index] = server
         except OSError:
             self.stop()
             raise
@@ -240,11 +249,11 @@ class Front:
         cert.configure_cert(context)
         return context
 
-    def _dispatcher(self, address: str) -> ControlApp:
+    def _dispatcher(self, index: int) -> ControlApp:
         def dispatch(handler: Handler, method: str) -> None:
             host = request_host(handler)
             mounted = self._by_host.get(host)
-            if mounted is None or mounted[0] != address:
+            if mounted is None or mounted[0] != index:
                 body = f"no site {host or '(no Host header)'} at this address\n".encode()
                 return handler.reply(421, body)
             return mounted[1](handler, method, host)
@@ -287,11 +296,11 @@ class Front:
     def resolve(self) -> dict[str, str]:
         """Host name -> "address:port" for every mounted name: the client's name-resolution override."""
         out = {}
-        for name, (address, _app) in self._by_host.items():
-            server = self._site_servers.get(address)
+        for name, (index, _app) in self._by_host.items():
+            server = self._site_servers.get(index)
             if server is None:
                 raise RuntimeError("the sample site is not started")
-            out[name] = f"{address}:{server.server_port}"
+            out[name] = f"{self._mounts[index][0]}:{server.server_port}"
         return out
 
 

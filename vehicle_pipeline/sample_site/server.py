@@ -134,7 +134,7 @@ class SampleSite:
 
     def __init__(self, seed: int = 7, listings: int = 60, clock: int | None = None, faults: str | None = None,
                  host: str = "127.0.0.1", port: int = 0, world: World | None = None, cache_pages: bool = False,
-                 site_port: int = 0, extra_ports: int = 0, tls: bool = True):
+                 site_port: int = 0, extra_ports: int = 0, tls: bool = True, site_address: str | None = None):
         self.seed = seed
         # With `cache_pages`, a page is rendered once per clock and served again as it is, as a real site's
         # CDN would: a benchmark then measures the pipeline, not this stand-in's rendering on the same cores.
@@ -148,8 +148,9 @@ class SampleSite:
         self._snapshot: _Snapshot | None = None
         self._flaky: dict[str, int] = {}
         self._log: deque[dict] = deque(maxlen=500_000)
+        # `site_address`: every site on that one address (a port each) rather than a loopback address each.
         self.front = Front(self._handle_control, host=host, port=port, site_port=site_port,
-                           extra_control_ports=extra_ports, tls=tls)
+                           extra_control_ports=extra_ports, tls=tls, site_address=site_address)
         # The seam: which app answers each host. Here every host is this stand-in's; a replay mounts its own.
         by_site = self.sites.hosts([m.code for m in METROS], [d.slug for d in DEALERS])
         for _site, names in by_site.items():

@@ -36,8 +36,23 @@ _URL_THEN_DESCRIBE = re.compile(r"^(?P<url>https?://\S+): (?P<describe>(?:" + "|
 _MAX = 300
 
 
+_CONNECT = re.compile(r"cannot connect to (?P<host>[^\s:\[]+|\[[^\]]+\])(?::(?P<port>\d+))? \((?P<why>.*?)\)")
+_RESOLVE = re.compile(r"cannot resolve (?P<host>\S+): (?P<why>.*)")
+_REFUSED_WORDS = ("All connection attempts failed", "[Errno 111] Connection refused")
+
+
 def _detail_in_words(detail: str) -> str:
-    """aiohttp's connection errors, shortened to what went wrong."""
+    """Connection errors shortened to what went wrong: the client's transport (fetch/transport.py) names the host
+    it could not reach or resolve; aiohttp's wording is kept for last errors stored before the client moved to
+    httpx."""
+    m = _RESOLVE.search(detail)
+    if m:
+        return f"{m['host']} does not resolve ({m['why']})"
+    m = _CONNECT.search(detail)
+    if m:
+        where = m["host"] if m["port"] in (None, "80", "443") else f"{m['host']}:{m['port']}"
+        why = "the connection failed" if m["why"].startswith(_REFUSED_WORDS) else m["why"]
+        return f"cannot connect to {where} ({why})"
     m = re.search(r"Cannot connect to host (?P<host>[^\s:]+)(?::(?P<port>\d+))? ssl:\S+ \[(?P<why>[^\]]+)\]", detail)
     if m and "DNSError" in detail:
         return f"{m['host']} does not resolve ({m['why']})"

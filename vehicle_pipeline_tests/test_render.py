@@ -31,6 +31,7 @@ from vehicle_pipeline.sample_site.server import SampleSite
 from vehicle_pipeline.sources import _pagekit as pk
 from vehicle_pipeline.sources import carsandbids
 from vehicle_pipeline_tests.conftest import sample_settings
+from vehicle_pipeline_tests.contract_defaults import with_defaults
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -116,7 +117,7 @@ def test_cab_page_read_in_chromium_takes_its_outcome_from_the_captured_json(site
         assert parsed.outcome_evidence.startswith("api:status="), parsed.outcome_evidence
         got = parsed.to_contract(deep=True)
         got.pop("comments", None)
-        assert got == {k: v for k, v in entry.items() if k != "fetch_url"}
+        assert got == with_defaults({k: v for k, v in entry.items() if k != "fetch_url"})
     paths = [r["path"] for r in site.requests()]
     signed = [p for p in paths if "/v2/autos/auctions/" in p]
     assert len(signed) == len(cab_entries) and all("signature=" in p for p in signed)

@@ -70,6 +70,11 @@ class RenderConfig:
     chromium_path: str | None = None  # None: Debian's /usr/bin/chromium when present, else Playwright's own
     content_selectors: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CONTENT_SELECTORS))
     page_timeout: float = 60.0  # one page from navigation to snapshot, its requests' pacing included
+    # How long the page's own content element may take to appear once the document is in. When it never does
+    # and none of the page's requests explains why, the page is kept as it rendered and the parser decides: a
+    # markup change then fails in the parser's words, with a snapshot to replay once the parser is fixed,
+    # instead of costing every page the whole deadline and keeping nothing.
+    content_timeout: float = 15.0
     launch_timeout: float = 30.0
     max_pages: int = 2  # pages open at once in the browser (each source's lane still paces its requests)
     asset_cache_bytes: int = 32 * 1024 * 1024  # scripts and stylesheets kept across pages (per source)
@@ -315,7 +320,7 @@ class RenderingFetcher:
             if selector:
                 try:
                     await page.wait_for_selector(selector, state="attached",
-                                                 timeout=max(1.0, self.config.page_timeout) * 1000)
+                                                 timeout=max(1.0, self.config.content_timeout) * 1000)
                 except Exception as exc:
                     if type(exc).__name__ != "TimeoutError":
                         raise
@@ -324,7 +329,7 @@ class RenderingFetcher:
                         return FetchResult(worst.kind, req.url, doc.final_url, status=worst.status, reason=worst.reason,
                                            retry_at=worst.retry_at, challenge=worst.challenge,
                                            detail=f"{worst.url}: {worst.describe()}")
-                    return self._failed(req, state, Reason.TIMEOUT, f"the page's content ({selector}) never appeared")
+                    log.info("%s: the page's content (%s) never appeared; keeping the page as rendered", req.url, selector)
             html = await page.content()
         finally:
             await context.close()

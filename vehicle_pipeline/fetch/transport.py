@@ -66,7 +66,10 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                                                      socket_options=socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
-        raise failure if failure is not None else httpcore.ConnectError(f"{host} has no address")
+        if failure is None:
+            raise httpcore.ConnectError(f"{host} has no address")
+        # Name the host: the socket layer's own words ("All connection attempts failed") do not say which.
+        raise type(failure)(f"cannot connect to {host}:{port} ({str(failure) or type(failure).__name__})") from failure
 
     async def _addresses(self, host: str, port: int, timeout: float | None) -> list[tuple[str, int]]:
         name = hosts.normalize_host(host)

@@ -63,6 +63,9 @@ CACHED_RESOURCES = frozenset({"script", "stylesheet"})
 _HOP_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"})
 # A sub-request outcome that explains a page whose content never appeared, worst first.
 _EXPLAINS = (FetchKind.BLOCKED, FetchKind.RETRY_LATER, FetchKind.GONE)
+# Requests that carry the page's data: only their "gone" says the listing is gone (a stylesheet or script that
+# answers 404 says nothing about it; a block or a Retry-After on any request still explains the page).
+_DATA_REQUESTS = frozenset({"document", "fetch", "xhr"})
 
 
 @dataclass(frozen=True)
@@ -369,11 +372,11 @@ class RenderingFetcher:
             if result.status is None:  # refused by the policy, or never answered
                 if result.reason in (Reason.REFUSED_URL, Reason.ROBOTS_DISALLOWED):
                     state.refused.append(f"{request.url}: {result.detail or result.reason}")
-                elif result.kind in _EXPLAINS and self._worse(result, state.worst):
+                elif self._explains(result, request.resource_type) and self._worse(result, state.worst):
                     state.worst = result
                 await route.abort("blockedbyclient" if result.reason is Reason.REFUSED_URL else "failed")
                 return
-            if result.kind in _EXPLAINS and self._worse(result, state.worst):
+            if self._explains(result, request.resource_type) and self._worse(result, state.worst):
                 state.worst = result
             if result.ok and request.resource_type in ("fetch", "xhr") and "json" in (result.content_type or ""):
                 try:
@@ -393,6 +396,12 @@ class RenderingFetcher:
         self._assets[key] = result
         while self._asset_bytes > self.config.asset_cache_bytes and self._assets:
             self._asset_bytes -= len(self._assets.popitem(last=False)[1].content)
+
+    @staticmethod
+    def _explains(result: FetchResult, resource_type: str) -> bool:
+        if result.kind is FetchKind.GONE:
+            return resource_type in _DATA_REQUESTS
+        return result.kind in _EXPLAINS
 
     @staticmethod
     def _worse(result: FetchResult, than: FetchResult | None) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -147,3 +149,33 @@ def stand_in_client(site, **kw):
 
     context = ssl.create_default_context(cafile=site.ca_file)
     return httpx.Client(transport=_Transport(verify=context), timeout=kw.pop("timeout", 15), **kw)
+
+
+CLI = [str(Path(sys.executable).with_name("vehicle-pipeline"))]
+
+
+def run_cli(args, env, timeout=600):
+    """`vehicle-pipeline ARGS` as a user runs it: a subprocess with `env`."""
+    return subprocess.run(CLI + args, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def user_env(db_url):
+    """A fresh home for commands run as a user runs them; the embedded server when the suite runs without
+    DATABASE_URL, else the test's fresh database (and the demo's beside it, dropped afterwards)."""
+    home = Path(tempfile.mkdtemp(prefix="vp-cli-home-", dir="/tmp"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VEHICLE_PIPELINE_", "DAGSTER_"))}
+    env["VEHICLE_PIPELINE_HOME"] = str(home)
+    if os.environ.get("DATABASE_URL"):
+        env["DATABASE_URL"] = db_url
+    else:
+        env.pop("DATABASE_URL", None)
+    yield env
+    if "DATABASE_URL" not in env:
+        run_cli(["db", "stop"], env, timeout=120)
+    else:  # the demo's database beside the test's (see store.db.instance_url)
+        from vehicle_pipeline.store.db import instance_url
+
+        with psycopg.connect(with_database(db_url, "postgres"), autocommit=True) as conn:
+            name = instance_url(db_url, "demo").rsplit("/", 1)[-1].split("?", 1)[0]
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

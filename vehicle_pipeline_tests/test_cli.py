@@ -3,41 +3,12 @@
 import json
 import os
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-EXE = [str(Path(sys.executable).with_name("vehicle-pipeline"))]
-
-
-def _run(args, env, timeout=600):
-    return subprocess.run(EXE + args, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture
-def user_env(db_url):
-    """A fresh home; the embedded server when the suite runs without DATABASE_URL, else a fresh database."""
-    home = Path(tempfile.mkdtemp(prefix="vp-cli-home-", dir="/tmp"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VEHICLE_PIPELINE_", "DAGSTER_"))}
-    env["VEHICLE_PIPELINE_HOME"] = str(home)
-    if os.environ.get("DATABASE_URL"):
-        env["DATABASE_URL"] = db_url
-    else:
-        env.pop("DATABASE_URL", None)
-    yield env
-    if "DATABASE_URL" not in env:
-        _run(["db", "stop"], env, timeout=120)
-    else:  # the demo's database beside the test's (see store.db.instance_url)
-        import psycopg
-        from psycopg import sql
-
-        from vehicle_pipeline.store.db import instance_url, with_database
-
-        with psycopg.connect(with_database(db_url, "postgres"), autocommit=True) as conn:
-            name = instance_url(db_url, "demo").rsplit("/", 1)[-1].split("?", 1)[0]
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+from vehicle_pipeline_tests.conftest import CLI as EXE
+from vehicle_pipeline_tests.conftest import run_cli as _run
 
 
 @pytest.mark.dagster

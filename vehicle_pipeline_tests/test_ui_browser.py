@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,7 +16,8 @@ import httpx
 import pytest
 
 pytestmark = pytest.mark.dagster
-EXE = [str(Path(sys.executable).with_name("vehicle-pipeline"))]
+from vehicle_pipeline_tests.conftest import CLI as EXE
+from vehicle_pipeline_tests.conftest import run_cli as _run
 CHROMIUM = "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 # Debian's chromium, headless, as CI runs it: no sandbox (root in a container), no GPU, nothing phoning home
@@ -27,25 +27,6 @@ ASSETS = ["bat_listings", "carsandbids_listings", "mecum_listings", "broadarrow_
           "dealer_inventory", "classic_sellers", "vehicle_profiles", "auction_outcomes", "bat_repairs",
           "pipeline_health", "work_queue_depth"]
 GROUPS = ("sources", "profiles", "operations")
-
-
-def _run(args, env, timeout=600):
-    return subprocess.run(EXE + args, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture
-def user_env(db_url):
-    """A fresh home; the embedded server when the suite runs without DATABASE_URL, else a fresh database."""
-    home = Path(tempfile.mkdtemp(prefix="vp-ui-home-", dir="/tmp"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VEHICLE_PIPELINE_", "DAGSTER_"))}
-    env["VEHICLE_PIPELINE_HOME"] = str(home)
-    if os.environ.get("DATABASE_URL"):
-        env["DATABASE_URL"] = db_url
-    else:
-        env.pop("DATABASE_URL", None)
-    yield env
-    if "DATABASE_URL" not in env:
-        _run(["db", "stop"], env, timeout=120)
 
 
 def _free_port() -> int:

@@ -19,6 +19,9 @@ from vehicle_pipeline.store.queue import PRIORITY_USER, NewItem
 # A page still saying "live" this long after its stated end is left to the index walks (a site that never
 # settles must not be fetched every few minutes forever).
 GIVE_UP_AFTER_END = timedelta(hours=6)
+# The payload's "reason" of a re-fetch at an auction's end. The import fetches such a page without conditional
+# headers: a 304 would bring no page to read, and the follow-up chain would end there with the outcome unknown.
+REASON = "auction end"
 
 
 def refetch_at_end(source: str, listing_id: int, url: str, listing: VehicleListing, now: datetime,
@@ -35,6 +38,6 @@ def refetch_at_end(source: str, listing_id: int, url: str, listing: VehicleListi
     due = max(end, now) + delay
     waits_for = end if end > now else due
     return NewItem("listing_import", source, f"hammer:{listing_id}:{int(waits_for.timestamp())}",
-                   {"listing_id": listing_id, "url": url, "reason": "auction end"},
+                   {"listing_id": listing_id, "url": url, "reason": REASON},
                    # ahead of new work: a result minutes after the hammer is what this item is for
                    priority=PRIORITY_USER, available_at=due)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from vehicle_pipeline.http import FetchKind, FetchRequest, FetchResult
 from vehicle_pipeline.ingest.context import Ingest
 from vehicle_pipeline.ingest.drain import DrainReport, page_workers, payload_listing_id, write_batch
+from vehicle_pipeline.ingest.hammer import REASON as HAMMER_REASON
 from vehicle_pipeline.ingest.hammer import refetch_at_end
 from vehicle_pipeline.ingest.settle import Settlement, drain
 from vehicle_pipeline.model import ParseError, VehicleListing
@@ -52,8 +53,9 @@ def _import_batch(ingest: Ingest, items: list[ClaimedItem], settle: Settlement[D
         if row is None:
             settle.fail(item, f"listing {item.payload.get('listing_id')} is not in the registry", permanent=True)
             continue
-        requests.append(FetchRequest(row.url, source=item.source, etag=row.etag, last_modified=row.last_modified,
-                                     tag=(item, row)))
+        conditional = item.payload.get("reason") != HAMMER_REASON  # see ingest.hammer.REASON
+        requests.append(FetchRequest(row.url, source=item.source, etag=row.etag if conditional else None,
+                                     last_modified=row.last_modified if conditional else None, tag=(item, row)))
     # Interleave sources so one slow host does not hold every in-flight slot.
     requests.sort(key=lambda r: hash(r.source) % 7)
     working = []

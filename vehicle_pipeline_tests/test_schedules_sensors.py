@@ -202,7 +202,7 @@ def test_definitions_load_and_validate_with_no_secrets(tmp_path):
     assert {j.name for j in repo.get_all_jobs()} - {"__ASSET_JOB"} == {
         "bat_index_walk", "carsandbids_index_walk", "mecum_index_walk", "broadarrow_index_walk",
         "craigslist_index_walk", "dealer_inventory_sync", "seller_discovery", "drain_queues", "import_drain",
-        "outcome_drain", "bat_repairs_backfill", "health_figures"}
+        "outcome_drain", "bat_repairs_backfill", "health_figures", "market_comps_daily"}
     assert {s.name for s in repo.schedule_defs} == {"overnight_drain", "hourly_seller_discovery",
                                                     "bat_index_walk_every_6h", "carsandbids_index_walk_every_6h",
                                                     "mecum_index_walk_every_6h", "broadarrow_index_walk_every_6h",

@@ -35,7 +35,7 @@ def _run(assets, resources, instance, partition=None, op=None):
 
 
 def test_trace_shows_an_item_that_failed_twice_and_then_succeeded(db_url, db, sample_site):
-    resources = pipeline_resources(db_url, sample_site.base_url)
+    resources = pipeline_resources(db_url, sample_site)
     with dg.instance_for_test() as instance:
         walk = _run([bat_listings], resources, instance, "2026-11-01")
         sample_site.set_faults("bat:markup_change")  # the pages lose their key markup: a parse error each

@@ -36,7 +36,7 @@ from vehicle_pipeline_tests.paced_hosts import (
 pytestmark = [pytest.mark.dagster, pytest.mark.timeout(600)]
 
 PACE = 0.25
-LEASE = 8.0
+LEASE = 15.0
 HOST_TAG = "vehicle_pipeline_tests/worker_host"
 
 
@@ -164,7 +164,9 @@ def test_two_worker_hosts_drain_one_backlog_and_survive_one_host_dying(db, db_ur
 
     assert first_b["success"] and second_b["success"]
     b_reports = [r["metadata"]["vehicle_profiles"] for r in (first_b, second_b)]
-    assert all(r["refused"] == 0 and r["dead"] == 0 for r in b_reports)
+    # No item ran out of attempts. A refusal is allowed: on a loaded machine a batch of b's can outlast its own
+    # lease, and the fencing then refuses b's late completion while b's next claim finishes the item, once.
+    assert all(r["dead"] == 0 for r in b_reports), b_reports
     # Each item done once: the completions of every worker add up to the backlog, and all of it is done.
     assert done_by_a + sum(r["done"] for r in b_reports) == expected
     with db.connection() as conn:

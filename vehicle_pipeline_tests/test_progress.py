@@ -2,6 +2,7 @@
 
 import io
 import os
+import select
 
 from vehicle_pipeline.progress import steps
 
@@ -15,7 +16,7 @@ def test_a_terminal_gets_done_total_rate_and_eta():
             bar.advance()
             bar.advance()
         terminal.flush()
-        drawn = os.read(master, 65536).decode(errors="replace")
+        drawn = _read_all(master)
     os.close(master)
     assert "backfill bat_repairs" in drawn and "3/3" in drawn and "ETA" in drawn and "/min" in drawn
 
@@ -26,3 +27,15 @@ def test_not_a_terminal_prints_nothing():
         bar.advance()
         bar.grow(2)
     assert out.getvalue() == ""
+
+
+def _read_all(fd: int) -> str:
+    """Everything written to the pseudo-terminal so far: one read returns only what one pass of the line
+    discipline holds, so read until nothing more comes."""
+    chunks = []
+    while select.select([fd], [], [], 0.5)[0]:
+        data = os.read(fd, 65536)
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks).decode(errors="replace")

@@ -2,6 +2,7 @@
 report holds every lane's counts. Real Postgres."""
 
 import threading
+from collections import Counter
 import time
 from datetime import timedelta
 
@@ -54,8 +55,8 @@ def test_a_report_adds_another_of_its_kind_keeping_the_error_cap():
 
 def test_a_batch_is_spread_over_the_sites_with_work(db):
     """Items are queued a site at a time; claimed in plain queue order a batch would be one site's, fetched
-    page by page at that site's pace. A batch takes a share from each site with work (dealer:a and dealer:b
-    are one site's family), and what one site lacks the others make up."""
+    page by page at that site's pace. A batch takes a share from each source with work (dealer:a and dealer:b
+    are a host each), and what one source lacks the others make up."""
     registry = SourceRegistry(db)
     for name in ("bat", "mecum", "dealer:a", "dealer:b"):
         registry.upsert(name, "dealer" if name.startswith("dealer") else "auction")
@@ -80,9 +81,9 @@ def test_a_batch_is_spread_over_the_sites_with_work(db):
     assert sorted(seen) == sorted(f"{s}-{i}" for s, n in counts.items() for i in range(n))
     assert report.done == sum(counts.values())
     assert all(len(b) <= 9 for b in batches)
-    first = batches[0]
-    assert {s.split(":")[0] for s in first} == {"bat", "mecum", "dealer"}, first
-    assert first.count("bat") <= 5, "bat, queued first, does not fill the batch"
+    first = batches[0] + batches[1]  # a batch of each lane, claimed at once: the two share the four dealer items
+    assert set(first) == {"bat", "mecum", "dealer:a", "dealer:b"}, batches[:2]
+    assert max(b.count("bat") for b in batches[:2]) <= 5, "bat, queued first, does not fill the batch"
     assert sum(1 for b in batches if len(b) == 9) >= len(batches) - 2, "short sites leave their share to the others"
 
 
@@ -163,3 +164,38 @@ def test_a_spread_batch_keeps_the_repair_share(db):
     assert len(batch) == 50
     assert {i.source for i in batch} == set(sites)
     assert sum(1 for i in batch if i.priority == PRIORITY_REPAIR) >= 10
+
+
+def test_a_spread_batch_takes_from_every_host_of_a_family(db):
+    """Dealers and Craigslist metros are a host each: a batch of 80 over 40 such sources takes 2 from each
+    (when they were one "dealer" site, a batch took its dealer items in queue order: one dealer's pages)."""
+    sites = [f"dealer:d{i:02d}" for i in range(36)] + [f"craigslist:m{i}" for i in range(4)]
+    registry = SourceRegistry(db)
+    for name in sites:
+        registry.upsert(name, "dealer" if name.startswith("dealer") else "classified")
+    settings = IngestSettings(time_budget_seconds=60, batch_size=80, drain_lanes=1)
+    with Ingest(db, settings, worker_id="hosts") as ingest:
+        ingest.queue.enqueue_many([NewItem("listing_import", s, f"{s}-{i}") for s in sites for i in range(10)])
+        batch = SiteSpread(ingest.queue, "listing_import", None).claim(80)
+    per_source = Counter(i.source for i in batch)
+    assert len(batch) == 80 and set(per_source) == set(sites)
+    assert set(per_source.values()) == {2}
+
+
+def test_more_hosts_than_a_batch_take_turns(db):
+    """120 sources and batches of 50: each batch takes one item from 50 sources, and the next batches serve the
+    sources the earlier ones did not before any source comes round again."""
+    sites = [f"dealer:d{i:03d}" for i in range(120)]
+    registry = SourceRegistry(db)
+    for name in sites:
+        registry.upsert(name, "dealer")
+    settings = IngestSettings(time_budget_seconds=60, batch_size=50, drain_lanes=1)
+    with Ingest(db, settings, worker_id="turns") as ingest:
+        ingest.queue.enqueue_many([NewItem("listing_import", s, f"{s}-{i}") for s in sites for i in range(3)])
+        spread = SiteSpread(ingest.queue, "listing_import", None)
+        batches = [spread.claim(50) for _ in range(3)]
+    assert [len(b) for b in batches] == [50, 50, 50]
+    for b in batches:
+        assert len({i.source for i in b}) == 50
+    first_round = [i.source for b in batches for i in b][:120]
+    assert len(set(first_round)) == 120  # every source served once before any twice

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from typing import TypeVar
 
-from vehicle_pipeline import sources as source_modules
 from vehicle_pipeline.store.db import Database, database_unavailable
 from vehicle_pipeline.store.queue import ClaimedItem, WorkQueue
 
@@ -76,49 +75,51 @@ def payload_listing_id(item: ClaimedItem) -> int | None:
 
 
 class SiteSpread:
-    """Claims that spread a batch over the sites with work in a queue: a share of the batch from each site
-    (a family of sources: "dealer:a" and "dealer:b" are one), most urgent site first.
+    """Claims that spread a batch over the sources with work in a queue, a share from each, most urgent first.
 
-    A site is fetched a page at a time at its own pace, so a batch of one site's pages is fetched in series
-    (50 pages at 2-5 s apart: minutes), while a batch spread over six sites is fetched six pages at a time.
-    Claiming in the queue's plain order would hand out one site's pages (items are queued a site at a time)."""
+    A source is one host ("dealer:<slug>" a dealer's own site, "craigslist:<metro>" a metro's), fetched a page
+    at a time at its own pace: a batch of one host's pages is fetched in series (50 pages at 2-5 s apart:
+    minutes), while a batch spread over forty hosts is fetched forty pages at a time. Claiming in the queue's
+    plain order would hand out one host's pages (items are queued a host at a time). With more sources than
+    the batch has room for, `n` of them get an item each, in turn: the sources a batch served go to the back
+    of the line (most urgent first when the line is looked up again)."""
 
-    LOOK_AGAIN_SECONDS = 60.0  # sites that ran dry come back when new work for them is due
+    LOOK_AGAIN_SECONDS = 60.0  # sources that ran dry come back when new work for them is due
 
     def __init__(self, queue: WorkQueue, queue_name: str, sources: list[str] | None):
         self.queue, self.queue_name, self.sources = queue, queue_name, sources
         self._lock = threading.Lock()
-        self._families: list[list[str]] = []
+        self._pending: list[str] = []
         self._looked_at = float("-inf")
 
     def claim(self, n: int) -> list[ClaimedItem]:
-        """Up to n items, about n / sites from each site; [] only when no site has claimable work."""
-        items = self._claim_from(self._sites(), n)
-        if not items:  # the sites looked at ran dry: look again once before giving up
-            items = self._claim_from(self._sites(look_again=True), n)
+        """Up to n items, about n / sources from each source; [] only when no source has claimable work."""
+        items = self._claim_from(self._sources(), n)
+        if not items:  # the sources looked at ran dry: look again once before giving up
+            items = self._claim_from(self._sources(look_again=True), n)
         return items
 
-    def _sites(self, look_again: bool = False) -> list[list[str]]:
+    def _sources(self, look_again: bool = False) -> list[str]:
         with self._lock:
-            if look_again or not self._families or time.monotonic() - self._looked_at > self.LOOK_AGAIN_SECONDS:
-                families: dict[str, list[str]] = {}
-                for source in self.queue.pending_sources(self.queue_name, self.sources):
-                    families.setdefault(source_modules.family(source), []).append(source)
-                self._families = list(families.values())
+            if look_again or not self._pending or time.monotonic() - self._looked_at > self.LOOK_AGAIN_SECONDS:
+                self._pending = self.queue.pending_sources(self.queue_name, self.sources)
                 self._looked_at = time.monotonic()
-            return list(self._families)
+            return list(self._pending)
 
-    def _claim_from(self, families: list[list[str]], n: int) -> list[ClaimedItem]:
+    def _claim_from(self, pending: list[str], n: int) -> list[ClaimedItem]:
         items: list[ClaimedItem] = []
-        for i, family in enumerate(families):
-            share = -(-(n - len(items)) // (len(families) - i))  # what is left, over the sites left
-            got = self.queue.claim(self.queue_name, share, sources=family)
-            if not got:
-                with self._lock:
-                    if family in self._families:
-                        self._families.remove(family)
+        for i, source in enumerate(pending):
+            share = -(-(n - len(items)) // (len(pending) - i))  # what is left, over the sources left
+            if share <= 0:
+                break  # the batch is full
+            got = self.queue.claim(self.queue_name, share, sources=[source])
+            with self._lock:
+                if source in self._pending:
+                    self._pending.remove(source)
+                    if got:  # served: to the back of the line; ran dry: out of it until the next look
+                        self._pending.append(source)
             items += got
-        if items and len(items) < n:  # sites short of their share: the others make it up, most urgent first
+        if items and len(items) < n:  # sources short of their share: the others make it up, most urgent first
             items += self.queue.claim(self.queue_name, n - len(items), sources=self.sources)
         return items
 

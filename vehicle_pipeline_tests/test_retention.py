@@ -2,7 +2,8 @@
 bounded batches, newer rows and open items' events stay, drift's window is never cut into, the daily job
 reports what it deleted, and `trace` says when an item's early events are gone."""
 
-from datetime import datetime, timezone
+import inspect
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from vehicle_pipeline.cli import _print_story
 from vehicle_pipeline.defs.resources import PipelineSettingsResource, PostgresResource
 from vehicle_pipeline.defs.retention import retention, retention_daily
-from vehicle_pipeline.ingest import drift
+from vehicle_pipeline.ingest import drift, health
 from vehicle_pipeline.store.queue import NewItem, WorkQueue
 from vehicle_pipeline.store.retention import KEEP_AT_LEAST, forget_old_rows, window_days
 from vehicle_pipeline.store.sources import SourceRegistry
@@ -108,6 +109,7 @@ def test_events_of_an_open_item_keep_the_rest_of_its_correlation(db):
 
 def test_the_window_is_never_shorter_than_drift_and_health_read(db):
     assert drift.RECENT + drift.EARLIER <= KEEP_AT_LEAST
+    assert timedelta(days=inspect.signature(health.pipeline_health).parameters["days"].default) <= KEEP_AT_LEAST
     assert window_days(1) == KEEP_AT_LEAST.days and window_days(90) == 90
     with pytest.raises(ValueError):
         window_days(-1)

@@ -244,7 +244,7 @@ def test_a_price_bound_is_in_one_currency_and_other_currencies_never_match(db, d
         euro = add_watch(conn, "911s in euros", make="Porsche", model="911", max_price=100_000, currency="eur")
         dollars = add_watch(conn, "911s in dollars", make="Porsche", model="911", max_price=100_000)
         anything = add_watch(conn, "any 911", make="Porsche", model="911")
-        assert (euro.max_price_currency, dollars.max_price_currency, anything.max_price_currency) == ("EUR", "USD", None)
+        assert [w.max_price_currency for w in (euro, dollars, anything)] == ["EUR", "USD", None]
         for price, currency in ((90_000, "EUR"), (90_000, "USD"), (120_000, "EUR"), (90_000, "GBP")):
             car = seed_listing(conn, "dealer:sunset-classics", model="911", outcome=None, asking_price=price,
                                currency=currency)

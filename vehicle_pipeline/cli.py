@@ -490,6 +490,9 @@ def _print_story(one: dict) -> None:
               f"attempt(s) of {item['max_attempts']}" + (f", last error: {item['last_error']}"
                                                          if item["state"] != "done" and item["last_error"] else ""))
     print("history:")
+    if one["events_purged_for"]:
+        print("  (earlier events deleted by retention: the history of item(s) "
+              + ", ".join(f"#{i}" for i in one["events_purged_for"]) + " starts mid-way)")
     for e in one["events"]:
         line = f"  {_fmt(e['at'])}  #{e['item_id']} {e['queue']:<16} {e['event']:<13}"
         if e["event"] != "queued":

@@ -66,12 +66,16 @@ def cmd_watch(args: argparse.Namespace) -> int:
             if args.watch_command == "add":
                 sources = [s.strip() for s in args.sources.split(",") if s.strip()] if args.sources else None
                 watch = add_watch(conn, args.name, make=args.make, model=args.model, years=args.years,
-                                  max_price=args.max_price, source_names=sources)
-                print(f"saved search {watch.name!r} (id {watch.id}): matches from now on are posted to the webhook")
+                                  max_price=args.max_price, currency=args.currency, source_names=sources)
+                bound = (f"; price at most {watch.max_price:,} {watch.max_price_currency} (listings priced in other "
+                         "currencies are not matched)" if watch.max_price is not None else "")
+                print(f"saved search {watch.name!r} (id {watch.id}): matches from now on are posted to the webhook"
+                      + bound)
             elif args.watch_command == "list":
                 rows = [{"name": w.name, "make": w.make, "model": w.model,
                          "years": f"{w.year_min}-{w.year_max}" if w.year_min is not None else None,
-                         "max_price": w.max_price, "sources": ",".join(w.sources) if w.sources else "all"}
+                         "max_price": f"{w.max_price} {w.max_price_currency}" if w.max_price is not None else None,
+                         "sources": ",".join(w.sources) if w.sources else "all"}
                         for w in list_watches(conn)]
                 _print_table(rows, ["name", "make", "model", "years", "max_price", "sources"])
             elif not remove_watch(conn, args.name):
@@ -101,7 +105,11 @@ def add_market_commands(sub) -> None:
     add.add_argument("--make", default=None)
     add.add_argument("--model", default=None)
     add.add_argument("--years", default=None, help="YEAR or FROM-TO")
-    add.add_argument("--max-price", type=int, default=None)
+    add.add_argument("--max-price", type=int, default=None,
+                     help="the highest price to match, in --currency; only listings priced in that currency are "
+                          "compared (no conversion), so a listing in another currency does not match")
+    add.add_argument("--currency", default=None,
+                     help="ISO currency of --max-price (default USD), e.g. EUR, GBP, CAD")
     add.add_argument("--sources", default=None, help="comma-separated sources (default: all)")
     wsub.add_parser("list", help="the saved searches")
     rm = wsub.add_parser("remove", help="delete a saved search")

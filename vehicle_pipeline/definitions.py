@@ -21,6 +21,7 @@ from vehicle_pipeline.defs.resources import (
     PostgresResource,
     SourceSitesResource,
 )
+from vehicle_pipeline.defs.retention import retention_jobs, retention_schedules
 from vehicle_pipeline.defs.schedules import TIMEZONE, all_schedules
 from vehicle_pipeline.defs.sensors import QUEUE_DEPTH_ASSET, all_sensors
 
@@ -42,6 +43,13 @@ def _max_attempts() -> int:
     return int(value)
 
 
+def _retention_days() -> int:
+    value = os.environ.get("VEHICLE_PIPELINE_RETENTION_DAYS") or "90"
+    if not value.strip().isdigit():
+        raise ValueError(f"VEHICLE_PIPELINE_RETENTION_DAYS must be a whole number of days, not {value!r}")
+    return int(value)
+
+
 def build_resources() -> dict:
     return {
         "postgres": PostgresResource(database_url=_env_or_none("DATABASE_URL")),
@@ -58,6 +66,7 @@ def build_resources() -> dict:
             overnight_timezone=TIMEZONE,
             fast_mode=os.environ.get("VEHICLE_PIPELINE_FAST_MODE", "") in ("1", "true", "yes"),
             max_attempts=_max_attempts(),
+            retention_days=_retention_days(),
         ),
     }
 
@@ -65,8 +74,8 @@ def build_resources() -> dict:
 defs = dg.Definitions(
     assets=[*ASSETS, QUEUE_DEPTH_ASSET],
     asset_checks=[*all_checks, *alert_checks],
-    jobs=[*all_jobs, *market_jobs],
-    schedules=[*all_schedules, *alert_schedules, *market_schedules],
+    jobs=[*all_jobs, *market_jobs, *retention_jobs],
+    schedules=[*all_schedules, *alert_schedules, *market_schedules, *retention_schedules],
     sensors=[*all_sensors, *alert_sensors, *market_sensors],
     resources=build_resources(),
 )

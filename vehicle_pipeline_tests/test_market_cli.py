@@ -85,6 +85,14 @@ def test_watch_add_list_remove(db, env):
     assert add.returncode == 0, add.stderr
     listed = run(env, "watch", "list")
     assert "early 911s" in listed.stdout and "1965-1973" in listed.stdout and "bat,carsandbids" in listed.stdout
+    assert "150000 USD" in listed.stdout and "150,000 USD" in add.stdout
+    euros = run(env, "watch", "add", "euro 911s", "--make", "Porsche", "--max-price", "90000", "--currency", "EUR")
+    assert euros.returncode == 0 and "90,000 EUR" in euros.stdout and "other currencies are not matched" in euros.stdout
+    assert run(env, "watch", "add", "z", "--make", "Porsche", "--currency", "EUR").returncode == 2
+    helped = run(env, "watch", "add", "--help")
+    words = " ".join(helped.stdout.split())  # argparse wraps the help to the terminal
+    assert "--currency CURRENCY ISO currency of --max-price (default USD)" in words and "(no conversion)" in words
+    assert run(env, "watch", "remove", "euro 911s").returncode == 0
     again = run(env, "watch", "add", "early 911s", "--make", "Porsche")
     assert again.returncode == 2 and "exists already" in again.stderr
     assert run(env, "watch", "add", "x", "--make", "Porsche", "--sources", "ebay").returncode == 2

@@ -202,12 +202,13 @@ def test_definitions_load_and_validate_with_no_secrets(tmp_path):
     assert {j.name for j in repo.get_all_jobs()} - {"__ASSET_JOB"} == {
         "bat_index_walk", "carsandbids_index_walk", "mecum_index_walk", "broadarrow_index_walk",
         "craigslist_index_walk", "dealer_inventory_sync", "seller_discovery", "drain_queues", "import_drain",
-        "outcome_drain", "bat_repairs_backfill", "health_figures", "market_comps_daily"}
+        "outcome_drain", "bat_repairs_backfill", "health_figures", "market_comps_daily", "retention"}
     assert {s.name for s in repo.schedule_defs} == {"overnight_drain", "hourly_seller_discovery",
                                                     "bat_index_walk_every_6h", "carsandbids_index_walk_every_6h",
                                                     "mecum_index_walk_every_6h", "broadarrow_index_walk_every_6h",
                                                     "dealer_inventory_every_12h", "craigslist_daily",
-                                                    "pipeline_health_hourly", "market_comps_daily"}
+                                                    "pipeline_health_hourly", "market_comps_daily",
+                                                    "retention_daily"}
     assert {s.name for s in repo.sensor_defs} >= {"queue_depth_sensor", "dealer_discovery_sensor",
                                                   "repair_auto_queue_sensor", "release_claims_on_run_failure",
                                                   "saved_search_sensor"}

@@ -11,7 +11,8 @@ from vehicle_pipeline.defs.resources import PostgresResource
 from vehicle_pipeline.defs.automation import SCHEDULE_STATUS, SENSOR_STATUS
 from vehicle_pipeline.defs.schedules import TIMEZONE
 from vehicle_pipeline.market.comps import latest_medians, markdown_table, refresh_market
-from vehicle_pipeline.market.watches import post_matches
+from vehicle_pipeline.market.watches import WatchCursor, post_matches
+from vehicle_pipeline.notify import WEBHOOK_ENV, webhook_url
 
 MARKET_GROUP = "market"
 
@@ -45,11 +46,16 @@ def market_comps_daily(context: dg.ScheduleEvaluationContext):
 @dg.sensor(minimum_interval_seconds=60, default_status=SENSOR_STATUS)
 def saved_search_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
     """Every minute: post each saved search's new matches (new listings, price drops, results) to the
-    webhook, once each; a post the webhook did not take is tried again on the next tick."""
-    report = post_matches(postgres.database())
+    webhook, once each; a post the webhook did not take is tried again on the next tick. The cursor
+    (market.watches.WatchCursor) holds what was read, so each tick reads only the observations that are new."""
+    if not webhook_url():  # nothing could be posted: leave the observations unread until there is a webhook
+        return dg.SkipReason(f"no webhook configured ({WEBHOOK_ENV}); saved-search matches wait")
+    report = post_matches(postgres.database(), cursor=WatchCursor.from_json(context.cursor))
+    context.update_cursor(report.cursor.to_json())
     if report.failed:
         context.log.warning(f"{report.failed} saved-search post(s) failed; retried on the next tick")
-    return dg.SkipReason(f"{report.posted} match(es) posted, {report.failed} left for the next tick")
+    return dg.SkipReason(f"{report.observations_read} observation(s) read, {report.posted} match(es) posted, "
+                         f"{report.failed} left for the next tick")
 
 
 market_assets = [market_comps]

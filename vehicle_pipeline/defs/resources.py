@@ -86,6 +86,10 @@ class PipelineSettingsResource(dg.ConfigurableResource):
     craigslist_metros: list[str] = ["sacramento", "seattle", "sfbay", "vancouver"]
     refetch_after_end_seconds: float = 180.0  # a live auction is fetched again this long after its stated end
     max_attempts: int = 5  # attempts a new work item gets before it is dead
+    # page_parses and work_item_events older than this many days are deleted daily (never fewer than drift
+    # and health read: store/retention.py), at most retention_batch rows per statement
+    retention_days: int = 90
+    retention_batch: int = 5000
 
 
 def ingest_settings(sites: SourceSitesResource, settings: PipelineSettingsResource) -> IngestSettings:

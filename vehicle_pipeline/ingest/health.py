@@ -26,7 +26,6 @@ from vehicle_pipeline.model import ENDED_OUTCOMES
 FETCH_OUTCOMES = ("ok", "unchanged", "gone", "blocked", "failed")
 FETCH_QUEUES = ("listing_import", "deep_extraction")
 PARSE_FAILURE_PREFIXES = ("parse error", "expected a listing page")
-EVENT_RETENTION = timedelta(days=30)
 
 # How a queue event ends a fetch. A page fetched but unreadable is a parse failure, not a fetch failure.
 _PARSE_FAILED = " OR ".join(f"error LIKE '{p}%%'" for p in PARSE_FAILURE_PREFIXES)
@@ -293,7 +292,3 @@ def compute(raw: dict[str, pd.DataFrame], now: datetime) -> PipelineHealth:
     return PipelineHealth(now=now, profiles=profiles, queues=queues, queue_trend=trend, fetches=fetches,
                           recent_parse=recent_parse, backoff=backoff, dead=dead, latency=latency, notes=notes)
 
-
-def forget_old_events(conn, retention: timedelta = EVENT_RETENTION) -> int:
-    """Queue events older than the retention go (the health figures read a week; `trace` reads what is kept)."""
-    return conn.execute("DELETE FROM work_item_events WHERE at < now() - %s", (retention,)).rowcount

@@ -66,11 +66,17 @@ def story(conn, correlation_id: uuid.UUID) -> dict[str, Any]:
     items = _rows(conn, """SELECT id, queue, source, dedupe_key, state, attempts, max_attempts, last_error,
                                   created_at, finished_at
                            FROM work_items WHERE correlation_id = %s ORDER BY id""", (correlation_id,))
-    found = next((e for e in events if e["event"] == "queued"), None)
+    # Every item's history starts with its 'queued' event; an item without one lost its early events to
+    # retention (store/retention.py), so the story shown starts mid-way and must say so.
+    queued = {e["item_id"] for e in events if e["event"] == "queued"}
+    known = {e["item_id"] for e in events} | {i["id"] for i in items}
+    cut = sorted(known - queued)
+    # the walk that found it queued its first item; when that item's events are gone, so is the answer
+    found = next((e for e in events if e["event"] == "queued" and e["item_id"] == min(known)), None)
     out: dict[str, Any] = {"correlation_id": str(correlation_id), "listing": listing[0] if listing else None,
                            "found_by": found["worker"] if found else None, "found_at": found["at"] if found else None,
-                           "items": items, "events": events, "snapshots": [], "vehicle": None, "auction": None,
-                           "observations": []}
+                           "items": items, "events": events, "events_purged_for": cut, "snapshots": [],
+                           "vehicle": None, "auction": None, "observations": []}
     if not listing:
         return out
     row = listing[0]

@@ -4,7 +4,7 @@ import dagster as dg
 
 from vehicle_pipeline.defs.freshness import freshness
 from vehicle_pipeline.defs.resources import PostgresResource
-from vehicle_pipeline.ingest.health import forget_old_events, pipeline_health as compute_health
+from vehicle_pipeline.ingest.health import pipeline_health as compute_health
 from vehicle_pipeline.store.queue import WorkQueue
 
 OPERATIONS_GROUP = "operations"
@@ -25,11 +25,9 @@ def pipeline_health(context: dg.AssetExecutionContext, postgres: PostgresResourc
     WorkQueue(db, worker_id=f"run:{context.run.run_id}").record_depth_snapshot()
     with db.connection() as conn:
         health = compute_health(conn)
-        forgotten = forget_old_events(conn)
     for note in health.notes:
         context.log.info(note)
     metadata: dict = {k: dg.MetadataValue.float(float(v)) if isinstance(v, float) else dg.MetadataValue.int(int(v))
                       for k, v in health.metadata().items()}
-    metadata["events_forgotten"] = dg.MetadataValue.int(forgotten)
     metadata["health"] = dg.MetadataValue.md(health.markdown())
     return dg.MaterializeResult(metadata=metadata)

@@ -45,6 +45,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -87,13 +88,14 @@ from vehicle_pipeline_tests.paced_hosts import DagsterHome, start_worker, worker
 SECTION = "## polite_bench"
 DRAINS = {"imports": (vehicle_profiles, "listing_import"), "outcomes": (auction_outcomes, "deep_extraction")}
 MAX_DRAIN_ROUNDS = 4
+WALKS_AT_ONCE = 4  # dagster.yaml: max_concurrent_runs
 
 
 class Site(SiteProcess):
     """The sample site in a child process (pages cached, as a CDN would serve them), its request log."""
 
-    def __init__(self, listings: int, seed: int):
-        super().__init__(listings, seed, cache_pages=True)
+    def __init__(self, listings: int, seed: int, dealers: int, mix: str):
+        super().__init__(listings, seed, cache_pages=True, dealers=dealers, mix=mix)
 
     def requests(self) -> list[dict]:
         return httpx.get(self.url + "/_admin/requests", timeout=60).json()
@@ -115,20 +117,24 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def walk_everything(instance, resources, db_url: str) -> None:
+def walk_everything(resources, db_url: str) -> None:
+    """Dealer discovery, then every index walk, WALKS_AT_ONCE runs at a time (the instance's run queue runs
+    four at once, and the schedules start these walks together); each run on an instance of its own."""
     day = dt.datetime.now(dt.timezone.utc).date().isoformat()
-    quiet = []
-    quiet.append(materialize(instance, resources, "walk", classic_sellers))
+    quiet = [materialize(dg.DagsterInstance.ephemeral(), resources, "walk", classic_sellers)]
     with Database(db_url, max_size=1) as db:
         dealers = SourceRegistry(db).enabled_dealers()
-    instance.add_dynamic_partitions(dealers_partitions.name, dealers)
-    for asset in AUCTION_ASSETS:
-        quiet.append(materialize(instance, resources, "walk", asset, day))
-    for metro in CRAIGSLIST_METROS:
-        quiet.append(materialize(instance, resources, "walk", craigslist_listings,
-                                 dg.MultiPartitionKey({"metro": metro, "day": day})))
-    for dealer in dealers:
-        quiet.append(materialize(instance, resources, "walk", dealer_inventory, dealer))
+    walks = [(asset, day) for asset in AUCTION_ASSETS]
+    walks += [(craigslist_listings, dg.MultiPartitionKey({"metro": metro, "day": day})) for metro in CRAIGSLIST_METROS]
+    walks += [(dealer_inventory, dealer) for dealer in dealers]
+
+    def walk(job) -> object:
+        instance = dg.DagsterInstance.ephemeral()
+        instance.add_dynamic_partitions(dealers_partitions.name, dealers)
+        return materialize(instance, resources, "walk", *job)
+
+    with ThreadPoolExecutor(WALKS_AT_ONCE) as pool:
+        quiet += list(pool.map(walk, walks))
     failed = [r for r in quiet if not r.success]
     if failed:
         raise RuntimeError(f"index walk failed: {failed[0].asset} {failed[0].error}")
@@ -193,7 +199,7 @@ def run_config(mode: str, server_url: str, site: Site, args, postmaster: int | N
         site.clear()
         cpu0 = (cpu_seconds(), children_cpu(), process_cpu_seconds(site.proc.pid), postgres_cpu_seconds(postmaster))
         marks = {"start": time.monotonic()}
-        walk_everything(dg.DagsterInstance.ephemeral(), worker_resources(the_spec), db_url)
+        walk_everything(worker_resources(the_spec), db_url)
         marks["walked"] = time.monotonic()
         drain_runs = drain_rounds(mode, "imports", db_url, the_spec, home)
         marks["imported"] = time.monotonic()
@@ -308,7 +314,10 @@ def main() -> int:
     p.add_argument("--listings", type=int, default=300, help="listings the sample site generates")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--pace", type=float, default=0.5, help="seconds between requests to one host")
-    p.add_argument("--batch-size", type=int, default=20)
+    p.add_argument("--dealers", type=int, default=31, help="dealers in the sample world (a host each)")
+    p.add_argument("--mix", default="even", choices=["even", "real"],
+                   help="even: listings spread evenly over the hosts; real: the usual source proportions")
+    p.add_argument("--batch-size", type=int, default=80, help="a drain batch (two items a host at 40 hosts)")
     p.add_argument("--modes", nargs="+", default=["one run", "two runs", "two processes"])
     p.add_argument("--embedded", action="store_true", help="use a private embedded server")
     p.add_argument("--notes", type=Path, default=None, help="a file whose text is appended to the section")
@@ -317,7 +326,7 @@ def main() -> int:
     command = ".venv/bin/python bench/polite_bench.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
     os.environ.setdefault("VEHICLE_PIPELINE_HOME", tempfile.mkdtemp(prefix="polite-home-"))  # never the user's
-    with bench_database("polite", embedded=args.embedded) as bench_db, Site(args.listings, args.seed) as site:
+    with bench_database("polite", embedded=args.embedded) as bench_db, Site(args.listings, args.seed, args.dealers, args.mix) as site:
         truth = httpx.get(site.url + "/_truth", timeout=120).json()
         warm_site(truth, site.config)  # listing pages rendered once, as floor_bench and pipeline_bench have them
         postmaster = postmaster_pid(bench_db.server_url)

@@ -78,7 +78,29 @@ def test_old_rows_go_in_bounded_batches_and_open_items_keep_their_story(db):
 
     again = forget_old_rows(db, days=90, batch=100)
     assert (again.page_parses, again.work_item_events) == (0, 0)
-    assert again.statements == {"page_parses": 1, "work_item_events": 1}
+    assert again.statements == {"page_parses": 1, "work_item_events": 1, "work_items_history": 1,
+                                "queue_depth_snapshots": 1}
+
+
+def test_the_archive_of_finished_items_and_the_depth_readings_go_by_their_own_time(db):
+    """work_items_history by finished_at, queue_depth_snapshots by taken_at: older than the window gone."""
+    SourceRegistry(db).upsert("bat", "auction")
+    queue = WorkQueue(db, worker_id="run:test")
+    queue.enqueue_many([NewItem("listing_import", "bat", f"k{i}") for i in range(6)])
+    queue.complete_many([(c, {"result": "stored"}) for c in queue.claim("listing_import", 6)])
+    with db.connection() as conn:
+        conn.execute("UPDATE work_items SET finished_at = now() - interval '2 days'")
+        assert queue.purge_finished() == 6
+        conn.execute("UPDATE work_items_history SET finished_at = now() - interval '120 days' WHERE dedupe_key < 'k4'")
+        for days in (200, 100, 91, 10, 0):
+            conn.execute("INSERT INTO queue_depth_snapshots (taken_at, queue, source, pending, "
+                         "running, dead, done_last_hour) VALUES (now() - %s * interval '1 day', 'listing_import', 'bat', 1, 0, 0, 0)", (days,))
+    report = forget_old_rows(db, days=90, batch=2)
+    assert (report.work_items_history, report.queue_depth_snapshots) == (4, 3)
+    assert report.statements["work_items_history"] == 3  # 2, 2, 0
+    with db.connection() as conn:
+        assert sorted(r[0] for r in conn.execute("SELECT dedupe_key FROM work_items_history")) == ["k4", "k5"]
+        assert _count(conn, "queue_depth_snapshots") == 2
 
 
 def test_an_exact_multiple_of_the_batch_takes_one_more_statement_to_see_it_is_done(db):
@@ -154,7 +176,7 @@ def test_the_daily_job_reports_rows_deleted_and_the_schedule_asks_for_one_run_a_
     metadata = output.event_specific_data.metadata
     assert metadata["page_parses_deleted"] == dg.MetadataValue.int(250)
     assert metadata["work_item_events_deleted"] == dg.MetadataValue.int(0)
-    assert metadata["statements"] == dg.MetadataValue.int(4)  # 3 for page_parses (100, 100, 50), 1 for events
+    assert metadata["statements"] == dg.MetadataValue.int(6)  # 3 for page_parses (100, 100, 50), 1 for each other
     assert metadata["retention_days"] == dg.MetadataValue.int(30)
 
     when = datetime(2026, 12, 7, 17, 0, tzinfo=timezone.utc)

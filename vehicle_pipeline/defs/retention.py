@@ -1,5 +1,5 @@
-"""Retention, daily: page_parses and work_item_events older than `retention_days` (pipeline settings) go, in
-bounded batches. The rule (what is always kept, how it deletes) is store/retention.py; this is its Dagster shape:
+"""Retention, daily: page_parses, work_item_events, work_items_history and queue_depth_snapshots older than
+`retention_days` (pipeline settings) go, in bounded batches. The rule (what is always kept, how it deletes) is store/retention.py; this is its Dagster shape:
 one op, its job (so the Runs list says what ran) and a daily schedule."""
 
 import dagster as dg
@@ -20,11 +20,14 @@ def delete_old_log_rows(context: dg.OpExecutionContext, postgres: PostgresResour
     if report.days != report.asked_days:
         context.log.info(f"retention_days={report.asked_days} is shorter than drift and health read: "
                          f"kept {report.days} days")
-    context.log.info(f"deleted {report.page_parses} page_parses and {report.work_item_events} work_item_events "
-                     f"from before {report.cutoff.isoformat()} in {sum(report.statements.values())} statements")
+    context.log.info(f"deleted {report.page_parses} page_parses, {report.work_item_events} work_item_events, "
+                     f"{report.work_items_history} work_items_history and {report.queue_depth_snapshots} "
+                     f"queue_depth_snapshots rows from before {report.cutoff.isoformat()} in {sum(report.statements.values())} statements")
     return dg.Output(None, metadata={
         "page_parses_deleted": dg.MetadataValue.int(report.page_parses),
         "work_item_events_deleted": dg.MetadataValue.int(report.work_item_events),
+        "work_items_history_deleted": dg.MetadataValue.int(report.work_items_history),
+        "queue_depth_snapshots_deleted": dg.MetadataValue.int(report.queue_depth_snapshots),
         "retention_days": dg.MetadataValue.int(report.days),
         "statements": dg.MetadataValue.int(sum(report.statements.values())),
         "cutoff": dg.MetadataValue.text(report.cutoff.isoformat()),

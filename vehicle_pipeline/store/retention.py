@@ -1,5 +1,7 @@
-"""Retention of the two logs that grow without bound: `page_parses` (one row per parsed page, sql/012) and
-`work_item_events` (every state change of every work item, kept by triggers, sql/010).
+"""Retention of the logs that grow without bound: `page_parses` (one row per parsed page, sql/012),
+`work_item_events` (every state change of every work item, kept by triggers, sql/010), `work_items_history`
+(finished items moved out of the hot queue table after a day) and `queue_depth_snapshots` (a row per queue per
+queue-sensor tick).
 
 Rows older than the window go, in batches: one DELETE of millions of rows would hold its locks and write its
 whole WAL in one transaction, so each statement deletes at most `batch` rows (by primary key for page_parses,
@@ -39,6 +41,15 @@ WHERE ctid = ANY (ARRAY(
                       WHERE w.correlation_id = e.correlation_id AND w.state IN ('pending', 'running'))
     LIMIT %(batch)s))"""
 
+# The other two are plain logs by time: the archive of finished items and the depth readings (health reads a
+# week of them).
+_HISTORY_SQL = """
+DELETE FROM work_items_history
+WHERE id = ANY (ARRAY(SELECT id FROM work_items_history WHERE finished_at < %(cutoff)s LIMIT %(batch)s))"""
+_DEPTHS_SQL = """
+DELETE FROM queue_depth_snapshots
+WHERE id = ANY (ARRAY(SELECT id FROM queue_depth_snapshots WHERE taken_at < %(cutoff)s LIMIT %(batch)s))"""
+
 
 @dataclass
 class RetentionReport:
@@ -47,6 +58,8 @@ class RetentionReport:
     cutoff: datetime  # rows from before this were deleted
     page_parses: int = 0
     work_item_events: int = 0
+    work_items_history: int = 0
+    queue_depth_snapshots: int = 0
     # DELETE statements run per table, each its own transaction
     statements: dict[str, int] = field(default_factory=dict)
 
@@ -59,7 +72,7 @@ def window_days(days: int) -> int:
 
 
 def forget_old_rows(db, *, days: int = DEFAULT_DAYS, batch: int = DEFAULT_BATCH) -> RetentionReport:
-    """Delete page_parses and work_item_events older than `days` (at least KEEP_AT_LEAST), `batch` rows per
+    """Delete rows of the four logs older than `days` (at least KEEP_AT_LEAST), `batch` rows per
     statement, each statement committed on its own (the pool's connections are autocommit)."""
     if batch < 1:
         raise ValueError(f"batch of {batch}: must be at least 1")
@@ -68,9 +81,10 @@ def forget_old_rows(db, *, days: int = DEFAULT_DAYS, batch: int = DEFAULT_BATCH)
         # one cutoff for the whole run, from the database's clock
         [cutoff] = conn.execute("SELECT now() - %s", (timedelta(days=kept),)).fetchone()
         report = RetentionReport(asked_days=days, days=kept, cutoff=cutoff)
-        report.page_parses, report.statements["page_parses"] = _in_batches(conn, _PARSES_SQL, cutoff, batch)
-        report.work_item_events, report.statements["work_item_events"] = _in_batches(conn, _EVENTS_SQL, cutoff,
-                                                                                     batch)
+        for table, sql in (("page_parses", _PARSES_SQL), ("work_item_events", _EVENTS_SQL),
+                           ("work_items_history", _HISTORY_SQL), ("queue_depth_snapshots", _DEPTHS_SQL)):
+            deleted, report.statements[table] = _in_batches(conn, sql, cutoff, batch)
+            setattr(report, table, deleted)
     return report
 
 

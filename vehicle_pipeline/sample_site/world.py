@@ -944,14 +944,14 @@ def build_world(seed: int, listings: int, clock: int | None = None, *, dealers: 
     - "real" (default): sources in realistic proportions (`_SOURCE_WEIGHTS`), a metro or dealer at random.
     - "even": each listing goes to the host with the fewest listings so far (the hosts: each auction site,
       each metro, each dealer; ties in that order), so that a benchmark can keep every host equally busy.
-      The bound: with m the fewest listings any host ends with, every host ends with m or m + 1 listings,
-      except a host the scenario prefix alone gave more (it is not rebalanced: after the scenarios BaT has
-      12 listings, Cars & Bids 8, Mecum and Broad Arrow 5, the first dealer and one metro 2, the other named
-      dealers and metros 1, generated dealers none). So every host is within one listing of the others once
-      there are about 12 listings per host; with fewer, those few hosts stay above the rest.
-      Counts are over all listings of the world; a page at a given clock shows the visible ones (future
-      listings not yet), so the visible counts are even only up to the phases drawn. Outcomes and phases
-      are drawn as in the "real" mix.
+      A listing counts when the site shows it at the world's clock (`World.visible()`): one drawn to start
+      later does not, so the pages a crawl finds are what is even (all listings, future ones included, are
+      even only up to the phases drawn). Outcomes and phases are drawn as in the "real" mix.
+      The bound, over visible listings: with m the fewest any host ends with, every host ends with m or
+      m + 1, except a host the scenario prefix alone gave more (it is not rebalanced: after the scenarios
+      BaT shows 11 listings, Cars & Bids 7, Mecum and Broad Arrow 5, the first dealer 2, the other named
+      dealers and the metros at most 1, generated dealers none). So every host is within one listing of the
+      others once there are about 11 visible listings per host; with fewer, those few hosts stay above.
 
     With the defaults (4 dealers, "real") the world is exactly what it was before these options existed.
     """
@@ -966,16 +966,16 @@ def build_world(seed: int, listings: int, clock: int | None = None, *, dealers: 
             break
         make()
     hosts = _hosts(b.dealers)
-    counts = {h.key: 0 for h in hosts}
+    counts = {h.key: 0 for h in hosts}  # listings shown at the world's clock, per host (see the docstring)
     for listing in b.listings:
-        counts[_host_key(listing)] += 1
+        counts[_host_key(listing)] += (listing.starts_at or 0) <= now
     while len(b.listings) < listings:
         if mix == "even":
             host = min(hosts, key=lambda h: counts[h.key])  # min() keeps the first of equals: the fixed order
         else:
             host = _Host(_weighted(b.rng, _SOURCE_WEIGHTS))
         made = _fill(b, now, host.source, host.metro, host.dealer)
-        counts[_host_key(made)] += 1
+        counts[_host_key(made)] += (made.starts_at or 0) <= now
     b.listings = b.listings[:listings]
     b.assign_ids()
     return World(seed=seed, clock=now, cars=b.cars, listings=b.listings, dealers=b.dealers)

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from vehicle_pipeline.sample_site import truth
-from vehicle_pipeline.sample_site.dealers import DEALERS, find_dealer
+from vehicle_pipeline.sample_site.dealers import DEALERS, Dealer, find_dealer
 from vehicle_pipeline.sample_site.pages import _chrome as ch
 from vehicle_pipeline.sample_site.pages._others_kit import esc, html_page, img_urls, ld, money, page_number, paginate, stable
 from vehicle_pipeline.sample_site.spec import Rendered, SampleListing, SiteContext
@@ -278,7 +278,7 @@ def render_listing(listing: SampleListing, ctx: SiteContext) -> Rendered:
 
 
 # ------------------------------------------------------------------------------------------------
-def index_paths(listings: list[SampleListing] | None = None, dealers=DEALERS) -> list[str]:
+def index_paths(listings: list[SampleListing] | None = None, dealers: tuple[Dealer, ...] = DEALERS) -> list[str]:
     """The inventory pages of the dealers with visible stock; of every dealer of the world (`dealers`) while
     none has any."""
     slugs = sorted({l.dealer for l in listings or [] if l.dealer}) or [d.slug for d in dealers]

@@ -119,11 +119,13 @@ def peak_rss_mb() -> float:
 class SiteProcess:
     """`vehicle-pipeline sample-site --port 0` in a child process; its first stdout line is the base URL."""
 
-    def __init__(self, listings: int, seed: int, cache_pages: bool):
+    def __init__(self, listings: int, seed: int, cache_pages: bool, *, dealers: int = 4, mix: str = "real"):
         exe = Path(sys.executable).with_name("vehicle-pipeline")
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "vehicle_pipeline.cli"]
         self.cmd = cmd + ["sample-site", "--port", "0", "--listings", str(listings), "--seed", str(seed)]
         self.cmd += ["--cache-pages"] if cache_pages else []
+        # the world's shape (see sample_site.world.build_world): more dealer hosts, listings even over hosts
+        self.cmd += ["--dealers", str(dealers), "--mix", mix]
         self.proc: subprocess.Popen | None = None
         self.url = ""
         self.config: dict = {}

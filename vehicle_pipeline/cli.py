@@ -182,9 +182,13 @@ def cmd_sample_site(args: argparse.Namespace) -> int:
         return _serve_replay(args)
     if args.listings < 0:
         raise CommandError("sample-site: --listings must be >= 0", 2)
+    from vehicle_pipeline.sample_site.dealers import MAX_DEALERS
+
+    if not 1 <= args.dealers <= MAX_DEALERS:
+        raise CommandError(f"sample-site: --dealers must be between 1 and {MAX_DEALERS}", 2)
     try:
         serve_forever(port=args.port, listings=args.listings, seed=args.seed, faults=args.faults, clock=args.clock,
-                      cache_pages=args.cache_pages)
+                      cache_pages=args.cache_pages, dealers=args.dealers, mix=args.mix)
     except FaultSpecError as exc:
         raise CommandError(f"sample-site: {exc}", 2) from None
     except OSError as exc:  # binding the port is the only OSError that reaches here
@@ -666,6 +670,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clock", type=int, default=None, help="the site's clock as a UTC epoch (default 2026-11-01T00:00Z)")
     p.add_argument("--cache-pages", action="store_true",
                    help="render each page once and serve it again as it is until the clock moves (benchmarks)")
+    p.add_argument("--dealers", type=int, default=4,
+                   help="dealers in the world, each at its own host www.<slug>.example (default 4: the named ones)")
+    p.add_argument("--mix", choices=("real", "even"), default="real",
+                   help="where listings go after the fixed scenarios: 'real' proportions per source (default), or "
+                        "'even': each to the host (auction site, metro, dealer) with the fewest so far")
     p.add_argument("--replay", default=None, metavar="FILE",
                    help="serve a recorded crawl (WARC file, or a folder with manifest.json) instead; 404 for the rest")
     p.set_defaults(func=cmd_sample_site)

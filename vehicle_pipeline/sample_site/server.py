@@ -1,6 +1,6 @@
 """The sample site: every source's pages at the real sites' host names over HTTPS, its truth and faults.
 
-    with SampleSite(seed=7, listings=60) as site:
+    with SampleSite(seed=7, listings=60) as site:   # dealers=N, mix="even": see world.build_world
         site.base_url              # "http://127.0.0.1:PORT": the control origin (truth, clock, faults, log)
         site.resolve               # {"bringatrailer.com": "127.0.0.10:PORT", ...}: one loopback address per site
         site.ca_file               # the throwaway CA that signed the sites' certificate
@@ -43,7 +43,7 @@ from vehicle_pipeline.sample_site.faults import VENDORS, Fault, FaultPlan, Fault
 from vehicle_pipeline.sample_site.front import Front, Handler
 from vehicle_pipeline.sample_site.sites import SCHEME, SITES
 from vehicle_pipeline.sample_site.spec import Rendered, SampleListing, SiteContext
-from vehicle_pipeline.sample_site.world import DEALERS, METROS, SOURCES as WORLD_SOURCES, World, build_world
+from vehicle_pipeline.sample_site.world import SOURCES as WORLD_SOURCES, World, build_world
 
 SITE_SOURCES = ("bat", "carsandbids", "mecum", "broadarrow", "craigslist", "dealer", "classic")
 
@@ -134,12 +134,14 @@ class SampleSite:
 
     def __init__(self, seed: int = 7, listings: int = 60, clock: int | None = None, faults: str | None = None,
                  host: str = "127.0.0.1", port: int = 0, world: World | None = None, cache_pages: bool = False,
-                 site_port: int = 0, extra_ports: int = 0, tls: bool = True, site_address: str | None = None):
+                 site_port: int = 0, extra_ports: int = 0, tls: bool = True, site_address: str | None = None,
+                 dealers: int = 4, mix: str = "real"):
         self.seed = seed
         # With `cache_pages`, a page is rendered once per clock and served again as it is, as a real site's
         # CDN would: a benchmark then measures the pipeline, not this stand-in's rendering on the same cores.
         self._page_cache: dict[tuple, Rendered | None] | None = {} if cache_pages else None
-        self.world = world if world is not None else build_world(seed, listings, clock)
+        # `dealers` and `mix` shape the world (see build_world): more dealer hosts, listings even over hosts.
+        self.world = world if world is not None else build_world(seed, listings, clock, dealers=dealers, mix=mix)
         self.host = host
         self.sites = SITES
         self._lock = threading.Lock()
@@ -152,7 +154,7 @@ class SampleSite:
         self.front = Front(self._handle_control, host=host, port=port, site_port=site_port,
                            extra_control_ports=extra_ports, tls=tls, site_address=site_address)
         # The seam: which app answers each host. Here every host is this stand-in's; a replay mounts its own.
-        by_site = self.sites.hosts([m.code for m in METROS], [d.slug for d in DEALERS])
+        by_site = self.sites.hosts([m.code for m in self.world.metros], [d.slug for d in self.world.dealers])
         for _site, names in by_site.items():
             self.front.mount(names, self._handle_site)
 
@@ -223,8 +225,8 @@ class SampleSite:
         """Source name -> its site root at the real host name (Craigslist per metro, dealers each their own)."""
         out = {s: self.sites.origin(s) for s in SITE_SOURCES if s not in ("dealer", "craigslist")}
         out["craigslist"] = self.sites.origin("craigslist")
-        out.update({f"craigslist:{m.code}": self.sites.origin("craigslist", m.code) for m in METROS})
-        out.update({f"dealer:{d.slug}": self.sites.origin("dealer", d.slug) for d in DEALERS})
+        out.update({f"craigslist:{m.code}": self.sites.origin("craigslist", m.code) for m in self.world.metros})
+        out.update({f"dealer:{d.slug}": self.sites.origin("dealer", d.slug) for d in self.world.dealers})
         return out
 
     # --- clock and faults ------------------------------------------------------------------------
@@ -284,7 +286,7 @@ class SampleSite:
                 markup_variant: dict[str, str] | None = None) -> SiteContext:
         """The renderers' context for a page of `source` (`key`: the dealer's slug, for its own image host)."""
         return SiteContext(base_url=self.sites.asset_origin(source, key), now=self.clock if clock is None else clock,
-                           markup_variant=dict(markup_variant or {}), sites=self.sites)
+                           markup_variant=dict(markup_variant or {}), sites=self.sites, dealers=self.world.dealers)
 
     # --- truth ---------------------------------------------------------------------------------
 
@@ -314,11 +316,11 @@ class SampleSite:
                 url_of[(state.source, state.external_id)] = fetch_url
             index_listings = snap.index_listings(source)
             ctx = self.context(source, None, clock) if source != "dealer" else None
-            for path in self._index_paths(mod, index_listings):
+            for path in self._index_paths(mod, index_listings, self.world.dealers):
                 group = source
                 if source == "dealer":
                     slug = path.strip("/").split("/", 1)[0]
-                    group = f"dealer:{slug}" if any(d.slug == slug for d in DEALERS) else "dealer"
+                    group = f"dealer:{slug}" if any(d.slug == slug for d in self.world.dealers) else "dealer"
                     ctx = self.context(source, slug, clock)
                 entry_points.setdefault(group, []).append(ctx.url(source, path))
                 indexes.extend(self._walk_index(mod, source, path, index_listings, ctx))
@@ -348,15 +350,17 @@ class SampleSite:
         }
 
     @staticmethod
-    def _index_paths(mod: ModuleType, listings: list[SampleListing]) -> list[str]:
+    def _index_paths(mod: ModuleType, listings: list[SampleListing], dealers) -> list[str]:
         import inspect
 
         fn = mod.index_paths
         try:
-            takes_args = len(inspect.signature(fn).parameters) > 0
+            params = inspect.signature(fn).parameters
         except (TypeError, ValueError):
-            takes_args = False
-        return list(fn(listings) if takes_args else fn())
+            params = {}
+        if "dealers" in params:  # the dealer renderer: every dealer's inventory while none has visible stock
+            return list(fn(listings, dealers=dealers))
+        return list(fn(listings) if params else fn())
 
     @staticmethod
     def _walk_index(mod: ModuleType, source: str, entry: str, listings: list[SampleListing], ctx: SiteContext) -> list[dict]:
@@ -657,14 +661,15 @@ class SampleSite:
 
 
 def serve_forever(port: int = 8765, listings: int = 60, seed: int = 7, faults: str | None = None,
-                  clock: int | None = None, host: str = "127.0.0.1", out=None, cache_pages: bool = False) -> None:
+                  clock: int | None = None, host: str = "127.0.0.1", out=None, cache_pages: bool = False,
+                  dealers: int = 4, mix: str = "real") -> None:
     """Run the site until SIGINT/SIGTERM. The first line on stdout is the control origin (so `--port 0`
     callers can read the bound port); then `ca PATH` (the throwaway CA), `config PATH` (the client settings
     as JSON: `demo --sample-site PATH` / `dev --sample-site PATH` use it), one `resolve HOST ADDRESS:PORT`
     line per host name, one `name url` line per source, and `truth URL`."""
     out = out or sys.stdout
     site = SampleSite(seed=seed, listings=listings, clock=clock, faults=faults, host=host, port=port,
-                      cache_pages=cache_pages)
+                      cache_pages=cache_pages, dealers=dealers, mix=mix)
     stop = threading.Event()
     # Set explicitly: a shell may have started us with these signals ignored.
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from vehicle_pipeline.sample_site.dealers import DEALERS, Dealer
 from vehicle_pipeline.sample_site.sites import SiteMap
 
 
@@ -114,6 +115,7 @@ class SiteContext:
     now: int  # the site's clock, UTC epoch seconds
     markup_variant: dict[str, str] = field(default_factory=dict)  # source -> "changed" when a markup-change fault is on
     sites: SiteMap = field(default_factory=SiteMap)  # where each source's pages live (the real host names)
+    dealers: tuple[Dealer, ...] = DEALERS  # the world's dealers (classic.com's directory lists every one)
 
     def url(self, source: str, path: str) -> str:
         """The absolute URL of a renderer path (see sites.SiteMap.url)."""

@@ -10,8 +10,8 @@ same world. Facts are drawn in a fixed order from one generator; changing the or
 
 Conventions the renderers rely on:
 - `images` are site-relative paths (`/_img/...`); renderers prefix `ctx.base_url`.
-- Dealer listings carry `dealer` (a slug of `DEALERS`) and `seller` (the dealer's name); dealer pages
-  live below `/dealer/<slug>/`.
+- Dealer listings carry `dealer` (the slug of one of `World.dealers`) and `seller` (the dealer's name); a
+  dealer's pages live below `/<slug>/` of the dealer renderer, at www.<slug>.example.
 - Craigslist listings carry `metro` (a code of `METROS`); prices are in that metro's currency.
 - Comments (BaT and Cars & Bids) are in time order: kind "comment", "bid" (ascending amounts; the last
   bid is `high_bid`) and, on BaT only, one closing "system" message. `bid_count` is the number of bids
@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from vehicle_pipeline.sample_site.dealers import DEALERS, Dealer, dealer_roster, stock_prefixes
 from vehicle_pipeline.sample_site.spec import SampleCar, SampleComment, SampleListing
 from vehicle_pipeline.sample_site.truth import car_title
 
@@ -36,23 +37,6 @@ SOURCES = ("bat", "carsandbids", "mecum", "broadarrow", "craigslist", "dealer")
 
 DAY = 86400
 HOUR = 3600
-
-
-@dataclass(frozen=True)
-class Dealer:
-    slug: str
-    name: str
-    location: str
-    platform: str  # the page style its site imitates: "ddc" | "dealercenter" | "dealeron" | "generic"
-    phone: str
-
-
-DEALERS: tuple[Dealer, ...] = (
-    Dealer("sunset-classics", "Sunset Classics", "Los Angeles, CA 90038", "ddc", "(323) 555-0142"),
-    Dealer("harbor-motorcars", "Harbor Motorcars", "Portland, ME 04101", "dealercenter", "(207) 555-0178"),
-    Dealer("lone-star-vintage", "Lone Star Vintage Autos", "Austin, TX 78704", "dealeron", "(512) 555-0119"),
-    Dealer("ridgeline-autohaus", "Ridgeline Autohaus", "Denver, CO 80216", "generic", "(303) 555-0165"),
-)
 
 
 @dataclass(frozen=True)
@@ -416,9 +400,10 @@ class World:
 class _Builder:
     """Draws the world. Every random choice comes from `self.rng` in a fixed order."""
 
-    def __init__(self, seed: int, clock: int):
+    def __init__(self, seed: int, clock: int, dealers: tuple[Dealer, ...] = DEALERS):
         self.rng = random.Random(seed)
         self.clock = clock
+        self.dealers = dealers
         self.cars: list[SampleCar] = []
         self.listings: list[SampleListing] = []
         self.users = self._make_users(400)
@@ -808,7 +793,8 @@ class _Builder:
         bat_id, bat_lot = 106_000_000 + rng.randrange(500_000), 224_000 + rng.randrange(2000)
         mecum_id = 550_000 + rng.randrange(20_000)
         cl_id = 7_930_000_000 + rng.randrange(1_000_000)
-        stock = {d.slug: 1000 + rng.randrange(500) for d in DEALERS}
+        stock = {d.slug: 1000 + rng.randrange(500) for d in self.dealers}
+        prefixes = stock_prefixes(self.dealers)
         for l in ordered:
             if l.source == "bat":
                 bat_id += rng.randint(50, 4000)
@@ -829,8 +815,7 @@ class _Builder:
             elif l.source == "dealer":
                 assert l.dealer is not None
                 stock[l.dealer] += rng.randint(1, 9)
-                prefix = "".join(w[0] for w in l.dealer.split("-")).upper()
-                l.external_id = f"{prefix}{stock[l.dealer]}"
+                l.external_id = f"{prefixes[l.dealer]}{stock[l.dealer]}"
                 l.slug = _slugify(f"{l.title} {l.external_id}")
                 l.images = self.images("dealer", f"{l.dealer}-{l.external_id}", rng.randint(2, 6))
         # Broad Arrow lot numbers are unique within a sale; re-draw the rare clash.
@@ -847,7 +832,8 @@ class _Builder:
 # Scenario list: the facts a world must show whenever it has room for them, in priority order.
 def _scenarios(b: _Builder) -> list:
     rng = b.rng
-    d0, d1, d2, d3 = DEALERS
+    # The scenarios name four dealers: the named four (a world with fewer dealers reuses its first ones).
+    d0, d1, d2, d3 = (b.dealers[i % len(b.dealers)] for i in range(4))
     m_sf, m_sea, m_sac, m_van = METROS
 
     # Both offers of a car must have appeared by the default clock, so the first one ended long enough ago.
@@ -916,53 +902,111 @@ def _weighted(rng: random.Random, pairs) -> str:
     return rng.choices(names, weights=[p[1] for p in pairs])[0]
 
 
-def build_world(seed: int, listings: int, clock: int | None = None) -> World:
-    """A world of `listings` listings, deterministic for (seed, listings, clock).
+MIXES = ("real", "even")
+
+
+@dataclass(frozen=True)
+class _Host:
+    """A host that holds listings: an auction site, a Craigslist metro or a dealer."""
+
+    source: str
+    metro: Metro | None = None
+    dealer: Dealer | None = None
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        return self.source, self.metro.code if self.metro else self.dealer.slug if self.dealer else None
+
+
+def _hosts(dealers: tuple[Dealer, ...]) -> list[_Host]:
+    """The hosts listings are spread over by the "even" mix, in its tie-break order: each auction site, each
+    Craigslist metro, each dealer (classic.com holds no listings)."""
+    return ([_Host(s) for s in ("bat", "carsandbids", "mecum", "broadarrow")]
+            + [_Host("craigslist", metro=m) for m in METROS] + [_Host("dealer", dealer=d) for d in dealers])
+
+
+def _host_key(listing: SampleListing) -> tuple[str, str | None]:
+    return listing.source, listing.metro or listing.dealer
+
+
+def build_world(seed: int, listings: int, clock: int | None = None, *, dealers: int = 4, mix: str = "real") -> World:
+    """A world of `listings` listings, deterministic for (seed, listings, clock, dealers, mix).
 
     The first listings follow a fixed scenario list so every source, every outcome and every trap
     (bad check digit, chassis number, kilometres, non-USD, the same car on two sources, live and
     not-yet-started auctions) is present as soon as there is room (about 40 listings); the rest are
-    drawn at random with realistic proportions.
+    drawn at random.
+
+    `dealers`: how many dealers the world has, the first `dealers` of the roster (`dealers.dealer_roster`:
+    the four named dealers, then generated ones, each at its own host www.<slug>.example).
+
+    `mix` decides where the listings after the scenarios go:
+    - "real" (default): sources in realistic proportions (`_SOURCE_WEIGHTS`), a metro or dealer at random.
+    - "even": each listing goes to the host with the fewest listings so far (the hosts: each auction site,
+      each metro, each dealer; ties in that order), so that a benchmark can keep every host equally busy.
+      A listing counts when the site shows it at the world's clock (`World.visible()`): one drawn to start
+      later does not, so the pages a crawl finds are what is even (all listings, future ones included, are
+      even only up to the phases drawn). Outcomes and phases are drawn as in the "real" mix.
+      The bound, over visible listings: with m the fewest any host ends with, every host ends with m or
+      m + 1, except a host the scenario prefix alone gave more (it is not rebalanced: after the scenarios
+      BaT shows 11 listings, Cars & Bids 7, Mecum and Broad Arrow 5, the first dealer 2, the other named
+      dealers and the metros at most 1, generated dealers none). So every host is within one listing of the
+      others once there are about 11 visible listings per host; with fewer, those few hosts stay above.
+
+    With the defaults (4 dealers, "real") the world is exactly what it was before these options existed.
     """
     if listings < 0:
         raise ValueError("listings must be >= 0")
+    if mix not in MIXES:
+        raise ValueError(f"mix must be one of {', '.join(MIXES)}, not {mix!r}")
     now = DEFAULT_CLOCK if clock is None else int(clock)
-    b = _Builder(seed, now)
+    b = _Builder(seed, now, dealer_roster(dealers))
     for make in _scenarios(b):
         if len(b.listings) >= listings:
             break
         make()
-    rng = b.rng
+    hosts = _hosts(b.dealers)
+    counts = {h.key: 0 for h in hosts}  # listings shown at the world's clock, per host (see the docstring)
+    for listing in b.listings:
+        counts[_host_key(listing)] += (listing.starts_at or 0) <= now
     while len(b.listings) < listings:
-        source = _weighted(rng, _SOURCE_WEIGHTS)
-        r = rng.random()
-        phase = "ended" if r < 0.72 else ("live" if r < 0.9 else "future")
-        if source in _OUTCOME_WEIGHTS:
-            outcome = _weighted(rng, _OUTCOME_WEIGHTS[source])
-            # The same car offered again: an unsold auction car comes back elsewhere.
-            earlier = [l for l in b.listings[-200:] if l.outcome in ("bid_to", "no_sale") and (l.ends_at or 0) < now - 20 * DAY]
-            if source == "bat" and earlier and rng.random() < 0.08:
-                prev = rng.choice(earlier)
-                b.bat(prev.car, outcome, "ended", after=prev.ends_at)
-                continue
-            car = b.car(top_end=source == "broadarrow")
-            getattr(b, source)(car, outcome, phase)
-        elif source == "craigslist":
-            b.craigslist(rng.choice(METROS), future=phase == "future")
+        if mix == "even":
+            host = min(hosts, key=lambda h: counts[h.key])  # min() keeps the first of equals: the fixed order
         else:
-            dealer = rng.choice(DEALERS)
-            sold = [l for l in b.listings[-200:] if l.outcome == "sold" and (l.ends_at or 0) < now - 25 * DAY and l.source != "dealer"]
-            if sold and rng.random() < 0.1:
-                prev = rng.choice(sold)
-                b.dealer(dataclasses.replace(prev.car, location=dealer.location), dealer, after=prev.ends_at)
-            else:
-                b.dealer(b.car(location=dealer.location), dealer, future=phase == "future")
+            host = _Host(_weighted(b.rng, _SOURCE_WEIGHTS))
+        made = _fill(b, now, host.source, host.metro, host.dealer)
+        counts[_host_key(made)] += (made.starts_at or 0) <= now
     b.listings = b.listings[:listings]
     b.assign_ids()
-    return World(seed=seed, clock=now, cars=b.cars, listings=b.listings)
+    return World(seed=seed, clock=now, cars=b.cars, listings=b.listings, dealers=b.dealers)
+
+
+def _fill(b: _Builder, now: int, source: str, metro: Metro | None, dealer: Dealer | None) -> SampleListing:
+    """One listing of `source` after the scenarios, its phase and outcome drawn at random; a metro or dealer
+    not given is drawn too (the "real" mix). Draws in the same order as ever: worlds stay what they were."""
+    rng = b.rng
+    r = rng.random()
+    phase = "ended" if r < 0.72 else ("live" if r < 0.9 else "future")
+    if source in _OUTCOME_WEIGHTS:
+        outcome = _weighted(rng, _OUTCOME_WEIGHTS[source])
+        # The same car offered again: an unsold auction car comes back elsewhere.
+        earlier = [l for l in b.listings[-200:] if l.outcome in ("bid_to", "no_sale") and (l.ends_at or 0) < now - 20 * DAY]
+        if source == "bat" and earlier and rng.random() < 0.08:
+            prev = rng.choice(earlier)
+            return b.bat(prev.car, outcome, "ended", after=prev.ends_at)
+        car = b.car(top_end=source == "broadarrow")
+        return getattr(b, source)(car, outcome, phase)
+    if source == "craigslist":
+        return b.craigslist(metro if metro is not None else rng.choice(METROS), future=phase == "future")
+    dealer = dealer if dealer is not None else rng.choice(b.dealers)
+    sold = [l for l in b.listings[-200:] if l.outcome == "sold" and (l.ends_at or 0) < now - 25 * DAY and l.source != "dealer"]
+    if sold and rng.random() < 0.1:
+        prev = rng.choice(sold)
+        return b.dealer(dataclasses.replace(prev.car, location=dealer.location), dealer, after=prev.ends_at)
+    return b.dealer(b.car(location=dealer.location), dealer, future=phase == "future")
 
 
 __all__ = [
-    "CATALOG", "DEALERS", "DEFAULT_CLOCK", "Dealer", "METROS", "METRO_BY_CODE", "Metro", "SOURCES",
+    "CATALOG", "DEALERS", "DEFAULT_CLOCK", "Dealer", "METROS", "METRO_BY_CODE", "MIXES", "Metro", "SOURCES",
     "World", "build_world", "classify_vin", "vin_check_digit",
 ]

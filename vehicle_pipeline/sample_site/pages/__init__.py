@@ -6,7 +6,10 @@ with 501, so the site runs while renderers are still being written.
 Optional extras a renderer may define besides the required surface:
     render_path(path, query, listings, ctx) -> Rendered | None   other endpoints (APIs, detail JSON)
     sellers_truth(listings, ctx) -> list[dict]                     classic: the seller contract dicts
-    index_paths(listings) may take the visible listings when its entry points depend on them.
+    index_paths(listings) may take the visible listings when its entry points depend on them (the dealer
+        renderer also takes `dealers=`, the world's dealers).
+The world's dealers reach the renderers as `ctx.dealers` (classic.com's directory lists every one); a renderer
+given only a listing finds its dealer by slug (`dealers.find_dealer`).
 The `listings` given to the classic renderer are the visible listings of every source (it derives the
 seller directory from dealers and auction houses); every other renderer gets only its own source's.
 """

@@ -1,7 +1,7 @@
 """classic.com seller discovery: the dealer and auction-house directories and seller profiles.
 
-Structure as `vehicle_pipeline.sources.classic` defines it. Sellers are the sample dealers (world.DEALERS)
-whose website/inventory links point at their sample dealer sites (`/dealer/<slug>/inventory/`), plus two
+Structure as `vehicle_pipeline.sources.classic` defines it. Sellers are the world's dealers (`ctx.dealers`)
+whose website/inventory links point at their sample dealer sites (www.<slug>.example/inventory/), plus two
 auction houses pointing at the sample Broad Arrow and Mecum. Paths: `/dealers/?page=N` (3 per page),
 `/auction-houses/`, `/s/<slug>-<id>/`. Listing counts come from the dealer listings passed in (the server
 should pass the dealer source's listings to this renderer); without them the count is not shown.
@@ -33,16 +33,12 @@ def _short_id(slug: str) -> str:
 
 
 def _sellers(listings: list[SampleListing], ctx: SiteContext) -> list[dict]:
-    try:
-        from vehicle_pipeline.sample_site.world import DEALERS
-    except ImportError:
-        DEALERS = ()
     counts: dict[str, int] = {}
     for l in listings:
         if l.dealer:
             counts[l.dealer] = counts.get(l.dealer, 0) + 1
     out = []
-    for d in DEALERS:
+    for d in ctx.dealers:
         out.append({"slug": d.slug, "name": d.name, "kind": "dealer", "location": d.location.rsplit(" ", 1)[0] if d.location[-5:].isdigit() else d.location,
                     "website": ctx.url("dealer", f"/{d.slug}/"), "inventory_url": ctx.url("dealer", f"/{d.slug}/inventory/"),
                     "listing_count": counts.get(d.slug) if counts else None})

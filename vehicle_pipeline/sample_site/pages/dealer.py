@@ -1,6 +1,6 @@
 """Dealer websites, one per sample dealer, below `/<dealer-slug>/` of the dealer prefix.
 
-Each dealer imitates a platform (world.DEALERS[].platform):
+Each dealer imitates a platform (`Dealer.platform`; a dealer is found by its slug in the roster, dealers.py):
 - "ddc" (Dealer.com): VDP `/used/<Make>/<year>-<Make>-<Model>-<hash>.htm`, JSON-LD `@type: ["Car"]` whose offer
   has no price; the price is in the DOM (`.final-price .price-value`).
 - "dealercenter" (DWS/WordPress): VDP `/inventory/<make>/<model>/<stock>/`, `script#dws-vdp-schema`
@@ -21,6 +21,7 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from vehicle_pipeline.sample_site import truth
+from vehicle_pipeline.sample_site.dealers import DEALERS, Dealer, find_dealer
 from vehicle_pipeline.sample_site.pages import _chrome as ch
 from vehicle_pipeline.sample_site.pages._others_kit import esc, html_page, img_urls, ld, money, page_number, paginate, stable
 from vehicle_pipeline.sample_site.spec import Rendered, SampleListing, SiteContext
@@ -30,14 +31,8 @@ PER_PAGE = 12
 
 
 def _dealer(slug: str | None):
-    try:
-        from vehicle_pipeline.sample_site.world import DEALERS
-    except ImportError:
-        DEALERS = ()
-    for d in DEALERS:
-        if d.slug == slug:
-            return d
-    return None
+    # By slug in the roster: `listing_path` is given the listing only, and a slug names one dealer in every world.
+    return find_dealer(slug)
 
 
 def _platform(listing: SampleListing) -> str:
@@ -283,15 +278,10 @@ def render_listing(listing: SampleListing, ctx: SiteContext) -> Rendered:
 
 
 # ------------------------------------------------------------------------------------------------
-def index_paths(listings: list[SampleListing] | None = None) -> list[str]:
-    slugs = sorted({l.dealer for l in listings or [] if l.dealer})
-    if not slugs:
-        try:
-            from vehicle_pipeline.sample_site.world import DEALERS
-
-            slugs = [d.slug for d in DEALERS]
-        except ImportError:
-            slugs = []
+def index_paths(listings: list[SampleListing] | None = None, dealers: tuple[Dealer, ...] = DEALERS) -> list[str]:
+    """The inventory pages of the dealers with visible stock; of every dealer of the world (`dealers`) while
+    none has any."""
+    slugs = sorted({l.dealer for l in listings or [] if l.dealer}) or [d.slug for d in dealers]
     return [f"/{s}/inventory/" for s in slugs]
 
 

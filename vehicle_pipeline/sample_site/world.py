@@ -929,6 +929,16 @@ def _host_key(listing: SampleListing) -> tuple[str, str | None]:
     return listing.source, listing.metro or listing.dealer
 
 
+# Requests a listing's page costs its host, where more than one: a Cars & Bids page is a shell whose script
+# loads the listing's data from the same host (pages/carsandbids.py).
+_REQUESTS_PER_PAGE = {"carsandbids": 2}
+
+
+def _requests(listing: SampleListing, now: int) -> int:
+    """What a listing adds to its host's count in the even mix: its page's requests, if the site shows it."""
+    return _REQUESTS_PER_PAGE.get(listing.source, 1) if (listing.starts_at or 0) <= now else 0
+
+
 def build_world(seed: int, listings: int, clock: int | None = None, *, dealers: int = 4, mix: str = "real") -> World:
     """A world of `listings` listings, deterministic for (seed, listings, clock, dealers, mix).
 
@@ -946,12 +956,15 @@ def build_world(seed: int, listings: int, clock: int | None = None, *, dealers: 
       each metro, each dealer; ties in that order), so that a benchmark can keep every host equally busy.
       A listing counts when the site shows it at the world's clock (`World.visible()`): one drawn to start
       later does not, so the pages a crawl finds are what is even (all listings, future ones included, are
-      even only up to the phases drawn). Outcomes and phases are drawn as in the "real" mix.
-      The bound, over visible listings: with m the fewest any host ends with, every host ends with m or
-      m + 1, except a host the scenario prefix alone gave more (it is not rebalanced: after the scenarios
-      BaT shows 11 listings, Cars & Bids 7, Mecum and Broad Arrow 5, the first dealer 2, the other named
-      dealers and the metros at most 1, generated dealers none). So every host is within one listing of the
-      others once there are about 11 visible listings per host; with fewer, those few hosts stay above.
+      even only up to the phases drawn). A listing counts the requests its page costs the host: two on Cars
+      & Bids (a shell and the data its script loads), one elsewhere, so what is even is the requests a crawl
+      makes of each host. Outcomes and phases are drawn as in the "real" mix.
+      The bound, in requests for visible listings: with m the fewest any host ends with, every host ends
+      with m or m + 1 (m + 2 on Cars & Bids, whose pages come in twos), except a host the scenario prefix
+      alone gave more (it is not rebalanced: after the scenarios BaT shows 11 listings, Cars & Bids 7 (14
+      requests), Mecum and Broad Arrow 5, the first dealer 2, the other named dealers and the metros at most
+      1, generated dealers none). So every host is within a page's requests of the others once there are
+      about 14 requests per host; with fewer, those hosts stay above.
 
     With the defaults (4 dealers, "real") the world is exactly what it was before these options existed.
     """
@@ -966,16 +979,16 @@ def build_world(seed: int, listings: int, clock: int | None = None, *, dealers: 
             break
         make()
     hosts = _hosts(b.dealers)
-    counts = {h.key: 0 for h in hosts}  # listings shown at the world's clock, per host (see the docstring)
+    counts = {h.key: 0 for h in hosts}  # requests for the pages shown at the world's clock, per host
     for listing in b.listings:
-        counts[_host_key(listing)] += (listing.starts_at or 0) <= now
+        counts[_host_key(listing)] += _requests(listing, now)
     while len(b.listings) < listings:
         if mix == "even":
             host = min(hosts, key=lambda h: counts[h.key])  # min() keeps the first of equals: the fixed order
         else:
             host = _Host(_weighted(b.rng, _SOURCE_WEIGHTS))
         made = _fill(b, now, host.source, host.metro, host.dealer)
-        counts[_host_key(made)] += (made.starts_at or 0) <= now
+        counts[_host_key(made)] += _requests(made, now)
     b.listings = b.listings[:listings]
     b.assign_ids()
     return World(seed=seed, clock=now, cars=b.cars, listings=b.listings, dealers=b.dealers)

@@ -58,7 +58,7 @@ sys.path.insert(0, str(ROOT))
 import dagster as dg  # noqa: E402
 
 from bench.benchdb import bench_database  # noqa: E402
-from bench.floor_bench import _warm, floor_run  # noqa: E402
+from bench.floor_bench import _warm, floor_run, plain_listings  # noqa: E402
 from bench.pipeline_bench import (  # noqa: E402
     AUCTION_ASSETS,
     SiteProcess,
@@ -129,9 +129,9 @@ def walk_everything(resources, db_url: str) -> None:
     walks += [(dealer_inventory, dealer) for dealer in dealers]
 
     def walk(job) -> object:
-        instance = dg.DagsterInstance.ephemeral()
-        instance.add_dynamic_partitions(dealers_partitions.name, dealers)
-        return materialize(instance, resources, "walk", *job)
+        with dg.DagsterInstance.ephemeral() as instance:  # disposed in the thread that made it (sqlite)
+            instance.add_dynamic_partitions(dealers_partitions.name, dealers)
+            return materialize(instance, resources, "walk", *job)
 
     with ThreadPoolExecutor(WALKS_AT_ONCE) as pool:
         quiet += list(pool.map(walk, walks))
@@ -140,19 +140,24 @@ def walk_everything(resources, db_url: str) -> None:
         raise RuntimeError(f"index walk failed: {failed[0].asset} {failed[0].error}")
 
 
+def one_run(the_spec: dict, phase: str, asset):
+    """A drain run in this process (this thread), on an instance of its own, disposed where it was made."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        return materialize(instance, worker_resources(the_spec), phase, asset)
+
+
 def drain_rounds(mode: str, phase: str, db_url: str, the_spec: dict, home: DagsterHome | None) -> int:
     """Drain one queue until it is empty, `mode` deciding how many runs at once and where; returns runs."""
     asset, queue = DRAINS[phase]
     runs = 0
     for _ in range(MAX_DRAIN_ROUNDS):
         if mode == "one run":
-            r = materialize(dg.DagsterInstance.ephemeral(), worker_resources(the_spec), phase, asset)
-            ok = [r.success]
+            ok = [one_run(the_spec, phase, asset).success]
         elif mode == "two runs":
             results: list = [None, None]
 
             def one(i: int) -> None:
-                results[i] = materialize(dg.DagsterInstance.ephemeral(), worker_resources(the_spec), phase, asset)
+                results[i] = one_run(the_spec, phase, asset)
 
             threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
             for t in threads:
@@ -339,7 +344,7 @@ def main() -> int:
                   f"smallest gap {whole['min_gap']:.3f} s", flush=True)
             runs.append(run)
         ledger = ledger_cost(bench_db.server_url, postmaster)
-        listings = [(listing["source"], listing["fetch_url"]) for listing in truth["listings"]]
+        listings = plain_listings(truth)
         with multiprocessing.get_context("forkserver").Pool(2) as pool:
             pool.map(_warm, range(2))
             floor = floor_run(pool, 2, bench_db.url, listings, site.proc.pid, postmaster, site.config)

@@ -50,13 +50,21 @@ class ParseError(ValueError):
         self.missing = missing
         super().__init__(f"{source}: cannot parse {page}: {missing}")
 
+    def __reduce__(self):
+        # Rebuilt from its fields, not from the message (the default), so it crosses a process pool intact.
+        return type(self), (self.source, self.page, self.missing)
+
 
 class NeedsBrowser(ParseError):
     """A page whose content is built by its own script (an HTML shell): only the rendering fetcher can read
     it, so the source must be configured to render (`IngestSettings.render_sources`)."""
 
     def __init__(self, source: str, page: str, what: str):
+        self.what = what
         super().__init__(source, page, f"needs a browser: {what}")
+
+    def __reduce__(self):
+        return type(self), (self.source, self.page, self.what)
 
 
 def _iso_utc(value: datetime | None) -> str | None:

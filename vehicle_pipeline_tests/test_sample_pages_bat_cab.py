@@ -253,3 +253,17 @@ def test_renderers_over_a_generated_world_if_present():
         assert got == with_defaults(want), listing.slug
         checked += 1
     assert checked > 20
+
+
+def test_parse_errors_cross_a_process_pool_intact():
+    """A parser's error raised in a worker process is pickled back to the caller (bench/floor_bench's pool, a
+    process pool of replays): rebuilt from its fields, not from its message, so it arrives as itself."""
+    import pickle
+
+    from vehicle_pipeline.model import ParseError
+
+    for error in (ParseError("bat", "https://bringatrailer.com/listing/x/", "no result element"),
+                  NeedsBrowser("carsandbids", "https://carsandbids.com/auctions/x", "an HTML shell")):
+        back = pickle.loads(pickle.dumps(error))
+        assert type(back) is type(error) and str(back) == str(error)
+        assert (back.source, back.page, back.missing) == (error.source, error.page, error.missing)

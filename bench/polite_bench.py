@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import multiprocessing
 import os
 import resource
@@ -212,6 +213,8 @@ def run_config(mode: str, server_url: str, site: Site, args, postmaster: int | N
         marks["end"] = time.monotonic()
         cpu1 = (cpu_seconds(), children_cpu(), process_cpu_seconds(site.proc.pid), postgres_cpu_seconds(postmaster))
         rows = site.requests()
+        if os.environ.get("POLITE_BENCH_DUMP"):  # the request log, for a reader who asks where the requests went
+            Path(os.environ["POLITE_BENCH_DUMP"]).write_text(json.dumps(rows))
         with psycopg.connect(db_url, autocommit=True) as conn:
             listings = conn.execute("SELECT count(*) FROM listings WHERE vehicle_id IS NOT NULL").fetchone()[0]
             dead = conn.execute("SELECT count(*) FROM work_items WHERE state = 'dead'").fetchone()[0]

@@ -122,6 +122,11 @@ def test_cab_page_read_in_chromium_takes_its_outcome_from_the_captured_json(site
     signed = [p for p in paths if "/v2/autos/auctions/" in p]
     assert len(signed) == len(cab_entries) and all("signature=" in p for p in signed)
     assert all(r["status"] == 200 for r in site.requests() if "/v2/autos/auctions/" in r["path"])
+    # The site's scripts and stylesheets are asked for once, for every page after: those it serves and those it
+    # answers 404 (the stand-in serves none of them); asking again on each page would spend the host's pace.
+    assets = [r["path"] for r in site.requests()
+              if r["host"] == "carsandbids.com" and r["path"].startswith(("/assets/", "/static/"))]
+    assert len(cab_entries) >= 2 and assets and len(assets) == len(set(assets)), assets
 
 
 def test_cab_page_through_the_plain_client_is_a_needs_a_browser_parse_error(cab_entries, client):

@@ -59,6 +59,7 @@ DEFAULT_CONTENT_SELECTORS = {"carsandbids": "ul.bid-stats"}
 SKIPPED_RESOURCES = frozenset({"image", "font", "media"})
 # A site's scripts and stylesheets are the same on every page: kept from the first page that loaded them, as a
 # browser's cache keeps them, so a paced host sees the page and its data requests, not its bundle each time.
+# One the site answers 404/410 is kept as that answer, for the same reason.
 CACHED_RESOURCES = frozenset({"script", "stylesheet"})
 _HOP_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"})
 # A sub-request outcome that explains a page whose content never appeared, worst first.
@@ -362,8 +363,8 @@ class RenderingFetcher:
             else:
                 result = await self.client.fetch_unreported_async(FetchRequest(request.url, source=state.request.source))
                 state.attempts += result.attempts
-                if cacheable and result.ok:
-                    self._keep_asset(key, result)
+                if cacheable and (result.ok or result.kind is FetchKind.GONE):
+                    self._keep_asset(key, result)  # a missing bundle too: asked for on every page, it costs the pace
             if is_document:
                 state.document = result
                 if not result.ok:

@@ -129,6 +129,18 @@ def test_cab_page_read_in_chromium_takes_its_outcome_from_the_captured_json(site
     assert len(cab_entries) >= 2 and assets and len(assets) == len(set(assets)), assets
 
 
+def test_pages_open_at_once_ask_for_a_shared_bundle_once(site, cab_entries, client):
+    """Two pages rendered at once by a fresh fetcher both want the site's scripts and stylesheets: each is
+    requested once, the second page waiting for the first page's request instead of sending its own."""
+    site.clear_requests()
+    with RenderingFetcher(client, RenderConfig(max_pages=2)) as fresh:
+        got = list(fresh.fetch_many([FetchRequest(e["fetch_url"], source="carsandbids") for e in cab_entries[:2]]))
+    assert [r.kind for _, r in got] == [FetchKind.OK, FetchKind.OK], [r.describe() for _, r in got]
+    assets = [r["path"] for r in site.requests()
+              if r["host"] == "carsandbids.com" and r["path"].startswith(("/assets/", "/static/"))]
+    assert assets and len(assets) == len(set(assets)), assets
+
+
 def test_cab_page_through_the_plain_client_is_a_needs_a_browser_parse_error(cab_entries, client):
     entry = cab_entries[0]
     result = client.fetch(entry["fetch_url"], source="carsandbids")

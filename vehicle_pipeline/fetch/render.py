@@ -135,6 +135,8 @@ class RenderingFetcher:
         self._closed = False
         self._assets: OrderedDict[tuple[str | None, str], FetchResult] = OrderedDict()  # LRU, (source, url)
         self._asset_bytes = 0
+        # Assets being fetched now: two pages open at once that want the same bundle wait for one request.
+        self._asset_fetches: dict[tuple[str | None, str], asyncio.Future] = {}
         self._pid = os.getpid()
 
     # ---- public sync facade
@@ -360,8 +362,18 @@ class RenderingFetcher:
             result = self._assets.get(key) if cacheable else None
             if result is not None:
                 self._assets.move_to_end(key)
+            elif cacheable and key in self._asset_fetches:
+                result = await asyncio.shield(self._asset_fetches[key])
             else:
-                result = await self.client.fetch_unreported_async(FetchRequest(request.url, source=state.request.source))
+                fetch = asyncio.ensure_future(
+                    self.client.fetch_unreported_async(FetchRequest(request.url, source=state.request.source)))
+                if cacheable:
+                    self._asset_fetches[key] = fetch
+                try:
+                    result = await asyncio.shield(fetch)
+                finally:
+                    if self._asset_fetches.get(key) is fetch:
+                        del self._asset_fetches[key]
                 state.attempts += result.attempts
                 if cacheable and (result.ok or result.kind is FetchKind.GONE):
                     self._keep_asset(key, result)  # a missing bundle too: asked for on every page, it costs the pace

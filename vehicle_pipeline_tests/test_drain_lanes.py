@@ -199,3 +199,20 @@ def test_more_hosts_than_a_batch_take_turns(db):
         assert len({i.source for i in b}) == 50
     first_round = [i.source for b in batches for i in b][:120]
     assert len(set(first_round)) == 120  # every source served once before any twice
+
+
+def test_shares_are_sized_by_what_an_item_costs_its_host(db):
+    """A batch waits for its slowest host, so a host whose items cost twice the time gets half the share: a
+    source paced twice as slow, or one whose pages took two requests each (a rendered page and its data)."""
+    sites = ["bat", "mecum", "broadarrow", "carsandbids"]
+    registry = SourceRegistry(db)
+    for name in sites:
+        registry.upsert(name, "auction")
+    pace = {"bat": 0.5, "mecum": 1.0, "broadarrow": 0.5, "carsandbids": 0.5}
+    with Ingest(db, IngestSettings(time_budget_seconds=60, batch_size=60), worker_id="cost") as ingest:
+        ingest.queue.enqueue_many([NewItem("listing_import", s, f"{s}-{i}") for s in sites for i in range(40)])
+        spread = SiteSpread(ingest.queue, "listing_import", None, lambda source: pace[source])
+        spread.observe({"carsandbids": [2, 2, 2], "bat": [1, 1], "broadarrow": [0]})  # 0: nothing sent, still 1
+        per_source = Counter(i.source for i in spread.claim(60))
+    # weights 2 : 1 : 2 : 1 (items per second of the host's time) over a batch of 60
+    assert per_source == {"bat": 20, "mecum": 10, "broadarrow": 20, "carsandbids": 10}, per_source

@@ -114,6 +114,13 @@ class Ingest:
     def module(self, source: str) -> ModuleType:
         return sources.get(source)
 
+    def request_seconds(self, source: str) -> float:
+        """Mean seconds between two requests to the source's host, as its pace is configured (its own, else its
+        family's, else the default), as the HTTP client applies it."""
+        pace = self.settings.source_pace.get(source) or self.settings.source_pace.get(sources.family(source)) \
+            or self.settings.pace_seconds
+        return (pace[0] + pace[1]) / 2
+
     def ensure_sources(self) -> None:
         """Source rows for the core sites and configured metros/dealers (idempotent)."""
         for name in CORE_SOURCES:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from typing import TypeVar
@@ -82,22 +82,47 @@ class SiteSpread:
     minutes), while a batch spread over forty hosts is fetched forty pages at a time. Claiming in the queue's
     plain order would hand out one host's pages (items are queued a host at a time). With more sources than
     the batch has room for, `n` of them get an item each, in turn: the sources a batch served go to the back
-    of the line (most urgent first when the line is looked up again)."""
+    of the line (most urgent first when the line is looked up again).
+
+    A batch is done when its slowest host is, so shares are sized to take each host about the same time: in
+    inverse proportion to what an item costs its host, the host's seconds per request (`request_seconds`)
+    times the requests an item has taken there (`observe`: a rendered page asks for its data too). With equal
+    costs the shares are equal; a host whose items cost twice as much gets half the share, instead of every
+    batch waiting for it while the others idle."""
 
     LOOK_AGAIN_SECONDS = 60.0  # sources that ran dry come back when new work for them is due
+    _SMOOTHING = 0.3  # weight of a batch's figure in a source's running requests per item
 
-    def __init__(self, queue: WorkQueue, queue_name: str, sources: list[str] | None):
+    def __init__(self, queue: WorkQueue, queue_name: str, sources: list[str] | None,
+                 request_seconds: Callable[[str], float] | None = None):
         self.queue, self.queue_name, self.sources = queue, queue_name, sources
+        self.request_seconds = request_seconds or (lambda source: 1.0)
         self._lock = threading.Lock()
         self._pending: list[str] = []
         self._looked_at = float("-inf")
+        self._requests_per_item: dict[str, float] = {}
 
     def claim(self, n: int) -> list[ClaimedItem]:
-        """Up to n items, about n / sources from each source; [] only when no source has claimable work."""
+        """Up to n items, shared over the sources as their costs say; [] only when no source has claimable
+        work."""
         items = self._claim_from(self._sources(), n)
         if not items:  # the sources looked at ran dry: look again once before giving up
             items = self._claim_from(self._sources(look_again=True), n)
         return items
+
+    def observe(self, requests: Mapping[str, Sequence[int]]) -> None:
+        """What a batch's items took: per source, the HTTP requests each fetched item sent."""
+        with self._lock:
+            for source, counts in requests.items():
+                if counts:
+                    now = max(1.0, sum(counts) / len(counts))
+                    before = self._requests_per_item.get(source, now)
+                    self._requests_per_item[source] = before + self._SMOOTHING * (now - before)
+
+    def _weight(self, source: str) -> float:
+        """Items of `source` per second of its host's time (the inverse of an item's cost)."""
+        seconds = max(0.01, self.request_seconds(source)) * self._requests_per_item.get(source, 1.0)
+        return 1.0 / seconds
 
     def _sources(self, look_again: bool = False) -> list[str]:
         with self._lock:
@@ -108,10 +133,17 @@ class SiteSpread:
 
     def _claim_from(self, pending: list[str], n: int) -> list[ClaimedItem]:
         items: list[ClaimedItem] = []
-        for i, source in enumerate(pending):
-            share = -(-(n - len(items)) // (len(pending) - i))  # what is left, over the sources left
-            if share <= 0:
+        line = pending[:n]  # at most n sources get an item
+        with self._lock:
+            weights = [self._weight(source) for source in line]
+        weight_left = sum(weights)
+        for source, weight in zip(line, weights):
+            # What is left, shared by weight over the sources left (at least one item: the source is in line).
+            left = n - len(items)
+            if left <= 0:
                 break  # the batch is full
+            share = max(1, int(left * weight / weight_left + 0.5))
+            weight_left -= weight
             got = self.queue.claim(self.queue_name, share, sources=[source])
             with self._lock:
                 if source in self._pending:

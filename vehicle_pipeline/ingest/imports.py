@@ -61,6 +61,7 @@ def _import_batch(ingest: Ingest, items: list[ClaimedItem], settle: Settlement[D
     working = []
     for request, result in ingest.pages.fetch_many(requests, max_in_flight=64):
         item, row = request.tag
+        settle.sent(item, result)
         if result.kind is FetchKind.OK:
             # Worked on as the pages arrive, while the rest of the batch is still being fetched.
             working.append((item, row, result, workers.submit(_read_page, ingest, item, result)))

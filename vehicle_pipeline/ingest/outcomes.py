@@ -107,6 +107,7 @@ def _extract_batch(ingest: Ingest, items: list[ClaimedItem], settle: Settlement[
     for request, result in ingest.pages.fetch_many(to_fetch):
         item = request.tag
         report.fetched += 1
+        settle.sent(item, result)
         if result.kind is FetchKind.OK:
             with ingest.db.connection() as conn:
                 sha = save_snapshot(conn, result.final_url, result.status or 200, result.content_type, result.content,

@@ -39,6 +39,12 @@ class Settlement(Generic[R]):
         self._done: list[tuple[ClaimedItem, dict | None]] = []
         self._failed: dict[bool, list[tuple[ClaimedItem, str]]] = {False: [], True: []}  # by permanence
         self._listings: dict[str | None, list[tuple[ClaimedItem, int, dict]]] = {}  # status → fetched listings
+        self.requests: dict[str, list[int]] = {}  # source → HTTP requests each of its fetched items took
+
+    def sent(self, item: ClaimedItem, result: FetchResult) -> None:
+        """An item's page was fetched: the requests it took (a rendered page's data requests included) size the
+        source's share of the next batches (`SiteSpread.observe`)."""
+        self.requests.setdefault(item.source, []).append(result.attempts)
 
     def done(self, item: ClaimedItem, result: dict | None = None) -> None:
         """The item's work is finished (completed with the rest of the batch)."""
@@ -134,14 +140,14 @@ def drain(ingest: Ingest, queue_name: str, handle_batch: Callable[[list[ClaimedI
     """Claim and handle batches until the budget is spent or the queue is empty, in `lanes` loops at once
     (default: the settings' `drain_lanes`); each batch is settled when its handler returns. A batch goes
     through fetching, parsing and a database write in turn, each leaving some core or connection idle; lanes
-    overlap those phases. A batch is spread over the sites with work (`SiteSpread`), so its pages are fetched
-    several sites at once. Each lane claims its own batches, as separate workers would, so the queue's claims
+    overlap those phases. A batch is spread over the sites with work (`SiteSpread`, shares sized by what an item
+    costs its host), so its pages are fetched several sites at once. Each lane claims its own batches, as separate workers would, so the queue's claims
     keep them apart."""
     budget = ingest.settings.time_budget_seconds if time_budget is None else time_budget
     batch_size = batch_size or ingest.settings.batch_size
     lanes = max(1, lanes or ingest.settings.drain_lanes)
     started = time.monotonic()
-    spread = SiteSpread(ingest.queue, queue_name, sources)
+    spread = SiteSpread(ingest.queue, queue_name, sources, ingest.request_seconds)
 
     def lane(lane_report: R) -> R:
         while time.monotonic() - started < budget:
@@ -155,6 +161,7 @@ def drain(ingest: Ingest, queue_name: str, handle_batch: Callable[[list[ClaimedI
                 handle_batch(items, settlement)
             finally:  # what was settled stands even if the handler failed; the rest waits out its leases
                 settlement.close()
+            spread.observe(settlement.requests)
         return lane_report
 
     if lanes == 1:

@@ -109,12 +109,13 @@ class Site(SiteProcess):
         httpx.post(self.url + "/_admin/requests/clear", timeout=60)
 
 
-def spec(db_url: str, site: Site, pace: float, batch_size: int) -> dict:
+def spec(db_url: str, site: Site, pace: float, batch_size: int, lanes: int) -> dict:
     # Configured as real sites are (real base URLs, allow-lists, robots, every request paced); the stand-in's
     # client settings (resolve override, CA, private-address exception for its hosts) are all that differ.
-    return {"db_url": db_url, "default_pace": [pace, pace], "resolve": site.config["resolve"],
+    return {"db_url": db_url, "pool_size": int(os.environ.get("POLITE_POOL", "6")), "default_pace": [pace, pace], "resolve": site.config["resolve"],
             "extra_ca_file": site.config["extra_ca_file"], "allow_private_hosts": site.config["allow_private_hosts"],
-            "settings": {"time_budget_seconds": 900.0, "batch_size": batch_size, "max_index_pages": 1000}}
+            "settings": {"time_budget_seconds": 900.0, "batch_size": batch_size, "drain_lanes": lanes,
+                         "max_index_pages": 1000}}
 
 
 def children_cpu() -> float:
@@ -203,7 +204,7 @@ def run_config(mode: str, server_url: str, site: Site, args, postmaster: int | N
     home = None
     try:
         migrate(db_url)
-        the_spec = spec(db_url, site, args.pace, args.batch_size)
+        the_spec = spec(db_url, site, args.pace, args.batch_size, args.lanes)
         if mode == "two processes":
             home = DagsterHome(server_url, Path(tempfile.mkdtemp(prefix="polite-")))
         site.clear()
@@ -331,6 +332,7 @@ def main() -> int:
     p.add_argument("--mix", default="even", choices=["even", "real"],
                    help="even: listings spread evenly over the hosts; real: the usual source proportions")
     p.add_argument("--batch-size", type=int, default=80, help="a drain batch (two items a host at 40 hosts)")
+    p.add_argument("--lanes", type=int, default=2, help="batches a drain run works on at once (drain_lanes)")
     p.add_argument("--modes", nargs="+", default=["one run", "two runs", "two processes"])
     p.add_argument("--embedded", action="store_true", help="use a private embedded server")
     p.add_argument("--notes", type=Path, default=None, help="a file whose text is appended to the section")

@@ -94,9 +94,10 @@ class SiteSpread:
     _SMOOTHING = 0.3  # weight of a batch's figure in a source's running requests per item
 
     def __init__(self, queue: WorkQueue, queue_name: str, sources: list[str] | None,
-                 request_seconds: Callable[[str], float] | None = None):
+                 request_seconds: Callable[[str], float] | None = None, only: Callable[[str], bool] | None = None):
         self.queue, self.queue_name, self.sources = queue, queue_name, sources
         self.request_seconds = request_seconds or (lambda source: 1.0)
+        self.only = only  # the sources this spread claims from, of those `sources` allows (None: all)
         self._lock = threading.Lock()
         self._pending: list[str] = []
         self._looked_at = float("-inf")
@@ -127,7 +128,8 @@ class SiteSpread:
     def _sources(self, look_again: bool = False) -> list[str]:
         with self._lock:
             if look_again or not self._pending or time.monotonic() - self._looked_at > self.LOOK_AGAIN_SECONDS:
-                self._pending = self.queue.pending_sources(self.queue_name, self.sources)
+                pending = self.queue.pending_sources(self.queue_name, self.sources)
+                self._pending = pending if self.only is None else [s for s in pending if self.only(s)]
                 self._looked_at = time.monotonic()
             return list(self._pending)
 
@@ -152,7 +154,8 @@ class SiteSpread:
                         self._pending.append(source)
             items += got
         if items and len(items) < n:  # sources short of their share: the others make it up, most urgent first
-            items += self.queue.claim(self.queue_name, n - len(items), sources=self.sources)
+            makeup = self.sources if self.only is None else line
+            items += self.queue.claim(self.queue_name, n - len(items), sources=makeup)
         return items
 
 

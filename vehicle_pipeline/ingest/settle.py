@@ -141,15 +141,22 @@ def drain(ingest: Ingest, queue_name: str, handle_batch: Callable[[list[ClaimedI
     (default: the settings' `drain_lanes`); each batch is settled when its handler returns. A batch goes
     through fetching, parsing and a database write in turn, each leaving some core or connection idle; lanes
     overlap those phases. A batch is spread over the sites with work (`SiteSpread`, shares sized by what an item
-    costs its host), so its pages are fetched several sites at once. Each lane claims its own batches, as separate workers would, so the queue's claims
-    keep them apart."""
+    costs its host), so its pages are fetched several sites at once. Each lane claims its own batches, as
+    separate workers would, so the queue's claims keep them apart.
+
+    Sources whose pages are rendered in the browser drain in a lane of their own: a rendered page takes
+    seconds (its script, its data request at the host's pace, the render), and a batch is done when its
+    slowest page is, so one rendered page in a batch of plain ones would hold forty hosts idle while it
+    renders."""
     budget = ingest.settings.time_budget_seconds if time_budget is None else time_budget
     batch_size = batch_size or ingest.settings.batch_size
     lanes = max(1, lanes or ingest.settings.drain_lanes)
     started = time.monotonic()
-    spread = SiteSpread(ingest.queue, queue_name, sources, ingest.request_seconds)
+    rendered = ingest.pages.renders
+    plain = SiteSpread(ingest.queue, queue_name, sources, ingest.request_seconds, only=lambda s: not rendered(s))
+    browser = SiteSpread(ingest.queue, queue_name, sources, ingest.request_seconds, only=rendered)
 
-    def lane(lane_report: R) -> R:
+    def lane(spread: SiteSpread, lane_report: R) -> R:
         while time.monotonic() - started < budget:
             items = spread.claim(batch_size)
             if not items:
@@ -164,12 +171,10 @@ def drain(ingest: Ingest, queue_name: str, handle_batch: Callable[[list[ClaimedI
             spread.observe(settlement.requests)
         return lane_report
 
-    if lanes == 1:
-        lane(report)
-    else:
-        with ThreadPoolExecutor(lanes, thread_name_prefix=f"drain-{queue_name}") as pool:
-            running = [pool.submit(lane, type(report)()) for _ in range(lanes)]
-            for work in running:
-                report.add(work.result())
+    spreads = [plain] * lanes + [browser]
+    with ThreadPoolExecutor(len(spreads), thread_name_prefix=f"drain-{queue_name}") as pool:
+        running = [pool.submit(lane, spread, type(report)()) for spread in spreads]
+        for work in running:
+            report.add(work.result())
     report.seconds = round(time.monotonic() - started, 3)
     return report

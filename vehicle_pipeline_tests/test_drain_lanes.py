@@ -216,3 +216,22 @@ def test_shares_are_sized_by_what_an_item_costs_its_host(db):
         per_source = Counter(i.source for i in spread.claim(60))
     # weights 2 : 1 : 2 : 1 (items per second of the host's time) over a batch of 60
     assert per_source == {"bat": 20, "mecum": 10, "broadarrow": 20, "carsandbids": 10}, per_source
+
+
+def test_items_over_an_even_split_take_turns(db):
+    """80 items over 39 equal hosts: two hosts get a third item, and not the same two in the next batches
+    (always the same two would make every batch wait for them)."""
+    sites = [f"dealer:d{i:02d}" for i in range(39)]
+    registry = SourceRegistry(db)
+    for name in sites:
+        registry.upsert(name, "dealer")
+    with Ingest(db, IngestSettings(time_budget_seconds=60, batch_size=80), worker_id="turns") as ingest:
+        ingest.queue.enqueue_many([NewItem("listing_import", s, f"{s}-{i}") for s in sites for i in range(12)])
+        spread = SiteSpread(ingest.queue, "listing_import", None)
+        batches = [Counter(i.source for i in spread.claim(80)) for _ in range(3)]
+    thirds = []
+    for batch in batches:
+        assert sum(batch.values()) == 80 and len(batch) == 39
+        assert sorted(batch.values()) == [2] * 37 + [3] * 2, batch
+        thirds.append({s for s, n in batch.items() if n == 3})
+    assert thirds[0].isdisjoint(thirds[1]) and thirds[1].isdisjoint(thirds[2]), thirds

@@ -102,6 +102,7 @@ class SiteSpread:
         self._pending: list[str] = []
         self._looked_at = float("-inf")
         self._requests_per_item: dict[str, float] = {}
+        self._turn = 0  # where the next batch's extra items start, among sources of equal weight
 
     def claim(self, n: int) -> list[ClaimedItem]:
         """Up to n items, shared over the sources as their costs say; [] only when no source has claimable
@@ -138,13 +139,17 @@ class SiteSpread:
         line = pending[:n]  # at most n sources get an item
         with self._lock:
             weights = [self._weight(source) for source in line]
+        bonus = self._bonus(weights, n)
         weight_left = sum(weights)
-        for source, weight in zip(line, weights):
-            # What is left, shared by weight over the sources left (at least one item: the source is in line).
+        for i, (source, weight) in enumerate(zip(line, weights)):
+            # What is left, less the items over kept for the sources whose turn it is (`_bonus`), shared by
+            # weight over the sources left (a source short of its share leaves its part to those after it):
+            # at least one item, one more on its turn.
             left = n - len(items)
             if left <= 0:
                 break  # the batch is full
-            share = max(1, int(left * weight / weight_left + 0.5))
+            kept = sum(1 for j in bonus if j >= i)
+            share = min(left, max(1, int((left - kept) * weight / weight_left + 1e-9)) + (i in bonus))
             weight_left -= weight
             got = self.queue.claim(self.queue_name, share, sources=[source])
             with self._lock:
@@ -157,6 +162,21 @@ class SiteSpread:
             makeup = self.sources if self.only is None else line
             items += self.queue.claim(self.queue_name, n - len(items), sources=makeup)
         return items
+
+    def _bonus(self, weights: list[float], n: int) -> set[int]:
+        """The sources (by place in line) that get one item over their whole part of the batch: those with the
+        largest fractions, sources whose fractions tie taking turns from batch to batch (a batch of 80 over 39
+        equal hosts has two items over; always the same two hosts would make every batch wait for them)."""
+        if not weights:
+            return set()
+        exact = [n * w / sum(weights) for w in weights]
+        extra = max(0, n - sum(max(1, int(e + 1e-9)) for e in exact))
+        with self._lock:
+            turn = self._turn
+            self._turn = turn + extra
+        order = sorted(range(len(weights)), key=lambda i: (-round(exact[i] - int(exact[i] + 1e-9), 2),
+                                                           (i - turn) % len(weights)))
+        return set(order[:extra])
 
 
 PAGE_WORKERS = min(4, os.cpu_count() or 2)

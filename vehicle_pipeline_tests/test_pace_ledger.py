@@ -161,3 +161,18 @@ def test_unpaced_hosts_never_reach_the_ledger(db_url, server):
             rows = conn.execute("SELECT count(*) FROM host_pace").fetchone()[0]
         database.close()
     assert rows == 0
+
+
+def test_a_release_that_waited_for_a_ledger_thread_counts_the_gap_from_the_fetchs_finish(db):
+    """The client releases the host on a ledger thread; when that thread was busy, the time the release waited
+    is part of the gap already (the lane counts from the finish too), not added on top of it."""
+    client = PoliteClient(HttpConfig(allow_private_hosts=["127.0.0.1"]), ledger=HostPaceLedger(db))
+    other = HostPaceLedger(db)
+    try:
+        assert client.ledger.reserve("https://a.example:443", 0.5) == 0.0
+        time.sleep(0.35)  # the fetch: it finished 0.3 s before its release reached the ledger
+        client._release_shared("https://a.example:443", 0.5, time.monotonic() - 0.3)
+        wait = other.reserve("https://a.example:443", 0.5)
+        assert 0.1 < wait <= 0.25, wait  # 0.5 from the finish, not from the release (that would be 0.5)
+    finally:
+        client.close()

@@ -559,9 +559,14 @@ class PoliteClient:
         # Only a paced fetch took the hold; an unpaced one on the same origin (another source's policy) leaves it.
         if lane.ledger_held and max(pace.max_delay, lane.crawl_delay) > 0:
             lane.ledger_held = False
-            done = asyncio.get_running_loop().run_in_executor(self._ledger_executor(), self.ledger.release,
-                                                                lane.ledger_key, gap)
+            done = asyncio.get_running_loop().run_in_executor(self._ledger_executor(), self._release_shared,
+                                                                lane.ledger_key, gap, time.monotonic())
             done.add_done_callback(_log_ledger_error)
+
+    def _release_shared(self, ledger_key: str, gap: float, finished: float) -> None:
+        # The gap runs from this fetch's finish, as in the lane: what of it passed while the release waited for
+        # a ledger thread is not added again (a slot later than the lane's own costs every fetch that lag).
+        self.ledger.release(ledger_key, max(0.0, gap - (time.monotonic() - finished)))
 
     async def _hold_shared(self, lane: Lane, gap: float) -> None:
         """Wait until this lane holds its host in the shared ledger (other processes' fetches included)."""

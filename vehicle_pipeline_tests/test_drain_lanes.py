@@ -235,3 +235,25 @@ def test_items_over_an_even_split_take_turns(db):
         assert sorted(batch.values()) == [2] * 37 + [3] * 2, batch
         thirds.append({s for s, n in batch.items() if n == 3})
     assert thirds[0].isdisjoint(thirds[1]) and thirds[1].isdisjoint(thirds[2]), thirds
+
+
+def test_a_host_whose_items_another_claim_holds_stays_in_line(db, db_url):
+    """A claim beside another on the same host skips the rows the other has locked and can come back empty
+    while the host has work: the host stays in line for the next batch (dropped, it sat out until the next
+    look, and a drain's last minute was four hosts fetched alone)."""
+    import psycopg
+
+    registry = SourceRegistry(db)
+    for name in ("dealer:a", "dealer:b"):
+        registry.upsert(name, "dealer")
+    with Ingest(db, IngestSettings(time_budget_seconds=60, batch_size=4), worker_id="held") as ingest:
+        ingest.queue.enqueue_many([NewItem("listing_import", s, f"{s}-{i}") for s in ("dealer:a", "dealer:b")
+                                   for i in range(12)])
+        spread = SiteSpread(ingest.queue, "listing_import", None)
+        with psycopg.connect(db_url) as other:  # another worker's claim, mid-statement: dealer:b's rows locked
+            other.execute("SELECT id FROM work_items WHERE source = 'dealer:b' FOR UPDATE").fetchall()
+            first = Counter(i.source for i in spread.claim(4))
+            other.rollback()
+        second = Counter(i.source for i in spread.claim(4))
+    assert first == {"dealer:a": 4}, first  # dealer:b held elsewhere: the others make up its share
+    assert second == {"dealer:a": 2, "dealer:b": 2}, second

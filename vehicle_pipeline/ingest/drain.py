@@ -81,8 +81,8 @@ class SiteSpread:
     at a time at its own pace: a batch of one host's pages is fetched in series (50 pages at 2-5 s apart:
     minutes), while a batch spread over forty hosts is fetched forty pages at a time. Claiming in the queue's
     plain order would hand out one host's pages (items are queued a host at a time). With more sources than
-    the batch has room for, `n` of them get an item each, in turn: the sources a batch served go to the back
-    of the line (most urgent first when the line is looked up again).
+    the batch has room for, `n` of them get an item each, in turn: the sources a batch asked go to the back
+    of the line (most urgent first when the line is looked up again, which also drops those that ran dry).
 
     A batch is done when its slowest host is, so shares are sized to take each host about the same time: in
     inverse proportion to what an item costs its host, the host's seconds per request (`request_seconds`)
@@ -153,10 +153,9 @@ class SiteSpread:
             weight_left -= weight
             got = self.queue.claim(self.queue_name, share, sources=[source])
             with self._lock:
-                if source in self._pending:
-                    self._pending.remove(source)
-                    if got:  # served: to the back of the line; ran dry: out of it until the next look
-                        self._pending.append(source)
+                if source in self._pending:  # to the back of the line, served or not: a claim beside another
+                    self._pending.remove(source)  # on the same host comes back empty while items are left (the
+                    self._pending.append(source)  # other holds them); the next look drops a host that ran dry
             items += got
         if items and len(items) < n:  # sources short of their share: the others make it up, most urgent first
             makeup = self.sources if self.only is None else line

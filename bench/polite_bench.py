@@ -112,7 +112,7 @@ class Site(SiteProcess):
 def spec(db_url: str, site: Site, pace: float, batch_size: int, lanes: int) -> dict:
     # Configured as real sites are (real base URLs, allow-lists, robots, every request paced); the stand-in's
     # client settings (resolve override, CA, private-address exception for its hosts) are all that differ.
-    return {"db_url": db_url, "pool_size": int(os.environ.get("POLITE_POOL", "6")), "default_pace": [pace, pace], "resolve": site.config["resolve"],
+    return {"db_url": db_url, "default_pace": [pace, pace], "resolve": site.config["resolve"],
             "extra_ca_file": site.config["extra_ca_file"], "allow_private_hosts": site.config["allow_private_hosts"],
             "settings": {"time_budget_seconds": 900.0, "batch_size": batch_size, "drain_lanes": lanes,
                          "max_index_pages": 1000}}

@@ -203,6 +203,11 @@ class PoliteClient:
             found = self._sources.get(source.split(":", 1)[0])  # "dealer:x" falls back to "dealer"
         return found or _NO_POLICY
 
+    def source_pace(self, source: str) -> Pace:
+        """The pace a source's requests get (its own policy's, else its family's, else the default), before any
+        per-host override or robots.txt crawl-delay."""
+        return self._policy(source).pace or self.config.pace
+
     def _pace(self, key: tuple, policy: SourcePolicy) -> Pace:
         host, port = key[1], key[2]
         hp = self.config.host_pace

@@ -115,11 +115,9 @@ class Ingest:
         return sources.get(source)
 
     def request_seconds(self, source: str) -> float:
-        """Mean seconds between two requests to the source's host, as its pace is configured (its own, else its
-        family's, else the default), as the HTTP client applies it."""
-        pace = self.settings.source_pace.get(source) or self.settings.source_pace.get(sources.family(source)) \
-            or self.settings.pace_seconds
-        return (pace[0] + pace[1]) / 2
+        """Mean seconds between two requests to the source's host, as the HTTP client paces it."""
+        pace = self.client.source_pace(source)
+        return (pace.min_delay + pace.max_delay) / 2
 
     def ensure_sources(self) -> None:
         """Source rows for the core sites and configured metros/dealers (idempotent)."""
